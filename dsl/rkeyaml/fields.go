@@ -1,0 +1,284 @@
+package rkeyaml
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/docker-rke/docker-rke/model"
+)
+
+// Why a known RKE field is not used, by top-level key.
+var notUsed = map[string]string{
+	"network":                           "docker rke always runs its own pod network (ptp over each node's podCIDR); the RKE network plugin is not used",
+	"authentication":                    "not used: the API server certificate gets the nodes' names and addresses automatically",
+	"authorization":                     "not used: RBAC and Node authorization are always on",
+	"addons":                            "not used: apply add-ons with kubectl once the cluster is up",
+	"addons_include":                    "not used: apply add-ons with kubectl once the cluster is up",
+	"ingress":                           "not used: no ingress controller is deployed",
+	"dns":                               "not used: CoreDNS is always deployed",
+	"monitoring":                        "not used: no metrics server is deployed",
+	"cloud_provider":                    "not used: nodes are containers, there is no cloud provider",
+	"bastion_host":                      "not used: nodes are reached through the docker context, not SSH",
+	"ssh_key_path":                      "not used: nodes are reached through the docker context, not SSH",
+	"ssh_cert_path":                     "not used: nodes are reached through the docker context, not SSH",
+	"ssh_agent_auth":                    "not used: nodes are reached through the docker context, not SSH",
+	"ignore_docker_version":             "not used: the node image brings its own engine",
+	"enable_cri_dockerd":                "not used: kubelet talks to containerd's CRI inside each node",
+	"private_registries":                "not used yet: every image is built locally",
+	"prefix_path":                       "not used",
+	"win_prefix_path":                   "not used",
+	"addon_job_timeout":                 "not used",
+	"restore":                           "not used",
+	"rotate_certificates":               "not used",
+	"upgrade_strategy":                  "not used",
+	"rotate_encryption_key":             "not used",
+	"cri_dockerd_stream_server_address": "not used",
+	"cri_dockerd_stream_server_port":    "not used",
+	"enable_network_policy":             "not used",
+}
+
+const sshWhy = "not used: nodes are reached through the docker context, not SSH"
+
+var nodeNotUsed = map[string]string{
+	"user":             sshWhy,
+	"port":             sshWhy,
+	"ssh_key":          sshWhy,
+	"ssh_key_path":     sshWhy,
+	"ssh_cert":         sshWhy,
+	"ssh_cert_path":    sshWhy,
+	"ssh_agent_auth":   sshWhy,
+	"docker_socket":    "not used: each node runs its own engine",
+	"internal_address": "not used: nodes get their addresses from their docker network",
+}
+
+func (r *reader) cluster(root *yaml.Node, c *model.Cluster) {
+	r.pairs(root, "", func(k, v *yaml.Node, name string) {
+		switch name {
+		case "cluster_name":
+			if s, ok := r.str(v, name); ok {
+				c.Name = s
+				r.locs[key(-1, "name")] = loc{pos(r.file, v), name}
+			}
+		case "kubernetes_version":
+			if s, ok := r.str(v, name); ok {
+				c.KubernetesVersion = s
+				r.locs[key(-1, "kubernetesVersion")] = loc{pos(r.file, v), name}
+			}
+		case "nodes":
+			r.locs[key(-1, "nodes")] = loc{pos(r.file, k), name}
+			r.nodes(v, c)
+		case "services":
+			r.services(v, c)
+		case "system_images":
+			r.systemImages(v, c)
+		default:
+			if why, known := notUsed[name]; known {
+				r.ignored(k, v, name, why)
+			} else {
+				r.ignored(k, v, name, "unknown field: not an RKE cluster.yml field")
+			}
+		}
+	})
+}
+
+func (r *reader) nodes(v *yaml.Node, c *model.Cluster) {
+	if v.Kind != yaml.SequenceNode {
+		r.errf(v, "nodes", "want a list of nodes, got %s", kindName(v))
+		return
+	}
+	if len(v.Content) > model.MaxNodesPerCluster {
+		r.errf(v.Content[model.MaxNodesPerCluster], "nodes", "too many nodes: %d, the limit is %d per cluster", len(v.Content), model.MaxNodesPerCluster)
+		return
+	}
+	for i, item := range v.Content {
+		path := fmt.Sprintf("nodes[%d]", i)
+		n := model.Node{}
+		r.locs[key(i, "")] = loc{pos(r.file, item), path}
+		var address, override string
+		var addressNode, overrideNode *yaml.Node
+		r.pairs(item, path, func(k, v *yaml.Node, name string) {
+			fpath := path + "." + name
+			switch name {
+			case "address":
+				address, _ = r.str(v, fpath)
+				addressNode = v
+			case "hostname_override":
+				override, _ = r.str(v, fpath)
+				overrideNode = v
+			case "role":
+				var roles []string
+				if r.decode(v, fpath, &roles) {
+					for _, role := range roles {
+						n.Roles = append(n.Roles, model.Role(role))
+					}
+				}
+				r.locs[key(i, "roles")] = loc{pos(r.file, v), fpath}
+			case "labels":
+				if r.decode(v, fpath, &n.Labels) {
+					r.pairs(v, fpath, func(lk, _ *yaml.Node, label string) {
+						r.locs[key(i, "labels["+label+"]")] = loc{pos(r.file, lk), fpath + "." + label}
+					})
+				}
+				r.locs[key(i, "labels")] = loc{pos(r.file, v), fpath}
+			case "taints":
+				var taints []model.Taint
+				if r.decode(v, fpath, &taints) {
+					n.Taints = taints
+					for ti, t := range v.Content {
+						r.locs[key(i, fmt.Sprintf("taints[%d]", ti))] = loc{pos(r.file, t), fmt.Sprintf("%s[%d]", fpath, ti)}
+					}
+				}
+			default:
+				if why, known := nodeNotUsed[name]; known {
+					r.ignored(k, v, fpath, why)
+				} else {
+					r.ignored(k, v, fpath, "unknown field: not an RKE node field")
+				}
+			}
+		})
+		// RKE's address is how it reaches a host; here the node is a
+		// container, so the address (or hostname_override) is its name.
+		n.Name = address
+		nameLoc := loc{pos(r.file, item), path + ".address"}
+		if addressNode != nil {
+			nameLoc.pos = pos(r.file, addressNode)
+		}
+		if override != "" {
+			n.Name = override
+			nameLoc = loc{pos(r.file, overrideNode), path + ".hostname_override"}
+		}
+		r.locs[key(i, "name")] = nameLoc
+		if n.Roles == nil {
+			r.locs[key(i, "roles")] = loc{pos(r.file, item), path + ".role"}
+		}
+		c.Nodes = append(c.Nodes, n)
+	}
+}
+
+// serviceNames maps RKE's services keys to components.
+var serviceNames = map[string]string{
+	"etcd":            model.ComponentEtcd,
+	"kube-api":        model.ComponentAPIServer,
+	"kube-controller": model.ComponentControllerManager,
+	"scheduler":       model.ComponentScheduler,
+	"kubelet":         model.ComponentKubelet,
+	"kubeproxy":       model.ComponentKubeProxy,
+}
+
+func (r *reader) services(v *yaml.Node, c *model.Cluster) {
+	var apiServiceRange, controllerServiceRange string
+	var controllerRangeNode *yaml.Node
+	r.pairs(v, "services", func(k, sv *yaml.Node, svcName string) {
+		spath := "services." + svcName
+		component, known := serviceNames[svcName]
+		if !known {
+			r.ignored(k, sv, spath, "unknown service: want one of etcd, kube-api, kube-controller, scheduler, kubelet, kubeproxy")
+			return
+		}
+		svc := model.Service{}
+		r.pairs(sv, spath, func(fk, fv *yaml.Node, field string) {
+			fpath := spath + "." + field
+			here := loc{pos(r.file, fv), fpath}
+			switch {
+			case field == "extra_args":
+				if r.decode(fv, fpath, &svc.ExtraArgs) {
+					r.locs[key(-1, "services["+component+"].extraArgs")] = here
+				}
+			case field == "extra_binds":
+				if r.decode(fv, fpath, &svc.ExtraBinds) {
+					r.locs[key(-1, "services["+component+"].extraBinds")] = here
+				}
+			case field == "extra_env":
+				if r.decode(fv, fpath, &svc.ExtraEnv) {
+					r.locs[key(-1, "services["+component+"].extraEnv")] = here
+				}
+			case svcName == "kube-api" && field == "service_cluster_ip_range":
+				apiServiceRange, _ = r.str(fv, fpath)
+				c.ServiceCIDR = apiServiceRange
+				r.locs[key(-1, "serviceCIDR")] = here
+			case svcName == "kube-controller" && field == "service_cluster_ip_range":
+				controllerServiceRange, _ = r.str(fv, fpath)
+				controllerRangeNode = fv
+			case svcName == "kube-controller" && field == "cluster_cidr":
+				c.PodCIDR, _ = r.str(fv, fpath)
+				r.locs[key(-1, "podCIDR")] = here
+			case svcName == "kubelet" && field == "cluster_domain":
+				c.ClusterDomain, _ = r.str(fv, fpath)
+				r.locs[key(-1, "clusterDomain")] = here
+			case svcName == "kubelet" && field == "cluster_dns_server":
+				c.ClusterDNS, _ = r.str(fv, fpath)
+				r.locs[key(-1, "clusterDNS")] = here
+			case svcName == "kubelet" && field == "infra_container_image":
+				c.Images.Pause, _ = r.str(fv, fpath)
+			case field == "image":
+				r.ignored(fk, fv, fpath, "not used: set images under system_images")
+			default:
+				r.ignored(fk, fv, fpath, "not used by docker rke")
+			}
+		})
+		if svc.ExtraArgs != nil || svc.ExtraBinds != nil || svc.ExtraEnv != nil {
+			if c.Services == nil {
+				c.Services = map[string]model.Service{}
+			}
+			c.Services[component] = svc
+		}
+	})
+	if controllerServiceRange != "" && c.ServiceCIDR == "" {
+		c.ServiceCIDR = controllerServiceRange
+		r.locs[key(-1, "serviceCIDR")] = loc{pos(r.file, controllerRangeNode), "services.kube-controller.service_cluster_ip_range"}
+	} else if controllerServiceRange != "" && controllerServiceRange != apiServiceRange {
+		r.errf(controllerRangeNode, "services.kube-controller.service_cluster_ip_range", "%s differs from services.kube-api.service_cluster_ip_range %s; they must be the same", controllerServiceRange, apiServiceRange)
+	}
+}
+
+func (r *reader) systemImages(v *yaml.Node, c *model.Cluster) {
+	r.pairs(v, "system_images", func(k, iv *yaml.Node, name string) {
+		path := "system_images." + name
+		var target *string
+		switch name {
+		case "kubernetes":
+			target = &c.Images.Kubernetes
+		case "etcd":
+			target = &c.Images.Etcd
+		case "coredns":
+			target = &c.Images.CoreDNS
+		case "pod_infra_container":
+			target = &c.Images.Pause
+		default:
+			r.ignored(k, iv, path, "not used: docker rke runs no such component")
+			return
+		}
+		*target, _ = r.str(iv, path)
+	})
+}
+
+// checkTabs reports a tab in indentation, which YAML forbids, with a better
+// message than the parser's "found character that cannot start any token".
+func checkTabs(file string, src []byte) error {
+	for i, line := range bytes.Split(src, []byte("\n")) {
+		for col, ch := range line {
+			if ch == '\t' {
+				return problemErr(model.Position{File: file, Line: i + 1, Col: col + 1}, "", "tab character in indentation: YAML indents with spaces only")
+			}
+			if ch != ' ' {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+var lineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return problemErr(model.Position{File: file, Line: line}, "", "invalid YAML: "+m[2])
+	}
+	return problemErr(model.Position{File: file}, "", "invalid YAML: "+msg)
+}

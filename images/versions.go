@@ -1,0 +1,132 @@
+// Package images names every image a cluster runs and pins the versions the
+// tool builds them from. It is the one place versions are written down: the
+// DSL's defaults, the plan and (later) the image builder all read it.
+package images
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Repository is the prefix of every image this tool builds itself. No
+// registry is ever contacted: the images exist only in local engines.
+const Repository = "docker-rke"
+
+// Release pins one buildable Kubernetes release and the versions of the
+// components built to go with it.
+type Release struct {
+	Kubernetes string // k8s.io/kubernetes module version, e.g. v1.37.2
+	Staging    string // version of the k8s.io/* staging modules it replaces
+	Etcd       string // go.etcd.io/etcd/server/v3
+	CoreDNS    string // github.com/coredns/coredns
+	CNIPlugins string // github.com/containernetworking/plugins
+	Pause      string // our own pause binary, versioned like upstream's
+}
+
+// releases are the Kubernetes versions this tool knows how to build, newest
+// first. v1.37 is the newest that runs on the cgroup v1 hosts measured here
+// (with failCgroupV1: false); see shared/reference/host-facts.md.
+var releases = []Release{
+	{
+		Kubernetes: "v1.37.2",
+		Staging:    "v0.37.2",
+		Etcd:       "v3.6.16",
+		CoreDNS:    "v1.14.7",
+		CNIPlugins: "v1.9.1",
+		Pause:      "3.10",
+	},
+}
+
+// DefaultKubernetesVersion is what a cluster runs when its definition does
+// not say.
+func DefaultKubernetesVersion() string { return releases[0].Kubernetes }
+
+// Lookup returns the release for a Kubernetes version. It accepts RKE's
+// decorated form ("v1.37.2-rancher1-1") and a missing "v" so that RKE
+// cluster.yml files work unchanged.
+func Lookup(version string) (Release, error) {
+	want := NormalizeVersion(version)
+	for _, r := range releases {
+		if r.Kubernetes == want {
+			return r, nil
+		}
+	}
+	return Release{}, fmt.Errorf("kubernetes version %q cannot be built (buildable: %s)", version, strings.Join(KubernetesVersions(), ", "))
+}
+
+// NormalizeVersion strips RKE's "-rancherN-M" suffix and adds a leading "v".
+func NormalizeVersion(version string) string {
+	v := strings.TrimSpace(version)
+	if i := strings.Index(v, "-rancher"); i > 0 {
+		v = v[:i]
+	}
+	if v != "" && !strings.HasPrefix(v, "v") {
+		v = "v" + v
+	}
+	return v
+}
+
+// KubernetesVersions lists the buildable versions, sorted.
+func KubernetesVersions() []string {
+	out := make([]string, 0, len(releases))
+	for _, r := range releases {
+		out = append(out, r.Kubernetes)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Component image names. Kubernetes is one multi-call image (hyperkube
+// style): every control-plane and node component runs from it.
+const (
+	Kubernetes = "kubernetes"
+	Etcd       = "etcd"
+	CoreDNS    = "coredns"
+	Pause      = "pause"
+	CNI        = "cni"
+)
+
+// Set is the image reference of every component of one cluster.
+type Set struct {
+	Kubernetes string `json:"kubernetes"`
+	Etcd       string `json:"etcd"`
+	CoreDNS    string `json:"coredns"`
+	Pause      string `json:"pause"`
+	CNI        string `json:"cni"`
+}
+
+// Defaults returns the image references the tool builds for a release.
+func (r Release) Defaults() Set {
+	return Set{
+		Kubernetes: ref(Kubernetes, r.Kubernetes),
+		Etcd:       ref(Etcd, r.Etcd),
+		CoreDNS:    ref(CoreDNS, r.CoreDNS),
+		Pause:      ref(Pause, r.Pause),
+		CNI:        ref(CNI, r.CNIPlugins),
+	}
+}
+
+// Override replaces the references that o sets, leaving the rest.
+func (s Set) Override(o Set) Set {
+	pick := func(a, b string) string {
+		if b != "" {
+			return b
+		}
+		return a
+	}
+	return Set{
+		Kubernetes: pick(s.Kubernetes, o.Kubernetes),
+		Etcd:       pick(s.Etcd, o.Etcd),
+		CoreDNS:    pick(s.CoreDNS, o.CoreDNS),
+		Pause:      pick(s.Pause, o.Pause),
+		CNI:        pick(s.CNI, o.CNI),
+	}
+}
+
+func ref(name, tag string) string { return Repository + "/" + name + ":" + tag }
+
+// DefaultNodeImage is the node image used when a definition names none. The
+// node image is tagged by the hash of its recipe (see images/node); until it
+// is built this name is what the plan refers to.
+const DefaultNodeImage = Repository + "/node:latest"

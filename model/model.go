@@ -1,0 +1,145 @@
+// Package model is the one cluster model that every front end fills: Go
+// cluster scripts (dsl) and RKE cluster.yml files (dsl/rkeyaml). Validation
+// and the node plan only ever see this model, so both front ends behave the
+// same way and report errors the same way.
+package model
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Role is what a node does in its cluster, as in RKE.
+type Role string
+
+// The three RKE roles. A node may carry any combination of them.
+const (
+	RoleControlPlane Role = "controlplane"
+	RoleEtcd         Role = "etcd"
+	RoleWorker       Role = "worker"
+)
+
+// Roles lists every known role in the order RKE prints them.
+var knownRoles = [...]Role{RoleControlPlane, RoleEtcd, RoleWorker}
+
+// KnownRoles returns every role a node can carry.
+func KnownRoles() []Role { return knownRoles[:] }
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	for _, k := range knownRoles {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Taint is a Kubernetes node taint.
+type Taint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect"`
+}
+
+func (t Taint) String() string {
+	if t.Value == "" {
+		return t.Key + ":" + t.Effect
+	}
+	return t.Key + "=" + t.Value + ":" + t.Effect
+}
+
+// ParseTaint reads kubectl's "key=value:Effect" or "key:Effect" form.
+func ParseTaint(s string) (Taint, error) {
+	kv, effect, ok := strings.Cut(s, ":")
+	if !ok {
+		return Taint{}, fmt.Errorf("taint %q: want key=value:Effect", s)
+	}
+	k, v, _ := strings.Cut(kv, "=")
+	return Taint{Key: k, Value: v, Effect: effect}, nil
+}
+
+// Node is one Docker-in-Docker node of a cluster.
+type Node struct {
+	// Name is the node's hostname and Kubernetes node name.
+	Name   string            `json:"name"`
+	Roles  []Role            `json:"roles"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Taints []Taint           `json:"taints,omitempty"`
+}
+
+// HasRole reports whether the node carries role r.
+func (n Node) HasRole(r Role) bool {
+	for _, have := range n.Roles {
+		if have == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Service holds RKE-style per-component customisation (RKE's services.*).
+type Service struct {
+	ExtraArgs  map[string]string `json:"extraArgs,omitempty"`
+	ExtraBinds []string          `json:"extraBinds,omitempty"`
+	ExtraEnv   []string          `json:"extraEnv,omitempty"`
+}
+
+// Component names, shared by the model's Services map and the plan.
+const (
+	ComponentEtcd              = "etcd"
+	ComponentAPIServer         = "kube-apiserver"
+	ComponentControllerManager = "kube-controller-manager"
+	ComponentScheduler         = "kube-scheduler"
+	ComponentKubelet           = "kubelet"
+	ComponentKubeProxy         = "kube-proxy"
+)
+
+// Images overrides the image of a component (RKE's system_images). Empty
+// fields keep the image the tool builds.
+type Images struct {
+	Kubernetes string `json:"kubernetes,omitempty"`
+	Etcd       string `json:"etcd,omitempty"`
+	CoreDNS    string `json:"coredns,omitempty"`
+	Pause      string `json:"pause,omitempty"`
+	CNI        string `json:"cni,omitempty"`
+}
+
+// Cluster is one cluster definition.
+type Cluster struct {
+	Name              string             `json:"name"`
+	KubernetesVersion string             `json:"kubernetesVersion,omitempty"`
+	NodeImage         string             `json:"nodeImage,omitempty"`
+	PodCIDR           string             `json:"podCIDR,omitempty"`
+	ServiceCIDR       string             `json:"serviceCIDR,omitempty"`
+	ClusterDomain     string             `json:"clusterDomain,omitempty"`
+	ClusterDNS        string             `json:"clusterDNS,omitempty"`
+	Images            Images             `json:"images,omitempty"`
+	Services          map[string]Service `json:"services,omitempty"`
+	Nodes             []Node             `json:"nodes"`
+}
+
+// Definition is everything one file defines.
+type Definition struct {
+	// File is the path the user gave, used in every message.
+	File     string    `json:"file"`
+	Clusters []Cluster `json:"clusters"`
+}
+
+// Defaults, chosen to match RKE's so that cluster.yml files mean the same.
+const (
+	DefaultPodCIDR       = "10.42.0.0/16"
+	DefaultServiceCIDR   = "10.43.0.0/16"
+	DefaultClusterDomain = "cluster.local"
+)
+
+// Limits. A laptop runs a handful of nodes; these stop a runaway loop in a
+// script long before it exhausts the machine.
+const (
+	MaxNodesPerCluster = 100
+	MaxNodes           = 2000
+	MaxClusters        = 500
+	// MaxClusterNameLen leaves room for the prefixes and suffixes the tool
+	// adds to container, network and volume names (rke-dind-<cluster>-<node>).
+	MaxClusterNameLen = 40
+)

@@ -1,0 +1,301 @@
+package model
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/docker-rke/docker-rke/images"
+)
+
+// ApplyDefaults fills every field the definition left empty with the value
+// RKE would use. It never overwrites what the user set.
+func (d *Definition) ApplyDefaults() {
+	for i := range d.Clusters {
+		c := &d.Clusters[i]
+		if c.KubernetesVersion == "" {
+			c.KubernetesVersion = images.DefaultKubernetesVersion()
+		}
+		if c.PodCIDR == "" {
+			c.PodCIDR = DefaultPodCIDR
+		}
+		if c.ServiceCIDR == "" {
+			c.ServiceCIDR = DefaultServiceCIDR
+		}
+		if c.ClusterDomain == "" {
+			c.ClusterDomain = DefaultClusterDomain
+		}
+	}
+}
+
+// ContainerName is the name of a node's container on the outer engine,
+// rke-dind-<cluster>-<node> as in RKE's DIND mode. Node names that already
+// start with the cluster name (cluster1-node1) are not doubled.
+func ContainerName(cluster, node string) string {
+	return "rke-dind-" + cluster + "-" + strings.TrimPrefix(node, cluster+"-")
+}
+
+// Validate checks the whole definition and returns every problem found.
+// Call ApplyDefaults first.
+func (d *Definition) Validate() Problems {
+	v := validator{}
+	if len(d.Clusters) == 0 {
+		v.errf(Ref{Cluster: -1, Node: -1}, "", "defines no cluster")
+	}
+	if len(d.Clusters) > MaxClusters {
+		v.errf(Ref{Cluster: MaxClusters, Node: -1}, "", "too many clusters: %d, the limit is %d", len(d.Clusters), MaxClusters)
+	}
+	clusterNames := map[string]int{}
+	containers := map[string]Ref{}
+	total := 0
+	for ci, c := range d.Clusters {
+		cref := Ref{Cluster: ci, Node: -1}
+		v.clusterName(cref, c.Name)
+		if prev, dup := clusterNames[c.Name]; dup && c.Name != "" {
+			v.errf(cref.field("name"), "", "duplicate cluster name %q (first defined as cluster #%d)", c.Name, prev+1)
+		} else {
+			clusterNames[c.Name] = ci
+		}
+		if _, err := images.Lookup(c.KubernetesVersion); err != nil {
+			v.errf(cref.field("kubernetesVersion"), "", "%v", err)
+		}
+		v.cidrs(cref, c)
+		v.services(cref, c.Services)
+
+		total += len(c.Nodes)
+		switch {
+		case len(c.Nodes) == 0:
+			v.errf(cref.field("nodes"), "", "cluster has no nodes")
+		case len(c.Nodes) > MaxNodesPerCluster:
+			v.errf(Ref{Cluster: ci, Node: MaxNodesPerCluster, Field: "nodes"}, "", "too many nodes: %d, the limit is %d per cluster", len(c.Nodes), MaxNodesPerCluster)
+			continue // per-node checks of thousands of nodes would only bury this
+		}
+		if total > MaxNodes {
+			v.errf(cref.field("nodes"), "", "too many nodes in the file: %d, the limit is %d", total, MaxNodes)
+		}
+
+		nodeNames := map[string]int{}
+		counts := map[Role]int{}
+		for ni, n := range c.Nodes {
+			nref := Ref{Cluster: ci, Node: ni}
+			v.nodeName(nref, n.Name)
+			if prev, dup := nodeNames[n.Name]; dup && n.Name != "" {
+				v.errf(nref.field("name"), "", "duplicate node name %q (first defined as node #%d)", n.Name, prev+1)
+			} else {
+				nodeNames[n.Name] = ni
+			}
+			if c.Name != "" && n.Name != "" {
+				cn := ContainerName(c.Name, n.Name)
+				if prev, dup := containers[cn]; dup && prev.Cluster != ci {
+					v.errf(nref.field("name"), "", "container name %s is also the name of a node of cluster %q", cn, d.Clusters[prev.Cluster].Name)
+				} else if !dup {
+					containers[cn] = nref
+				}
+			}
+			v.roles(nref, n.Roles)
+			for _, r := range uniqueRoles(n.Roles) {
+				counts[r]++
+			}
+			v.labels(nref, n.Labels)
+			v.taints(nref, n.Taints)
+		}
+		for _, r := range knownRoles {
+			if counts[r] == 0 {
+				v.errf(cref.field("nodes"), "", "no node has the %s role; every cluster needs at least one %s node (a node may carry all roles)", r, r)
+			}
+		}
+		if n := counts[RoleEtcd]; n > 0 && n%2 == 0 {
+			v.warnf(cref.field("nodes"), "", "%d etcd nodes: an even count tolerates no more failures than %d; use an odd number", n, n-1)
+		}
+	}
+	return v.problems
+}
+
+func (r Ref) field(f string) Ref { r.Field = f; return r }
+
+type validator struct{ problems Problems }
+
+func (v *validator) errf(r Ref, field, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Ref: r, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warnf(r Ref, field, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Ref: r, Field: field, Warning: true, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) clusterName(r Ref, name string) {
+	r = r.field("name")
+	switch {
+	case name == "":
+		v.errf(r, "", "cluster name is empty")
+	case len(name) > MaxClusterNameLen:
+		v.errf(r, "", "cluster name %q is %d characters long; the limit is %d (it prefixes container, network and volume names)", name, len(name), MaxClusterNameLen)
+	default:
+		for _, msg := range validation.IsDNS1123Label(name) {
+			v.errf(r, "", "cluster name %q: %s", name, msg)
+		}
+	}
+}
+
+func (v *validator) nodeName(r Ref, name string) {
+	r = r.field("name")
+	if name == "" {
+		v.errf(r, "", "node name is empty")
+		return
+	}
+	for _, msg := range validation.IsDNS1123Label(name) {
+		v.errf(r, "", "node name %q is not a valid hostname: %s", name, msg)
+	}
+}
+
+func (v *validator) roles(r Ref, roles []Role) {
+	r = r.field("roles")
+	if len(roles) == 0 {
+		v.errf(r, "", "node has no roles (want any of controlplane, etcd, worker)")
+		return
+	}
+	seen := map[Role]bool{}
+	for _, role := range roles {
+		if !role.Valid() {
+			v.errf(r, "", "unknown role %q (want controlplane, etcd or worker)", role)
+			continue
+		}
+		if seen[role] {
+			v.warnf(r, "", "role %s is listed twice", role)
+		}
+		seen[role] = true
+	}
+}
+
+func uniqueRoles(roles []Role) []Role {
+	seen := map[Role]bool{}
+	var out []Role
+	for _, r := range roles {
+		if r.Valid() && !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (v *validator) labels(r Ref, labels map[string]string) {
+	for _, k := range sortedKeys(labels) {
+		fr := r.field("labels[" + k + "]")
+		for _, msg := range validation.IsQualifiedName(k) {
+			v.errf(fr, "", "label key %q: %s", k, msg)
+		}
+		for _, msg := range validation.IsValidLabelValue(labels[k]) {
+			v.errf(fr, "", "label value %q: %s", labels[k], msg)
+		}
+	}
+}
+
+var taintEffects = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+
+func (v *validator) taints(r Ref, taints []Taint) {
+	for i, t := range taints {
+		fr := r.field(fmt.Sprintf("taints[%d]", i))
+		if t.Key == "" {
+			v.errf(fr, "", "taint %q has no key", t.String())
+		}
+		for _, msg := range validation.IsQualifiedName(t.Key) {
+			if t.Key != "" {
+				v.errf(fr, "", "taint key %q: %s", t.Key, msg)
+			}
+		}
+		for _, msg := range validation.IsValidLabelValue(t.Value) {
+			v.errf(fr, "", "taint value %q: %s", t.Value, msg)
+		}
+		ok := false
+		for _, e := range taintEffects {
+			ok = ok || t.Effect == e
+		}
+		if !ok {
+			v.errf(fr, "", "taint effect %q is not one of %s", t.Effect, strings.Join(taintEffects, ", "))
+		}
+	}
+}
+
+// cidrs checks the pod and service ranges: both valid IPv4 prefixes, not
+// overlapping, and big enough for a /24 per node and for the cluster DNS IP.
+func (v *validator) cidrs(r Ref, c Cluster) {
+	pod, podErr := parsePrefix(c.PodCIDR)
+	if podErr != nil {
+		v.errf(r.field("podCIDR"), "", "%v", podErr)
+	}
+	svc, svcErr := parsePrefix(c.ServiceCIDR)
+	if svcErr != nil {
+		v.errf(r.field("serviceCIDR"), "", "%v", svcErr)
+	}
+	if podErr == nil && svcErr == nil && pod.Overlaps(svc) {
+		v.errf(r.field("serviceCIDR"), "", "service CIDR %s overlaps pod CIDR %s", svc, pod)
+	}
+	if podErr == nil {
+		if pod.Bits() > 24 {
+			v.errf(r.field("podCIDR"), "", "pod CIDR %s is smaller than a /24; each node gets a /24 of it", pod)
+		} else if capacity := 1 << (24 - pod.Bits()); len(c.Nodes) > capacity {
+			v.errf(r.field("podCIDR"), "", "pod CIDR %s has room for %d nodes (a /24 each), the cluster has %d", pod, capacity, len(c.Nodes))
+		}
+	}
+	if svcErr == nil {
+		if svc.Bits() > 28 {
+			v.errf(r.field("serviceCIDR"), "", "service CIDR %s is too small; use /28 or larger", svc)
+		}
+		if c.ClusterDNS != "" {
+			ip, err := netip.ParseAddr(c.ClusterDNS)
+			switch {
+			case err != nil:
+				v.errf(r.field("clusterDNS"), "", "cluster DNS %q is not an IP address", c.ClusterDNS)
+			case !svc.Contains(ip):
+				v.errf(r.field("clusterDNS"), "", "cluster DNS %s is outside the service CIDR %s", ip, svc)
+			}
+		}
+	}
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR (want e.g. 10.42.0.0/16)", s)
+	}
+	if !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("%s: only IPv4 ranges are supported", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%s has host bits set; did you mean %s?", s, p.Masked())
+	}
+	return p, nil
+}
+
+var knownServices = []string{ComponentEtcd, ComponentAPIServer, ComponentControllerManager, ComponentScheduler, ComponentKubelet, ComponentKubeProxy}
+
+func (v *validator) services(r Ref, services map[string]Service) {
+	for _, name := range sortedKeys(services) {
+		known := false
+		for _, k := range knownServices {
+			known = known || k == name
+		}
+		if !known {
+			v.errf(r.field("services["+name+"]"), "", "unknown component %q (want one of %s)", name, strings.Join(knownServices, ", "))
+			continue
+		}
+		for _, k := range sortedKeys(services[name].ExtraArgs) {
+			if k == "" || strings.HasPrefix(k, "-") {
+				v.errf(r.field("services["+name+"].extraArgs"), "", "flag name %q: write it without leading dashes", k)
+			}
+		}
+		for _, b := range services[name].ExtraBinds {
+			if parts := strings.Split(b, ":"); len(parts) < 2 || len(parts) > 3 || !strings.HasPrefix(parts[0], "/") || !strings.HasPrefix(parts[1], "/") {
+				v.errf(r.field("services["+name+"].extraBinds"), "", "bind %q: want /host/path:/container/path[:options]", b)
+			}
+		}
+		for _, e := range services[name].ExtraEnv {
+			if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+				v.errf(r.field("services["+name+"].extraEnv"), "", "env %q: want NAME=value", e)
+			}
+		}
+	}
+}

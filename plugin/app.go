@@ -1,0 +1,187 @@
+// Package plugin is the command line of docker rke: the docker CLI plugin
+// protocol, the docker CLI's global flags, the one DockerCli every command
+// shares, and the command tree (urfave/cli).
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/docker/cli/cli-plugins/socket"
+	"github.com/docker/cli/cli/command"
+	"github.com/fatih/color"
+	"github.com/urfave/cli/v2"
+
+	metadata "github.com/docker-rke/docker-rke/docker-cli-plugin-metadata"
+	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/model"
+)
+
+// Options configure one run of the command line.
+type Options struct {
+	Version string
+	Stdin   io.ReadCloser
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Getenv  func(string) string
+}
+
+// App is what every command receives: the streams and the one DockerCli,
+// created once from the global flags and passed down.
+type App struct {
+	Docker  *command.DockerCli
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Version string
+	Invoked *Invocation
+}
+
+// Main runs the command line and returns the process exit status. A first
+// Ctrl-C (or SIGTERM, or the docker CLI closing its plugin socket) cancels
+// the context so that commands clean up; a second one exits at once.
+func Main(argv []string, opts Options) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		fmt.Fprintln(opts.Stderr, "Interrupted: cleaning up (press Ctrl-C again to exit now)")
+		cancel()
+		if _, ok := <-sigs; ok {
+			os.Exit(130)
+		}
+	}()
+	// The docker CLI tells a plugin to stop by closing this socket.
+	socket.ConnectAndWait(cancel)
+	return Run(ctx, argv, opts)
+}
+
+// Run is Main without process-wide signal handling, for tests.
+func Run(ctx context.Context, argv []string, opts Options) int {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Stdin == nil {
+		opts.Stdin = io.NopCloser(nilReader{})
+	}
+	inv, err := ParseArgs(argv, opts.Getenv)
+	if err != nil {
+		printError(opts.Stderr, err)
+		return 2
+	}
+	if inv.Metadata {
+		if err := metadata.Write(opts.Stdout, opts.Version); err != nil {
+			printError(opts.Stderr, err)
+			return 1
+		}
+		return 0
+	}
+	dockerCli, err := command.NewDockerCli(
+		command.WithInputStream(opts.Stdin),
+		command.WithOutputStream(opts.Stdout),
+		command.WithErrorStream(opts.Stderr),
+	)
+	if err != nil {
+		printError(opts.Stderr, fmt.Errorf("docker CLI: %w", err))
+		return 1
+	}
+	// Resolves the endpoint in docker's order: --context, -H or
+	// DOCKER_HOST, DOCKER_CONTEXT, then the config's current context. It
+	// does not contact the daemon.
+	if err := dockerCli.Initialize(inv.Docker); err != nil {
+		printError(opts.Stderr, fmt.Errorf("docker CLI: %w", err))
+		return 1
+	}
+	app := &App{Docker: dockerCli, Stdout: opts.Stdout, Stderr: opts.Stderr, Version: opts.Version, Invoked: inv}
+	if err := app.commands().RunContext(ctx, append([]string{app.name()}, inv.Args...)); err != nil {
+		var exit cli.ExitCoder
+		if errors.As(err, &exit) {
+			if msg := err.Error(); msg != "" {
+				printError(opts.Stderr, err)
+			}
+			return exit.ExitCode()
+		}
+		printError(opts.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+type nilReader struct{}
+
+func (nilReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (a *App) name() string {
+	if a.Invoked.Standalone {
+		return "docker-rke"
+	}
+	return "docker rke"
+}
+
+func (a *App) commands() *cli.App {
+	return &cli.App{
+		Name:    a.name(),
+		Usage:   metadata.ShortDescription,
+		Version: a.Version,
+		Description: "Clusters are defined in Go cluster scripts or RKE cluster.yml files.\n" +
+			"Docker's global flags (--context, -H, --tls*, -D, -l, --config) go before\n" +
+			"the command, as with docker: docker --context remote rke plan cluster.go",
+		Writer:          a.Stdout,
+		ErrWriter:       a.Stderr,
+		HideHelpCommand: false,
+		// Errors are printed once, by Run.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			a.planCommand(),
+			a.versionCommand(),
+		},
+	}
+}
+
+func (a *App) versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "Show the version of docker rke and the Kubernetes versions it builds",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(a.Stdout, "docker rke %s\n", a.Version)
+			fmt.Fprintf(a.Stdout, "Kubernetes versions it builds: %s (default %s)\n", strings.Join(images.KubernetesVersions(), ", "), images.DefaultKubernetesVersion())
+			return nil
+		},
+	}
+}
+
+// printError prints an error for people: every line of a multi-problem
+// error on its own line, "Error:" in red where colour is on.
+func printError(w io.Writer, err error) {
+	red := color.New(color.FgRed, color.Bold)
+	var invalid *model.InvalidError
+	if errors.As(err, &invalid) && len(invalid.Problems) > 1 {
+		red.Fprintf(w, "Error:")
+		fmt.Fprintf(w, " %d problems in the cluster definition:\n", len(invalid.Problems))
+		for _, p := range invalid.Problems {
+			fmt.Fprintf(w, "  %s\n", p.Error())
+		}
+		return
+	}
+	red.Fprintf(w, "Error:")
+	fmt.Fprintf(w, " %v\n", err)
+}
+
+// printWarnings prints the warnings of a definition, one line each.
+func printWarnings(w io.Writer, warnings model.Problems) {
+	yellow := color.New(color.FgYellow)
+	for _, p := range warnings {
+		yellow.Fprintf(w, "Warning:")
+		fmt.Fprintf(w, " %s\n", p.Error())
+	}
+}

@@ -1,0 +1,388 @@
+// Package runtime turns a validated cluster model into the node plan: for
+// every node its container, hostname, roles and labels, and the Kubernetes
+// components it runs with their image, command, arguments, binds and
+// environment. The plan is pure data, computed without a daemon, and the
+// same definition always gives the same plan byte for byte. Everything that
+// touches an engine only carries a plan out.
+package runtime
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/model"
+)
+
+// Plan is the node plan of every cluster in a definition.
+type Plan struct {
+	Clusters []Cluster `json:"clusters"`
+}
+
+// Cluster is the plan of one cluster.
+type Cluster struct {
+	Name              string     `json:"name"`
+	KubernetesVersion string     `json:"kubernetesVersion"`
+	Network           string     `json:"network"`
+	NodeImage         string     `json:"nodeImage"`
+	PodCIDR           string     `json:"podCIDR"`
+	ServiceCIDR       string     `json:"serviceCIDR"`
+	ClusterDNS        string     `json:"clusterDNS"`
+	ClusterDomain     string     `json:"clusterDomain"`
+	Images            images.Set `json:"images"`
+	Nodes             []Node     `json:"nodes"`
+}
+
+// Node is the plan of one node container.
+type Node struct {
+	Name          string            `json:"name"`
+	ContainerName string            `json:"containerName"`
+	Hostname      string            `json:"hostname"`
+	Roles         []model.Role      `json:"roles"`
+	Labels        map[string]string `json:"labels"`
+	Taints        []string          `json:"taints,omitempty"`
+	Components    []Component       `json:"components"`
+}
+
+// Component is one process a node runs as a container of its own engine,
+// RKE-style.
+type Component struct {
+	Name    string   `json:"name"`
+	Image   string   `json:"image"`
+	Command []string `json:"command"`
+	Args    []string `json:"args"`
+	Binds   []string `json:"binds,omitempty"`
+	Env     []string `json:"env,omitempty"`
+	// HostNetwork and HostPID share the node's namespaces, as RKE runs
+	// every component.
+	HostNetwork bool `json:"hostNetwork"`
+	HostPID     bool `json:"hostPID,omitempty"`
+	Privileged  bool `json:"privileged,omitempty"`
+	// Health is polled until it answers; it never is a sleep.
+	Health string `json:"health"`
+}
+
+// Ports the components listen on.
+const (
+	APIServerPort  = 6443
+	EtcdClientPort = 2379
+	EtcdPeerPort   = 2380
+)
+
+// Build computes the plan of a validated definition.
+func Build(def *model.Definition) (*Plan, error) {
+	p := &Plan{Clusters: make([]Cluster, 0, len(def.Clusters))}
+	for _, c := range def.Clusters {
+		cp, err := buildCluster(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: cluster %q: %w", def.File, c.Name, err)
+		}
+		p.Clusters = append(p.Clusters, cp)
+	}
+	return p, nil
+}
+
+func buildCluster(c model.Cluster) (Cluster, error) {
+	rel, err := images.Lookup(c.KubernetesVersion)
+	if err != nil {
+		return Cluster{}, err
+	}
+	dns := c.ClusterDNS
+	if dns == "" {
+		if dns, err = nthAddr(c.ServiceCIDR, 10); err != nil {
+			return Cluster{}, err
+		}
+	}
+	nodeImage := c.NodeImage
+	if nodeImage == "" {
+		nodeImage = images.DefaultNodeImage
+	}
+	cp := Cluster{
+		Name:              c.Name,
+		KubernetesVersion: rel.Kubernetes,
+		Network:           NetworkName(c.Name),
+		NodeImage:         nodeImage,
+		PodCIDR:           c.PodCIDR,
+		ServiceCIDR:       c.ServiceCIDR,
+		ClusterDNS:        dns,
+		ClusterDomain:     c.ClusterDomain,
+		Images:            rel.Defaults().Override(images.Set(c.Images)),
+	}
+	ctx := clusterContext{model: c, plan: &cp}
+	for _, n := range c.Nodes {
+		if n.HasRole(model.RoleEtcd) {
+			ctx.etcd = append(ctx.etcd, n.Name)
+		}
+	}
+	for _, n := range c.Nodes {
+		cp.Nodes = append(cp.Nodes, ctx.node(n))
+	}
+	return cp, nil
+}
+
+// NetworkName is the docker network of a cluster's nodes.
+func NetworkName(cluster string) string { return "rke-" + cluster }
+
+// nthAddr returns the n-th address of a prefix (the 10th of 10.43.0.0/16 is
+// 10.43.0.10, RKE's cluster DNS).
+func nthAddr(cidr string, n int) (string, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return "", fmt.Errorf("service CIDR: %w", err)
+	}
+	a := p.Masked().Addr()
+	for i := 0; i < n; i++ {
+		a = a.Next()
+	}
+	if !p.Contains(a) {
+		return "", fmt.Errorf("service CIDR %s has no address #%d", cidr, n)
+	}
+	return a.String(), nil
+}
+
+type clusterContext struct {
+	model model.Cluster
+	plan  *Cluster
+	etcd  []string // names of the etcd nodes, in definition order
+}
+
+func (cc clusterContext) node(n model.Node) Node {
+	labels := map[string]string{}
+	for k, v := range n.Labels {
+		labels[k] = v
+	}
+	// The ROLES column of kubectl get nodes comes from these labels.
+	for _, r := range n.Roles {
+		labels["node-role.kubernetes.io/"+string(r)] = "true"
+	}
+	var taints []string
+	for _, t := range n.Taints {
+		taints = append(taints, t.String())
+	}
+	np := Node{
+		Name:          n.Name,
+		ContainerName: model.ContainerName(cc.model.Name, n.Name),
+		Hostname:      n.Name,
+		Roles:         orderedRoles(n.Roles),
+		Labels:        labels,
+		Taints:        taints,
+	}
+	if n.HasRole(model.RoleEtcd) {
+		np.Components = append(np.Components, cc.etcdComponent(n))
+	}
+	if n.HasRole(model.RoleControlPlane) {
+		np.Components = append(np.Components, cc.apiServer(), cc.controllerManager(), cc.scheduler())
+	}
+	np.Components = append(np.Components, cc.kubelet(n, labels, taints), cc.kubeProxy(n))
+	return np
+}
+
+// orderedRoles lists roles in RKE's order without duplicates.
+func orderedRoles(roles []model.Role) []model.Role {
+	var out []model.Role
+	for _, known := range model.KnownRoles() {
+		for _, r := range roles {
+			if r == known {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// flags renders a flag map as sorted --name=value arguments, after applying
+// the user's extra_args for the component (which win, as in RKE).
+func (cc clusterContext) flags(component string, defaults map[string]string) []string {
+	merged := map[string]string{}
+	for k, v := range defaults {
+		merged[k] = v
+	}
+	for k, v := range cc.model.Services[component].ExtraArgs {
+		merged[k] = v
+	}
+	keys := make([]string, 0, len(merged))
+	for k := range merged {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	args := make([]string, len(keys))
+	for i, k := range keys {
+		args[i] = "--" + k + "=" + merged[k]
+	}
+	return args
+}
+
+func (cc clusterContext) component(name, image string, command []string, defaults map[string]string, binds []string, health string) Component {
+	svc := cc.model.Services[name]
+	return Component{
+		Name:        name,
+		Image:       image,
+		Command:     command,
+		Args:        cc.flags(name, defaults),
+		Binds:       append(binds, svc.ExtraBinds...),
+		Env:         append([]string(nil), svc.ExtraEnv...),
+		HostNetwork: true,
+		Health:      health,
+	}
+}
+
+func (cc clusterContext) etcdServers() string {
+	urls := make([]string, len(cc.etcd))
+	for i, n := range cc.etcd {
+		urls[i] = fmt.Sprintf("https://%s:%d", n, EtcdClientPort)
+	}
+	return strings.Join(urls, ",")
+}
+
+func (cc clusterContext) etcdComponent(n model.Node) Component {
+	peers := make([]string, len(cc.etcd))
+	for i, name := range cc.etcd {
+		peers[i] = fmt.Sprintf("%s=https://%s:%d", name, name, EtcdPeerPort)
+	}
+	cert, key := EtcdCert(n.Name)
+	return cc.component(model.ComponentEtcd, cc.plan.Images.Etcd, []string{"etcd"}, map[string]string{
+		"name":                        n.Name,
+		"data-dir":                    EtcdDataDir,
+		"listen-client-urls":          fmt.Sprintf("https://0.0.0.0:%d", EtcdClientPort),
+		"advertise-client-urls":       fmt.Sprintf("https://%s:%d", n.Name, EtcdClientPort),
+		"listen-peer-urls":            fmt.Sprintf("https://0.0.0.0:%d", EtcdPeerPort),
+		"initial-advertise-peer-urls": fmt.Sprintf("https://%s:%d", n.Name, EtcdPeerPort),
+		"initial-cluster":             strings.Join(peers, ","),
+		"initial-cluster-state":       "new",
+		"initial-cluster-token":       "etcd-" + cc.model.Name,
+		"listen-metrics-urls":         "http://127.0.0.1:2381",
+		"cert-file":                   cert,
+		"key-file":                    key,
+		"peer-cert-file":              cert,
+		"peer-key-file":               key,
+		"trusted-ca-file":             CACert,
+		"peer-trusted-ca-file":        CACert,
+		"client-cert-auth":            "true",
+		"peer-client-cert-auth":       "true",
+	}, []string{EtcdDataDir + ":" + EtcdDataDir, SSLDir + ":" + SSLDir + ":ro"}, "http://127.0.0.1:2381/health")
+}
+
+func (cc clusterContext) apiServer() Component {
+	c := cc.model
+	return cc.component(model.ComponentAPIServer, cc.plan.Images.Kubernetes, []string{"kube-apiserver"}, map[string]string{
+		"bind-address":                       "0.0.0.0",
+		"secure-port":                        fmt.Sprint(APIServerPort),
+		"etcd-servers":                       cc.etcdServers(),
+		"etcd-cafile":                        CACert,
+		"etcd-certfile":                      Cert("kube-node"),
+		"etcd-keyfile":                       Key("kube-node"),
+		"client-ca-file":                     CACert,
+		"tls-cert-file":                      Cert("kube-apiserver"),
+		"tls-private-key-file":               Key("kube-apiserver"),
+		"kubelet-client-certificate":         Cert("kube-apiserver"),
+		"kubelet-client-key":                 Key("kube-apiserver"),
+		"kubelet-preferred-address-types":    "InternalIP,Hostname,ExternalIP",
+		"service-cluster-ip-range":           c.ServiceCIDR,
+		"service-node-port-range":            "30000-32767",
+		"service-account-issuer":             "https://kubernetes.default.svc." + c.ClusterDomain,
+		"service-account-key-file":           Cert("kube-service-account-token"),
+		"service-account-signing-key-file":   Key("kube-service-account-token"),
+		"authorization-mode":                 "Node,RBAC",
+		"anonymous-auth":                     "false",
+		"allow-privileged":                   "true",
+		"enable-admission-plugins":           "NodeRestriction",
+		"encryption-provider-config":         EncryptionConfig,
+		"profiling":                          "false",
+		"requestheader-client-ca-file":       Cert("kube-apiserver-requestheader-ca"),
+		"requestheader-allowed-names":        "kube-apiserver-proxy-client",
+		"requestheader-extra-headers-prefix": "X-Remote-Extra-",
+		"requestheader-group-headers":        "X-Remote-Group",
+		"requestheader-username-headers":     "X-Remote-User",
+		"proxy-client-cert-file":             Cert("kube-apiserver-proxy-client"),
+		"proxy-client-key-file":              Key("kube-apiserver-proxy-client"),
+	}, []string{SSLDir + ":" + SSLDir + ":ro"}, fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort))
+}
+
+func (cc clusterContext) controllerManager() Component {
+	c := cc.model
+	kubeconfig := Kubeconfig("kube-controller-manager")
+	return cc.component(model.ComponentControllerManager, cc.plan.Images.Kubernetes, []string{"kube-controller-manager"}, map[string]string{
+		"kubeconfig":                       kubeconfig,
+		"authentication-kubeconfig":        kubeconfig,
+		"authorization-kubeconfig":         kubeconfig,
+		"leader-elect":                     "true",
+		"allocate-node-cidrs":              "true",
+		"cluster-cidr":                     c.PodCIDR,
+		"node-cidr-mask-size":              "24",
+		"service-cluster-ip-range":         c.ServiceCIDR,
+		"cluster-signing-cert-file":        CACert,
+		"cluster-signing-key-file":         Key("kube-ca"),
+		"root-ca-file":                     CACert,
+		"service-account-private-key-file": Key("kube-service-account-token"),
+		"use-service-account-credentials":  "true",
+		"bind-address":                     "127.0.0.1",
+		"secure-port":                      "10257",
+		"profiling":                        "false",
+	}, []string{SSLDir + ":" + SSLDir + ":ro"}, "https://127.0.0.1:10257/healthz")
+}
+
+func (cc clusterContext) scheduler() Component {
+	kubeconfig := Kubeconfig("kube-scheduler")
+	return cc.component(model.ComponentScheduler, cc.plan.Images.Kubernetes, []string{"kube-scheduler"}, map[string]string{
+		"kubeconfig":                kubeconfig,
+		"authentication-kubeconfig": kubeconfig,
+		"authorization-kubeconfig":  kubeconfig,
+		"leader-elect":              "true",
+		"bind-address":              "127.0.0.1",
+		"secure-port":               "10259",
+		"profiling":                 "false",
+	}, []string{SSLDir + ":" + SSLDir + ":ro"}, "https://127.0.0.1:10259/healthz")
+}
+
+func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints []string) Component {
+	flags := map[string]string{
+		"config":            KubeletConfig,
+		"kubeconfig":        Kubeconfig("kube-node"),
+		"hostname-override": n.Name,
+	}
+	// The NodeRestriction admission plugin forbids a kubelet to set labels
+	// under kubernetes.io itself; role labels are set through the API.
+	var own []string
+	for k, v := range labels {
+		if !strings.Contains(k, "kubernetes.io/") && !strings.Contains(k, "k8s.io/") {
+			own = append(own, k+"="+v)
+		}
+	}
+	sort.Strings(own)
+	if len(own) > 0 {
+		flags["node-labels"] = strings.Join(own, ",")
+	}
+	if len(taints) > 0 {
+		flags["register-with-taints"] = strings.Join(taints, ",")
+	}
+	c := cc.component(model.ComponentKubelet, cc.plan.Images.Kubernetes, []string{"kubelet"}, flags, []string{
+		SSLDir + ":" + SSLDir + ":ro",
+		"/etc/cni:/etc/cni:ro",
+		"/opt/cni:/opt/cni:ro",
+		"/var/lib/kubelet:/var/lib/kubelet:shared",
+		"/var/log/pods:/var/log/pods",
+		"/run/containerd:/run/containerd",
+		"/sys:/sys",
+		"/dev:/dev",
+	}, "http://127.0.0.1:10248/healthz")
+	c.HostPID = true
+	c.Privileged = true
+	return c
+}
+
+func (cc clusterContext) kubeProxy(n model.Node) Component {
+	c := cc.component(model.ComponentKubeProxy, cc.plan.Images.Kubernetes, []string{"kube-proxy"}, map[string]string{
+		"kubeconfig":             Kubeconfig("kube-proxy"),
+		"hostname-override":      n.Name,
+		"cluster-cidr":           cc.model.PodCIDR,
+		"proxy-mode":             "iptables",
+		"conntrack-max-per-core": "0",
+		"healthz-bind-address":   "127.0.0.1:10256",
+		"metrics-bind-address":   "127.0.0.1:10249",
+	}, []string{SSLDir + ":" + SSLDir + ":ro", "/lib/modules:/lib/modules:ro", "/run/xtables.lock:/run/xtables.lock"}, "http://127.0.0.1:10256/healthz")
+	c.Privileged = true
+	return c
+}
