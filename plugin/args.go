@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	cliflags "github.com/docker/cli/cli/flags"
 	climeta "github.com/docker/cli/cli-plugins/metadata"
+	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/spf13/pflag"
 )
 
