@@ -21,6 +21,7 @@ func init() {
 		"KubeProxy":             reflect.ValueOf(constant.MakeFromLiteral("\"kube-proxy\"", token.STRING, 0)),
 		"KubeScheduler":         reflect.ValueOf(constant.MakeFromLiteral("\"kube-scheduler\"", token.STRING, 0)),
 		"Kubelet":               reflect.ValueOf(constant.MakeFromLiteral("\"kubelet\"", token.STRING, 0)),
+		"MaxCallDepth":          reflect.ValueOf(constant.MakeFromLiteral("2000", token.INT, 0)),
 		"NewCluster":            reflect.ValueOf(rke.NewCluster),
 		"NewSession":            reflect.ValueOf(rke.NewSession),
 		"Worker":                reflect.ValueOf(rke.Worker),

@@ -2,7 +2,6 @@ package dsl
 
 import (
 	"fmt"
-	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -27,13 +26,11 @@ const (
 // script: no os, os/exec, net, syscall, unsafe, io/ioutil or reflect. Loading
 // yaegi's whole stdlib.Symbols would hand scripts all of those.
 var allowedStdlib = map[string][]string{
-	"fmt": {
-		// These read standard input; a definition must not wait for a person.
-		"Scan", "Scanf", "Scanln",
-		// Rebound per evaluation (see printFuncs) so script output never
-		// mixes with the command's own output (plan --format json).
-		"Print", "Printf", "Println",
-	},
+	// yaegi rebinds fmt's Print* and Scan* to the interpreter's own
+	// streams: output goes to Options.Output, never to the command's stdout
+	// (plan --format json stays clean), and input is always empty, so a
+	// script can never wait for a person.
+	"fmt":     nil,
 	"strings": nil,
 	"strconv": nil,
 	"math":    nil,
@@ -57,7 +54,7 @@ var allowedTime = []string{
 }
 
 // hiddenAPI are exported by package rke for the evaluator, not for scripts.
-var hiddenAPI = []string{"NewSession", "Session", "LimitError"}
+var hiddenAPI = []string{"NewSession", "Session", "LimitError", "MaxCallDepth"}
 
 // AllowedImports lists what a script may import, for error messages.
 func AllowedImports() []string {
@@ -78,9 +75,9 @@ func importAllowed(path string) bool {
 }
 
 // sandboxSymbols builds the symbol table of one evaluation: the allowed
-// standard packages, print functions bound to out, the script API bound to
-// the session, and the position hook that instrumentation calls.
-func sandboxSymbols(out io.Writer, session *rke.Session) map[string]map[string]reflect.Value {
+// standard packages, the script API bound to the session, and the position
+// hook that instrumentation calls.
+func sandboxSymbols(session *rke.Session) map[string]map[string]reflect.Value {
 	syms := map[string]map[string]reflect.Value{}
 	for pkg, deny := range allowedStdlib {
 		key := pkg + "/" + pkg
@@ -97,10 +94,6 @@ func sandboxSymbols(out io.Writer, session *rke.Session) map[string]map[string]r
 		}
 		syms[key] = dst
 	}
-	for name, fn := range printFuncs(out) {
-		syms["fmt/fmt"][name] = fn
-	}
-
 	api := map[string]reflect.Value{}
 	for name, v := range Symbols[apiSymbolsKey] {
 		if !contains(hiddenAPI, name) {
@@ -121,16 +114,6 @@ func sandboxSymbols(out io.Writer, session *rke.Session) map[string]map[string]r
 // addressable value). Scripts get none: assigning to one, say time.UTC or
 // strconv.ErrRange, would change the host process itself.
 func isVariable(v reflect.Value) bool { return v.CanAddr() }
-
-func printFuncs(out io.Writer) map[string]reflect.Value {
-	return map[string]reflect.Value{
-		"Print":   reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprint(out, a...) }),
-		"Println": reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprintln(out, a...) }),
-		"Printf": reflect.ValueOf(func(format string, a ...any) (int, error) {
-			return fmt.Fprintf(out, format, a...)
-		}),
-	}
-}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -93,7 +93,7 @@ func evaluate(ctx context.Context, file string, src []byte, opts Options) (*rke.
 		Args:                 []string{file},
 		Env:                  []string{},
 	})
-	if err := i.Use(sandboxSymbols(opts.Output, session)); err != nil {
+	if err := i.Use(sandboxSymbols(session)); err != nil {
 		return nil, fmt.Errorf("%s: setting up the script sandbox: %w", file, err)
 	}
 	f, err := parser.ParseFile(i.FileSet(), file, src, parser.AllErrors|parser.SkipObjectResolution)
@@ -133,7 +133,7 @@ func checkText(file string, src []byte) error {
 	const maxSize = 1 << 20
 	switch {
 	case len(bytes.TrimSpace(src)) == 0:
-		return &Error{Pos: model.Position{File: file}, Msg: "file is empty: a cluster script needs package main and a func main that defines clusters"}
+		return &Error{Pos: model.Position{File: file, Line: 1}, Msg: "file is empty: a cluster script needs package main and a func main that defines clusters"}
 	case len(src) > maxSize:
 		return &Error{Pos: model.Position{File: file}, Msg: fmt.Sprintf("file is %d bytes; the limit for a cluster definition is %d", len(src), maxSize)}
 	}

@@ -71,9 +71,6 @@ func Run(ctx context.Context, argv []string, opts Options) int {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	if opts.Stdin == nil {
-		opts.Stdin = io.NopCloser(nilReader{})
-	}
 	inv, err := ParseArgs(argv, opts.Getenv)
 	if err != nil {
 		printError(opts.Stderr, err)
@@ -86,24 +83,14 @@ func Run(ctx context.Context, argv []string, opts Options) int {
 		}
 		return 0
 	}
-	dockerCli, err := command.NewDockerCli(
-		command.WithInputStream(opts.Stdin),
-		command.WithOutputStream(opts.Stdout),
-		command.WithErrorStream(opts.Stderr),
-	)
+	dockerCli, err := newDockerCli(inv, opts)
 	if err != nil {
-		printError(opts.Stderr, fmt.Errorf("docker CLI: %w", err))
-		return 1
-	}
-	// Resolves the endpoint in docker's order: --context, -H or
-	// DOCKER_HOST, DOCKER_CONTEXT, then the config's current context. It
-	// does not contact the daemon.
-	if err := dockerCli.Initialize(inv.Docker); err != nil {
-		printError(opts.Stderr, fmt.Errorf("docker CLI: %w", err))
+		printError(opts.Stderr, err)
 		return 1
 	}
 	app := &App{Docker: dockerCli, Stdout: opts.Stdout, Stderr: opts.Stderr, Version: opts.Version, Invoked: inv}
-	if err := app.commands().RunContext(ctx, append([]string{app.name()}, inv.Args...)); err != nil {
+	cmds := app.commands()
+	if err := cmds.RunContext(ctx, interspersed(cmds, append([]string{app.name()}, inv.Args...))); err != nil {
 		var exit cli.ExitCoder
 		if errors.As(err, &exit) {
 			if msg := err.Error(); msg != "" {
@@ -115,6 +102,28 @@ func Run(ctx context.Context, argv []string, opts Options) int {
 		return 1
 	}
 	return 0
+}
+
+// newDockerCli creates the one DockerCli of a run. Initialize resolves the
+// endpoint in docker's order (--context, -H or DOCKER_HOST, DOCKER_CONTEXT,
+// then the config's current context) without contacting the daemon.
+func newDockerCli(inv *Invocation, opts Options) (*command.DockerCli, error) {
+	in := opts.Stdin
+	if in == nil {
+		in = io.NopCloser(nilReader{})
+	}
+	dockerCli, err := command.NewDockerCli(
+		command.WithInputStream(in),
+		command.WithOutputStream(opts.Stdout),
+		command.WithErrorStream(opts.Stderr),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("docker CLI: %w", err)
+	}
+	if err := dockerCli.Initialize(inv.Docker); err != nil {
+		return nil, fmt.Errorf("docker CLI: %w", err)
+	}
+	return dockerCli, nil
 }
 
 type nilReader struct{}

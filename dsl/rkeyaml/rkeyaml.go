@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -21,7 +20,7 @@ import (
 // the file's base name.
 func Parse(file string, src []byte) (*model.Definition, model.Problems, error) {
 	if len(bytes.TrimSpace(src)) == 0 {
-		return nil, nil, problemErr(model.Position{File: file}, "", "file is empty: a cluster.yml needs at least a nodes list")
+		return nil, nil, problemErr(model.Position{File: file, Line: 1}, "", "file is empty: a cluster.yml needs at least a nodes list")
 	}
 	if err := checkTabs(file, src); err != nil {
 		return nil, nil, err
@@ -154,7 +153,9 @@ func genericPath(p string) string {
 func isEmpty(v *yaml.Node) bool {
 	switch v.Kind {
 	case yaml.ScalarNode:
-		return v.Tag == "!!null" || v.Value == "" || (v.Tag == "!!bool" && v.Value == "false")
+		// rke config writes every field, most with a zero value that sets
+		// nothing; only fields that set something deserve a warning.
+		return v.Tag == "!!null" || v.Value == "" || (v.Tag == "!!bool" && v.Value == "false") || (v.Tag == "!!int" && v.Value == "0")
 	case yaml.MappingNode:
 		for i := 1; i < len(v.Content); i += 2 {
 			if !isEmpty(v.Content[i]) {
@@ -224,13 +225,4 @@ func (r *reader) str(v *yaml.Node, path string) (string, bool) {
 	}
 	ok := r.decode(v, path, &s)
 	return s, ok
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,0 +1,58 @@
+# docker rke. Two commands set up a fresh machine: `make demo` brings up the
+# sample cluster, `make test` runs every test. Both start a Docker engine
+# first when none answers (scripts/ensure-engine.sh).
+
+SHELL      := /bin/bash
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN        := bin/docker-rke
+PLUGIN_DIR ?= $(HOME)/.docker/cli-plugins
+GO_TEST    ?= go test
+# End-to-end tests start real nodes; give them room but not forever.
+E2E_TIMEOUT ?= 45m
+
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build install test unit e2e lint generate bench demo engine clean
+
+all: build
+
+build:
+	go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) .
+
+install: build
+	install -d $(PLUGIN_DIR)
+	install -m 0755 $(BIN) $(PLUGIN_DIR)/docker-rke
+	@echo "installed $(PLUGIN_DIR)/docker-rke: try 'docker rke --help'"
+
+# Starts a Docker engine when none answers (installs Debian's docker.io).
+engine:
+	@scripts/ensure-engine.sh
+
+test: engine lint unit e2e
+
+unit:
+	$(GO_TEST) -count=1 -short ./...
+
+e2e: build
+	DOCKER_RKE_BINARY=$(CURDIR)/$(BIN) $(GO_TEST) -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/
+
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go tool staticcheck ./...
+	@# The script API's symbol table must match the package.
+	@cp dsl/github_com-docker-rke-docker-rke-dsl-rke.go /tmp/docker-rke-symbols.go && go generate ./dsl/ && \
+	  if ! cmp -s dsl/github_com-docker-rke-docker-rke-dsl-rke.go /tmp/docker-rke-symbols.go; then \
+	    echo "dsl symbol table was stale: regenerated, commit it"; exit 1; fi
+
+generate:
+	go generate ./...
+
+bench: build
+	go run ./bench -out bench.json
+
+demo: engine install
+	docker rke plan samples/cluster1.go
+
+clean:
+	rm -rf bin bench.json

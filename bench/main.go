@@ -1,0 +1,110 @@
+// Command bench measures docker rke phase by phase and prints the timings
+// as JSON, for `make bench`. Each phase runs several times and reports its
+// median, so one slow run does not decide the result.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/docker-rke/docker-rke/dsl"
+	"github.com/docker-rke/docker-rke/runtime"
+)
+
+// Phase is one measured step.
+type Phase struct {
+	Name     string  `json:"name"`
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	Runs     int     `json:"runs"`
+	TargetMS float64 `json:"target_ms,omitempty"`
+	Note     string  `json:"note,omitempty"`
+}
+
+// Report is what bench prints.
+type Report struct {
+	When   time.Time `json:"when"`
+	Phases []Phase   `json:"phases"`
+}
+
+func main() {
+	runs := flag.Int("runs", 7, "runs per phase")
+	out := flag.String("out", "", "also write the report to this file")
+	flag.Parse()
+
+	ctx := context.Background()
+	r := Report{When: time.Now().UTC()}
+	phase, err := evalAndPlan(ctx, "testdata/bench/100x10.go", *runs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	r.Phases = append(r.Phases, phase...)
+
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Println(string(data))
+	if *out != "" {
+		if err := os.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// evalAndPlan times evaluating a script and building its plan, separately
+// and together.
+func evalAndPlan(ctx context.Context, file string, runs int) ([]Phase, error) {
+	var evals, plans, totals []time.Duration
+	nodes := 0
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		def, _, err := dsl.LoadFile(ctx, file, dsl.Options{})
+		if err != nil {
+			return nil, err
+		}
+		evaluated := time.Now()
+		plan, err := runtime.Build(def)
+		if err != nil {
+			return nil, err
+		}
+		done := time.Now()
+		evals = append(evals, evaluated.Sub(start))
+		plans = append(plans, done.Sub(evaluated))
+		totals = append(totals, done.Sub(start))
+		nodes = 0
+		for _, c := range plan.Clusters {
+			nodes += len(c.Nodes)
+		}
+	}
+	note := fmt.Sprintf("%s: %d nodes", file, nodes)
+	return []Phase{
+		summarize("evaluate script (100 clusters x 10 nodes)", evals, 0, note),
+		summarize("build plan (100 clusters x 10 nodes)", plans, 0, note),
+		summarize("evaluate and plan (100 clusters x 10 nodes)", totals, 1000, note),
+	}, nil
+}
+
+func summarize(name string, ds []time.Duration, targetMS float64, note string) Phase {
+	sorted := append([]time.Duration(nil), ds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return Phase{
+		Name:     name,
+		MedianMS: ms(sorted[len(sorted)/2]),
+		MinMS:    ms(sorted[0]),
+		MaxMS:    ms(sorted[len(sorted)-1]),
+		Runs:     len(sorted),
+		TargetMS: targetMS,
+		Note:     note,
+	}
+}

@@ -1,0 +1,135 @@
+package rkeyaml
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/docker-rke/docker-rke/model"
+)
+
+func parseFile(t *testing.T, path string) (*model.Definition, model.Problems) {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, warnings, err := Parse(path, src)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return def, warnings
+}
+
+// The article's two files work unchanged: the cluster is named after the
+// file, addresses become node names, and the SSH user gets one warning.
+func TestArticleFiles(t *testing.T) {
+	for _, name := range []string{"cluster1", "cluster2"} {
+		def, warnings := parseFile(t, filepath.Join("..", "..", "samples", name+".yml"))
+		c := def.Clusters[0]
+		if c.Name != name || len(c.Nodes) != 3 {
+			t.Fatalf("%s: got cluster %q with %d nodes", name, c.Name, len(c.Nodes))
+		}
+		for i, n := range c.Nodes {
+			if want := name + "-node" + string(rune('1'+i)); n.Name != want {
+				t.Errorf("node %d named %q, want %q", i, n.Name, want)
+			}
+		}
+		if len(warnings) != 1 || warnings[0].Field != "nodes[].user" || warnings[0].Pos.Line != 3 {
+			t.Errorf("want one warning for nodes[].user at line 3, got %v", warnings)
+		}
+	}
+}
+
+func TestFullRKEConfig(t *testing.T) {
+	def, warnings := parseFile(t, filepath.Join("..", "..", "testdata", "rke", "full-cluster.yml"))
+	c := def.Clusters[0]
+	want := model.Cluster{
+		Name:              "lab",
+		KubernetesVersion: "v1.37.2-rancher1-1",
+		PodCIDR:           "10.52.0.0/16",
+		ServiceCIDR:       "10.53.0.0/16",
+		ClusterDomain:     "lab.local",
+		ClusterDNS:        "10.53.0.10",
+		Images: model.Images{
+			Kubernetes: "rancher/hyperkube:v1.27.10-rancher1",
+			Etcd:       "rancher/mirrored-coreos-etcd:v3.5.9",
+			CoreDNS:    "rancher/mirrored-coredns-coredns:1.10.1",
+			Pause:      "rancher/mirrored-pause:3.7",
+		},
+		Services: map[string]model.Service{
+			model.ComponentEtcd:              {ExtraArgs: map[string]string{"election-timeout": "5000"}, ExtraBinds: []string{}, ExtraEnv: []string{}},
+			model.ComponentAPIServer:         {ExtraArgs: map[string]string{"v": "2"}},
+			model.ComponentControllerManager: {ExtraArgs: map[string]string{}},
+			model.ComponentScheduler:         {ExtraArgs: map[string]string{}},
+			model.ComponentKubelet:           {ExtraArgs: map[string]string{"max-pods": "150"}, ExtraBinds: []string{"/srv/data:/srv/data"}},
+			model.ComponentKubeProxy:         {ExtraArgs: map[string]string{}},
+		},
+		Nodes: []model.Node{
+			{Name: "lab-node1", Roles: []model.Role{"controlplane", "worker", "etcd"}, Labels: map[string]string{"disk": "ssd"}, Taints: []model.Taint{}},
+			{Name: "lab-node2", Roles: []model.Role{"worker"}, Taints: []model.Taint{{Key: "dedicated", Value: "db", Effect: "NoSchedule"}}},
+		},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+
+	// One warning per field that sets something and is not used; none for
+	// empty fields, none twice for the same field of several nodes.
+	var fields []string
+	for _, w := range warnings {
+		if !w.Warning || w.Pos.Line == 0 {
+			t.Errorf("warning without a line: %v", w)
+		}
+		fields = append(fields, w.Field)
+	}
+	sort.Strings(fields)
+	wantFields := []string{
+		"addon_job_timeout", "authentication", "authorization", "dns", "ingress", "monitoring",
+		"network", "nodes[].docker_socket", "nodes[].port", "nodes[].ssh_key_path", "nodes[].user",
+		"services.kube-api.always_pull_images", "some_future_field", "ssh_key_path",
+		"system_images.alpine", "system_images.cert_downloader", "system_images.kubernetes_services_sidecar",
+		"system_images.nginx_proxy",
+	}
+	if !reflect.DeepEqual(fields, wantFields) {
+		t.Errorf("warnings for\n%q\nwant\n%q", fields, wantFields)
+	}
+	for _, w := range warnings {
+		if w.Field == "some_future_field" && !strings.Contains(w.Message, "unknown field") {
+			t.Errorf("unknown field warning says %q", w.Message)
+		}
+	}
+}
+
+func TestValidationErrorsNameYAMLFields(t *testing.T) {
+	src := "cluster_name: c1\nnodes:\n  - address: n1\n    role: [controlplane, etcd, worker]\n  - address: n2\n    role: [worker]\n    labels:\n      \"bad key!\": x\n"
+	_, _, err := Parse("c.yml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "c.yml:8:7") || !strings.Contains(err.Error(), "nodes[1].labels.bad key!") {
+		t.Fatalf("err = %v, want the label's line and YAML path", err)
+	}
+}
+
+func TestClusterNameFromFile(t *testing.T) {
+	def, _, err := Parse("/some/dir/prod-eu.yaml", []byte("nodes:\n  - address: n1\n    role: [controlplane, etcd, worker]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Clusters[0].Name != "prod-eu" {
+		t.Errorf("name %q, want prod-eu", def.Clusters[0].Name)
+	}
+}
+
+func TestTenThousandNodes(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("nodes:\n")
+	for i := 0; i < 10000; i++ {
+		b.WriteString("  - address: n" + strings.Repeat("x", i%3) + "\n    role: [worker]\n")
+	}
+	_, _, err := Parse("big.yml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "the limit is 100") || !strings.Contains(err.Error(), "big.yml:202:") {
+		t.Fatalf("err = %v, want the node limit at the 101st node (line 202)", err)
+	}
+}

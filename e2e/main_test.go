@@ -1,0 +1,110 @@
+// Package e2e runs the built docker-rke binary the way users do: as a
+// docker CLI plugin through the real docker client, and against a real
+// Docker engine. `go test -short` skips it.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// env is what every test shares: the built plugin and a docker config
+// directory with the plugin installed.
+type env struct {
+	binary    string // the docker-rke binary
+	configDir string // a DOCKER_CONFIG with cli-plugins/docker-rke
+	repo      string // the repository root
+}
+
+var shared env
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode")
+		os.Exit(0)
+	}
+	code, err := setup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		os.Exit(1)
+	}
+	os.Exit(code(m))
+}
+
+func setup() (func(*testing.M) int, error) {
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "docker-rke-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	plugins := filepath.Join(dir, "config", "cli-plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		return nil, err
+	}
+	binary := filepath.Join(plugins, "docker-rke")
+	// The Makefile passes a prebuilt binary so the build is not repeated.
+	if prebuilt := os.Getenv("DOCKER_RKE_BINARY"); prebuilt != "" {
+		data, err := os.ReadFile(prebuilt)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(binary, data, 0o755); err != nil {
+			return nil, err
+		}
+	} else {
+		cmd := exec.Command("go", "build", "-o", binary, ".")
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+	shared = env{binary: binary, configDir: filepath.Join(dir, "config"), repo: repo}
+	return func(m *testing.M) int {
+		defer os.RemoveAll(dir)
+		return m.Run()
+	}, nil
+}
+
+// result is a finished command.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// docker runs the real docker CLI with the test's config directory, so
+// `docker rke ...` runs the plugin under test.
+func docker(t *testing.T, args ...string) result {
+	t.Helper()
+	return run(t, "docker", append([]string{"--config", shared.configDir}, args...)...)
+}
+
+func run(t *testing.T, name string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = shared.repo
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("%s %v: %v", name, args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+}

@@ -1,0 +1,76 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDockerFindsThePlugin(t *testing.T) {
+	help := docker(t, "rke", "--help")
+	if help.code != 0 || !strings.Contains(help.stdout, "plan") {
+		t.Fatalf("docker rke --help: exit %d\n%s%s", help.code, help.stdout, help.stderr)
+	}
+	helpRke := docker(t, "help", "rke")
+	if helpRke.code != 0 || !strings.Contains(helpRke.stdout, "plan") {
+		t.Fatalf("docker help rke: exit %d\n%s%s", helpRke.code, helpRke.stdout, helpRke.stderr)
+	}
+	// docker help lists the plugin with its short description.
+	top := docker(t, "help")
+	if !strings.Contains(top.stdout, "rke*") && !strings.Contains(top.stdout, "rke ") {
+		t.Errorf("docker help does not list rke:\n%s", top.stdout)
+	}
+	info := docker(t, "info", "--format", "{{json .ClientInfo.Plugins}}")
+	if !strings.Contains(info.stdout, `"Name":"rke"`) || !strings.Contains(info.stdout, "Kubernetes") {
+		t.Errorf("docker info does not list the plugin (exit %d):\n%s%s", info.code, info.stdout, info.stderr)
+	}
+}
+
+func TestPlanThroughDocker(t *testing.T) {
+	for _, file := range []string{"samples/cluster1.go", "samples/cluster1.yml"} {
+		r := docker(t, "rke", "plan", file, "--format", "json")
+		if r.code != 0 {
+			t.Fatalf("docker rke plan %s: exit %d\n%s", file, r.code, r.stderr)
+		}
+		var plan struct {
+			Clusters []struct {
+				Name  string
+				Nodes []struct{ ContainerName string }
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil {
+			t.Fatalf("plan --format json is not JSON: %v\n%s", err, r.stdout)
+		}
+		if len(plan.Clusters) != 1 || plan.Clusters[0].Name != "cluster1" || len(plan.Clusters[0].Nodes) != 3 {
+			t.Errorf("%s: unexpected plan %+v", file, plan)
+		}
+	}
+}
+
+func TestGlobalFlagsThroughDocker(t *testing.T) {
+	// The docker CLI resolves the context before it runs the plugin, so the
+	// context must exist; plan itself never contacts it.
+	r := docker(t, "-H", "unix:///nonexistent.sock", "rke", "plan", "samples/cluster2.go")
+	if r.code != 0 || !strings.Contains(r.stdout, "cluster2-node3") {
+		t.Fatalf("docker -H ... rke plan: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestStandalone(t *testing.T) {
+	r := run(t, shared.binary, "plan", "samples/cluster1.go")
+	if r.code != 0 || !strings.Contains(r.stdout, "rke-dind-cluster1-node1") {
+		t.Fatalf("docker-rke plan: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	meta := run(t, shared.binary, "docker-cli-plugin-metadata")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(meta.stdout), &m); err != nil || m["SchemaVersion"] != "0.1.0" {
+		t.Fatalf("metadata: %v %q", err, meta.stdout)
+	}
+}
+
+func TestBadInputExitsNonZero(t *testing.T) {
+	r := docker(t, "rke", "plan", "testdata/bad/unknown-role.go")
+	if r.code == 0 || !strings.Contains(r.stderr, "testdata/bad/unknown-role.go:14:") {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+}

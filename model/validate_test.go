@@ -1,0 +1,140 @@
+package model
+
+import (
+	"strings"
+	"testing"
+)
+
+func node(name string, roles ...Role) Node { return Node{Name: name, Roles: roles} }
+
+var all = []Role{RoleControlPlane, RoleEtcd, RoleWorker}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		def     Definition
+		errs    []string // substrings, one per expected error
+		warns   []string
+		wantRef *Ref // where the first error points
+	}{
+		{name: "valid", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("n", all...)}}}}},
+		{name: "no clusters", def: Definition{}, errs: []string{"defines no cluster"}},
+		{name: "no etcd", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("n", RoleControlPlane, RoleWorker)}}}},
+			errs: []string{"no node has the etcd role"}, wantRef: &Ref{Cluster: 0, Node: -1, Field: "nodes"}},
+		{name: "no controlplane and no worker", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("n", RoleEtcd)}}}},
+			errs: []string{"controlplane role", "worker role"}},
+		{name: "roles spread over nodes count", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("a", RoleEtcd), node("b", RoleControlPlane), node("c", RoleWorker)}}}}},
+		{name: "unknown role", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("n", append(all, "master")...)}}}},
+			errs: []string{`unknown role "master"`}, wantRef: &Ref{Cluster: 0, Node: 0, Field: "roles"}},
+		{name: "no roles", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("n", all...), node("m")}}}},
+			errs: []string{"node has no roles"}, wantRef: &Ref{Cluster: 0, Node: 1, Field: "roles"}},
+		{name: "duplicate node", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("n", all...), node("n", RoleWorker)}}}},
+			errs: []string{`duplicate node name "n"`}, wantRef: &Ref{Cluster: 0, Node: 1, Field: "name"}},
+		{name: "duplicate cluster", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("n", all...)}}, {Name: "c", Nodes: []Node{node("m", all...)}}}},
+			errs: []string{`duplicate cluster name "c"`}},
+		{name: "container name clash across clusters", def: Definition{Clusters: []Cluster{{Name: "a-b", Nodes: []Node{node("c", all...)}}, {Name: "a", Nodes: []Node{node("b-c", all...)}}}},
+			errs: []string{"container name rke-dind-a-b-c"}},
+		{name: "cluster name not DNS", def: Definition{Clusters: []Cluster{{Name: "My_Cluster", Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"My_Cluster"}},
+		{name: "cluster name too long", def: Definition{Clusters: []Cluster{{Name: strings.Repeat("a", 41), Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"the limit is 40"}},
+		{name: "node name not DNS", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("n.1", all...)}}}},
+			errs: []string{"not a valid hostname"}},
+		{name: "even etcd count warns", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{node("a", all...), node("b", all...)}}}},
+			warns: []string{"2 etcd nodes"}},
+		{name: "pod and service CIDR overlap", def: Definition{Clusters: []Cluster{{Name: "c", PodCIDR: "10.0.0.0/8", ServiceCIDR: "10.43.0.0/16", Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"overlaps"}, wantRef: &Ref{Cluster: 0, Node: -1, Field: "serviceCIDR"}},
+		{name: "bad CIDR", def: Definition{Clusters: []Cluster{{Name: "c", PodCIDR: "banana", Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"not a CIDR"}},
+		{name: "host bits", def: Definition{Clusters: []Cluster{{Name: "c", PodCIDR: "10.42.1.0/16", Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"did you mean 10.42.0.0/16"}},
+		{name: "pod CIDR too small", def: Definition{Clusters: []Cluster{{Name: "c", PodCIDR: "10.42.0.0/25", Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"smaller than a /24"}},
+		{name: "pod CIDR without room for the nodes", def: Definition{Clusters: []Cluster{{Name: "c", PodCIDR: "10.42.0.0/24", Nodes: []Node{node("a", all...), node("b", RoleWorker)}}}},
+			errs: []string{"room for 1 nodes"}},
+		{name: "IPv6", def: Definition{Clusters: []Cluster{{Name: "c", PodCIDR: "fd00::/64", Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"only IPv4"}},
+		{name: "cluster DNS outside service CIDR", def: Definition{Clusters: []Cluster{{Name: "c", ClusterDNS: "10.99.0.10", Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"outside the service CIDR"}},
+		{name: "unknown kubernetes version", def: Definition{Clusters: []Cluster{{Name: "c", KubernetesVersion: "v1.12.4", Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"v1.37.2"}},
+		{name: "bad taint effect", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{{Name: "n", Roles: all, Taints: []Taint{{Key: "k", Effect: "Never"}}}}}}},
+			errs: []string{"taint effect"}, wantRef: &Ref{Cluster: 0, Node: 0, Field: "taints[0]"}},
+		{name: "bad label", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: []Node{{Name: "n", Roles: all, Labels: map[string]string{"k": "white space"}}}}}},
+			errs: []string{"label value"}, wantRef: &Ref{Cluster: 0, Node: 0, Field: "labels[k]"}},
+		{name: "unknown service", def: Definition{Clusters: []Cluster{{Name: "c", Services: map[string]Service{"kube-dns": {}}, Nodes: []Node{node("n", all...)}}}},
+			errs: []string{`unknown component "kube-dns"`}},
+		{name: "extra arg with dashes", def: Definition{Clusters: []Cluster{{Name: "c", Services: map[string]Service{ComponentKubelet: {ExtraArgs: map[string]string{"--v": "2"}}}, Nodes: []Node{node("n", all...)}}}},
+			errs: []string{"without leading dashes"}},
+		{name: "too many nodes", def: Definition{Clusters: []Cluster{{Name: "c", Nodes: manyNodes(101)}}},
+			errs: []string{"the limit is 100"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.def.ApplyDefaults()
+			ps := tt.def.Validate()
+			errs, warns := ps.Errors(), ps.Warnings()
+			if len(errs) != len(tt.errs) {
+				t.Fatalf("got %d errors %v, want %d %q", len(errs), errs, len(tt.errs), tt.errs)
+			}
+			for i, want := range tt.errs {
+				if !strings.Contains(errs[i].Message, want) {
+					t.Errorf("error %d = %q, want it to contain %q", i, errs[i].Message, want)
+				}
+			}
+			if len(warns) != len(tt.warns) {
+				t.Fatalf("got warnings %v, want %q", warns, tt.warns)
+			}
+			for i, want := range tt.warns {
+				if !strings.Contains(warns[i].Message, want) {
+					t.Errorf("warning %d = %q, want %q", i, warns[i].Message, want)
+				}
+			}
+			if tt.wantRef != nil && errs[0].Ref != *tt.wantRef {
+				t.Errorf("ref = %+v, want %+v", errs[0].Ref, *tt.wantRef)
+			}
+			if (len(tt.errs) == 0) != (ps.Err() == nil) {
+				t.Errorf("Err() = %v with %d errors", ps.Err(), len(tt.errs))
+			}
+		})
+	}
+}
+
+func manyNodes(n int) []Node {
+	out := []Node{node("n0", all...)}
+	for i := 1; i < n; i++ {
+		out = append(out, node("n"+strings.Repeat("x", i), RoleWorker))
+	}
+	return out
+}
+
+func TestContainerName(t *testing.T) {
+	for _, tt := range []struct{ cluster, node, want string }{
+		{"cluster1", "cluster1-node1", "rke-dind-cluster1-node1"},
+		{"c", "node1", "rke-dind-c-node1"},
+		{"dev", "devbox", "rke-dind-dev-devbox"},
+	} {
+		if got := ContainerName(tt.cluster, tt.node); got != tt.want {
+			t.Errorf("ContainerName(%q, %q) = %q, want %q", tt.cluster, tt.node, got, tt.want)
+		}
+	}
+}
+
+func TestParseTaint(t *testing.T) {
+	for in, want := range map[string]Taint{
+		"k=v:NoSchedule":  {Key: "k", Value: "v", Effect: "NoSchedule"},
+		"k:NoExecute":     {Key: "k", Effect: "NoExecute"},
+		"a/b=c:NoExecute": {Key: "a/b", Value: "c", Effect: "NoExecute"},
+	} {
+		got, err := ParseTaint(in)
+		if err != nil || got != want {
+			t.Errorf("ParseTaint(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+		if got.String() != in {
+			t.Errorf("%+v.String() = %q, want %q", got, got.String(), in)
+		}
+	}
+	if _, err := ParseTaint("novalue"); err == nil {
+		t.Error("ParseTaint without effect succeeded")
+	}
+}

@@ -1,0 +1,196 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/docker-rke/docker-rke/model"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var all = []model.Role{model.RoleControlPlane, model.RoleEtcd, model.RoleWorker}
+
+func build(t *testing.T, c model.Cluster) Cluster {
+	t.Helper()
+	def := &model.Definition{File: "t.go", Clusters: []model.Cluster{c}}
+	def.ApplyDefaults()
+	if err := def.Validate().Err(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Clusters[0]
+}
+
+func componentNames(n Node) []string {
+	var out []string
+	for _, c := range n.Components {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func TestComponentsFollowRoles(t *testing.T) {
+	cp := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+	node := []string{"kubelet", "kube-proxy"}
+	tests := []struct {
+		roles []model.Role
+		want  []string
+	}{
+		{all, append(append([]string{"etcd"}, cp...), node...)},
+		{[]model.Role{model.RoleWorker}, node},
+		{[]model.Role{model.RoleEtcd}, append([]string{"etcd"}, node...)},
+		{[]model.Role{model.RoleControlPlane}, append(append([]string{}, cp...), node...)},
+		{[]model.Role{model.RoleWorker, model.RoleEtcd}, append([]string{"etcd"}, node...)},
+	}
+	for _, tt := range tests {
+		c := build(t, model.Cluster{Name: "c", Nodes: []model.Node{{Name: "base", Roles: all}, {Name: "x", Roles: tt.roles}}})
+		if got := componentNames(c.Nodes[1]); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("roles %v: components %v, want %v", tt.roles, got, tt.want)
+		}
+	}
+}
+
+func TestNodeFields(t *testing.T) {
+	c := build(t, model.Cluster{Name: "cluster1", Nodes: []model.Node{
+		{Name: "cluster1-node1", Roles: []model.Role{model.RoleWorker, model.RoleEtcd, model.RoleControlPlane, model.RoleWorker},
+			Labels: map[string]string{"disk": "ssd"}, Taints: []model.Taint{{Key: "k", Value: "v", Effect: "NoSchedule"}}},
+	}})
+	n := c.Nodes[0]
+	if n.ContainerName != "rke-dind-cluster1-node1" || n.Hostname != "cluster1-node1" {
+		t.Errorf("container %q hostname %q", n.ContainerName, n.Hostname)
+	}
+	if !reflect.DeepEqual(n.Roles, all) {
+		t.Errorf("roles %v, want RKE order without duplicates %v", n.Roles, all)
+	}
+	wantLabels := map[string]string{"disk": "ssd", "node-role.kubernetes.io/controlplane": "true", "node-role.kubernetes.io/etcd": "true", "node-role.kubernetes.io/worker": "true"}
+	if !reflect.DeepEqual(n.Labels, wantLabels) {
+		t.Errorf("labels %v", n.Labels)
+	}
+	kubelet := n.Components[len(n.Components)-2]
+	if !contains(kubelet.Args, "--node-labels=disk=ssd") || !contains(kubelet.Args, "--register-with-taints=k=v:NoSchedule") {
+		t.Errorf("kubelet args %v lack the user's labels and taints", kubelet.Args)
+	}
+	for _, a := range kubelet.Args {
+		if strings.Contains(a, "node-role.kubernetes.io") {
+			t.Errorf("kubelet may not set role labels itself (NodeRestriction): %s", a)
+		}
+	}
+	if c.Network != "rke-cluster1" || c.ClusterDNS != "10.43.0.10" {
+		t.Errorf("network %q cluster DNS %q", c.Network, c.ClusterDNS)
+	}
+}
+
+func TestEtcdMembersAndServers(t *testing.T) {
+	c := build(t, model.Cluster{Name: "c", Nodes: []model.Node{
+		{Name: "e1", Roles: []model.Role{model.RoleEtcd}},
+		{Name: "cp", Roles: []model.Role{model.RoleControlPlane, model.RoleWorker}},
+		{Name: "e2", Roles: []model.Role{model.RoleEtcd}},
+		{Name: "e3", Roles: []model.Role{model.RoleEtcd}},
+	}})
+	etcd := c.Nodes[2].Components[0]
+	if !contains(etcd.Args, "--initial-cluster=e1=https://e1:2380,e2=https://e2:2380,e3=https://e3:2380") || !contains(etcd.Args, "--name=e2") {
+		t.Errorf("etcd args %v", etcd.Args)
+	}
+	api := c.Nodes[1].Components[0]
+	if api.Name != "kube-apiserver" || !contains(api.Args, "--etcd-servers=https://e1:2379,https://e2:2379,https://e3:2379") {
+		t.Errorf("apiserver args %v", api.Args)
+	}
+	for _, want := range []string{"--anonymous-auth=false", "--authorization-mode=Node,RBAC", "--encryption-provider-config=" + EncryptionConfig} {
+		if !contains(api.Args, want) {
+			t.Errorf("apiserver lacks %s", want)
+		}
+	}
+	cm := c.Nodes[1].Components[1]
+	for _, want := range []string{"--allocate-node-cidrs=true", "--cluster-cidr=10.42.0.0/16", "--leader-elect=true"} {
+		if !contains(cm.Args, want) {
+			t.Errorf("controller-manager lacks %s", want)
+		}
+	}
+}
+
+func TestUserOverrides(t *testing.T) {
+	c := build(t, model.Cluster{
+		Name:      "c",
+		NodeImage: "my/node:1",
+		Images:    model.Images{Etcd: "my/etcd:1"},
+		Services: map[string]model.Service{
+			model.ComponentAPIServer: {ExtraArgs: map[string]string{"v": "4", "anonymous-auth": "true"}, ExtraBinds: []string{"/a:/b"}, ExtraEnv: []string{"X=1"}},
+		},
+		Nodes: []model.Node{{Name: "n", Roles: all}},
+	})
+	if c.NodeImage != "my/node:1" || c.Images.Etcd != "my/etcd:1" || c.Nodes[0].Components[0].Image != "my/etcd:1" {
+		t.Errorf("image overrides not applied: %+v", c.Images)
+	}
+	if !strings.HasPrefix(c.Images.Kubernetes, "docker-rke/kubernetes:") {
+		t.Errorf("kubernetes image %q, want the built one", c.Images.Kubernetes)
+	}
+	api := c.Nodes[0].Components[1]
+	if !contains(api.Args, "--v=4") || !contains(api.Args, "--anonymous-auth=true") || contains(api.Args, "--anonymous-auth=false") {
+		t.Errorf("extra args must be added and win: %v", api.Args)
+	}
+	if !contains(api.Binds, "/a:/b") || !contains(api.Env, "X=1") {
+		t.Errorf("extra binds/env missing: %v %v", api.Binds, api.Env)
+	}
+}
+
+// TestGoldenAndDeterministic pins the plan of cluster1 and checks that
+// building it again gives the same bytes.
+func TestGoldenAndDeterministic(t *testing.T) {
+	mk := func() []byte {
+		def := &model.Definition{File: "cluster1.go", Clusters: []model.Cluster{{Name: "cluster1", Nodes: []model.Node{
+			{Name: "cluster1-node1", Roles: all, Labels: map[string]string{"b": "2", "a": "1", "c": "3"}},
+			{Name: "cluster1-node2", Roles: []model.Role{model.RoleWorker}},
+			{Name: "cluster1-node3", Roles: []model.Role{model.RoleWorker}},
+		}}}}
+		def.ApplyDefaults()
+		p, err := Build(def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(p); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	first := mk()
+	for i := 0; i < 20; i++ {
+		if again := mk(); !bytes.Equal(first, again) {
+			t.Fatal("the same definition gave two different plans")
+		}
+	}
+	golden := filepath.Join("testdata", "cluster1.plan.json")
+	if *update {
+		if err := os.WriteFile(golden, first, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./runtime -update to create it)", err)
+	}
+	if !bytes.Equal(first, want) {
+		t.Errorf("plan differs from %s; if the change is intended, run go test ./runtime -update and review the diff", golden)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,12 @@
+package main
+
+import (
+	"unsafe" // want "not allowed"
+
+	"rke"
+)
+
+func main() {
+	_ = unsafe.Sizeof(0)
+	rke.NewCluster("c1")
+}

@@ -1,0 +1,7 @@
+package main // want "no func main"
+
+import "rke"
+
+func Clusters() {
+	rke.NewCluster("c1")
+}
