@@ -291,3 +291,23 @@ func TestUnknownExtension(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestReadmeExample keeps the README's example script true.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```go\n")
+	if !ok {
+		t.Fatal("README has no Go example")
+	}
+	src, _, _ := strings.Cut(rest, "```")
+	def, _, err := EvalScript(context.Background(), "README.md", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(def.Clusters) != 2 || len(def.Clusters[1].Nodes) != 3 || def.Clusters[1].Nodes[2].Taints[0].Value != "staging" {
+		t.Errorf("README example defined %+v", def.Clusters)
+	}
+}
