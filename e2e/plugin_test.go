@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDockerFindsThePlugin(t *testing.T) {
@@ -72,5 +76,30 @@ func TestBadInputExitsNonZero(t *testing.T) {
 	r := docker(t, "rke", "plan", "testdata/bad/unknown-role.go")
 	if r.code == 0 || !strings.Contains(r.stderr, "testdata/bad/unknown-role.go:14:") {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestInterruptCancels sends SIGINT while a runaway script is evaluated:
+// the command stops well before the script's own 5 s deadline, says it was
+// cancelled and exits non-zero.
+func TestInterruptCancels(t *testing.T) {
+	cmd := exec.Command(shared.binary, "plan", "testdata/bad/infinite-loop.go")
+	cmd.Dir = shared.repo
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let it reach the loop
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("took %s to stop after SIGINT", took)
+	}
+	if err == nil || !strings.Contains(stderr.String(), "cancelled") {
+		t.Errorf("err = %v, stderr:\n%s", err, stderr.String())
 	}
 }

@@ -88,11 +88,13 @@ stop() {
 }
 trap stop TERM INT
 
+ready=0
 for _ in $(seq 1 600); do
-  if docker version >/dev/null 2>&1; then log "ready"; break; fi
+  if docker version >/dev/null 2>&1; then ready=1; log "ready"; break; fi
   kill -0 "$dpid" 2>/dev/null || { log "dockerd died:"; tail -n 20 /var/log/dockerd.log; exit 1; }
   sleep 0.05
 done
+[ "$ready" = 1 ] || log "warning: dockerd not answering after 30s (see /var/log/dockerd.log)"
 
 # Exit (and let the container stop) when either daemon dies.
 wait -n "$cpid" "$dpid" || true
