@@ -9,7 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/docker-rke/docker-rke/dsl"
@@ -35,6 +37,9 @@ type Report struct {
 
 func main() {
 	runs := flag.Int("runs", 7, "runs per phase")
+	nodeRuns := flag.Int("node-runs", 3, "runs of the phases that create nodes")
+	binary := flag.String("binary", "bin/docker-rke", "the docker-rke binary, for phases on a real engine")
+	engine := flag.Bool("engine", true, "also measure phases that need a Docker engine")
 	out := flag.String("out", "", "also write the report to this file")
 	flag.Parse()
 
@@ -46,6 +51,14 @@ func main() {
 		os.Exit(1)
 	}
 	r.Phases = append(r.Phases, phase...)
+	if *engine {
+		phases, err := nodePhases(*binary, *nodeRuns)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		r.Phases = append(r.Phases, phases...)
+	}
 
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -92,6 +105,43 @@ func evalAndPlan(ctx context.Context, file string, runs int) ([]Phase, error) {
 		summarize("build plan (100 clusters x 10 nodes)", plans, 0, note),
 		summarize("evaluate and plan (100 clusters x 10 nodes)", totals, 1000, note),
 	}, nil
+}
+
+// nodePhases times `up --nodes-only` of cluster1 (until all three nodes'
+// engines answer: up returns only then) and `rm`, through the binary as a
+// user runs it.
+func nodePhases(binary string, runs int) ([]Phase, error) {
+	if err := exec.Command(binary, "images", "build", "node").Run(); err != nil {
+		return nil, fmt.Errorf("node image: %w", err)
+	}
+	if out, _ := exec.Command(binary, "ls", "-q").Output(); strings.Contains(string(out), "cluster1\n") {
+		return nil, fmt.Errorf("cluster1 exists; the benchmark creates and removes it: remove it first")
+	}
+	var ups, rms []time.Duration
+	for i := 0; i < runs; i++ {
+		d, err := timed(binary, "up", "--nodes-only", "samples/cluster1.go")
+		if err != nil {
+			return nil, err
+		}
+		ups = append(ups, d)
+		if d, err = timed(binary, "rm", "cluster1"); err != nil {
+			return nil, err
+		}
+		rms = append(rms, d)
+	}
+	return []Phase{
+		summarize("up --nodes-only cluster1 (3 nodes, engines answering)", ups, 5000, "from the command's start until every node engine answered a ping through its tunnel"),
+		summarize("rm cluster1 (3 nodes)", rms, 3000, ""),
+	}, nil
+}
+
+func timed(binary string, args ...string) (time.Duration, error) {
+	start := time.Now()
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %v\n%s", binary, strings.Join(args, " "), err, out)
+	}
+	return time.Since(start), nil
 }
 
 func summarize(name string, ds []time.Duration, targetMS float64, note string) Phase {

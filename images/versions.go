@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/docker-rke/docker-rke/images/node"
 )
 
 // Repository is the prefix of every image this tool builds itself. No
@@ -126,7 +128,6 @@ func (s Set) Override(o Set) Set {
 
 func ref(name, tag string) string { return Repository + "/" + name + ":" + tag }
 
-// DefaultNodeImage is the node image used when a definition names none. The
-// node image is tagged by the hash of its recipe (see images/node); until it
-// is built this name is what the plan refers to.
-const DefaultNodeImage = Repository + "/node:latest"
+// DefaultNodeImage is the node image used when a definition names none,
+// tagged by the hash of its recipe (see images/node).
+func DefaultNodeImage() string { return node.Image() }

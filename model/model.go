@@ -66,6 +66,8 @@ type Node struct {
 	Roles  []Role            `json:"roles"`
 	Labels map[string]string `json:"labels,omitempty"`
 	Taints []Taint           `json:"taints,omitempty"`
+	// Image overrides the cluster's node image for this node.
+	Image string `json:"image,omitempty"`
 }
 
 // HasRole reports whether the node carries role r.
@@ -107,16 +109,19 @@ type Images struct {
 
 // Cluster is one cluster definition.
 type Cluster struct {
-	Name              string             `json:"name"`
-	KubernetesVersion string             `json:"kubernetesVersion,omitempty"`
-	NodeImage         string             `json:"nodeImage,omitempty"`
-	PodCIDR           string             `json:"podCIDR,omitempty"`
-	ServiceCIDR       string             `json:"serviceCIDR,omitempty"`
-	ClusterDomain     string             `json:"clusterDomain,omitempty"`
-	ClusterDNS        string             `json:"clusterDNS,omitempty"`
-	Images            Images             `json:"images,omitempty"`
-	Services          map[string]Service `json:"services,omitempty"`
-	Nodes             []Node             `json:"nodes"`
+	Name              string `json:"name"`
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	NodeImage         string `json:"nodeImage,omitempty"`
+	// Subnet is the node network's range; empty lets the engine pick one
+	// that clashes with nothing.
+	Subnet        string             `json:"subnet,omitempty"`
+	PodCIDR       string             `json:"podCIDR,omitempty"`
+	ServiceCIDR   string             `json:"serviceCIDR,omitempty"`
+	ClusterDomain string             `json:"clusterDomain,omitempty"`
+	ClusterDNS    string             `json:"clusterDNS,omitempty"`
+	Images        Images             `json:"images,omitempty"`
+	Services      map[string]Service `json:"services,omitempty"`
+	Nodes         []Node             `json:"nodes"`
 }
 
 // Definition is everything one file defines.

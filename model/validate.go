@@ -233,6 +233,9 @@ func (v *validator) cidrs(r Ref, c Cluster) {
 	if podErr == nil && svcErr == nil && pod.Overlaps(svc) {
 		v.errf(r.field("serviceCIDR"), "", "service CIDR %s overlaps pod CIDR %s", svc, pod)
 	}
+	if c.Subnet != "" {
+		v.subnet(r, c, pod, podErr, svc, svcErr)
+	}
 	if podErr == nil {
 		if pod.Bits() > 24 {
 			v.errf(r.field("podCIDR"), "", "pod CIDR %s is smaller than a /24; each node gets a /24 of it", pod)
@@ -253,6 +256,26 @@ func (v *validator) cidrs(r Ref, c Cluster) {
 				v.errf(r.field("clusterDNS"), "", "cluster DNS %s is outside the service CIDR %s", ip, svc)
 			}
 		}
+	}
+}
+
+// subnet checks the node network's range: room for every node and the
+// gateway, and no overlap with the pod and service ranges that are routed
+// inside the nodes.
+func (v *validator) subnet(r Ref, c Cluster, pod netip.Prefix, podErr error, svc netip.Prefix, svcErr error) {
+	sub, err := parsePrefix(c.Subnet)
+	if err != nil {
+		v.errf(r.field("subnet"), "", "%v", err)
+		return
+	}
+	if room := (1 << (32 - sub.Bits())) - 3; room < len(c.Nodes) { // network, broadcast, gateway
+		v.errf(r.field("subnet"), "", "subnet %s has room for %d nodes, the cluster has %d", sub, max(room, 0), len(c.Nodes))
+	}
+	if podErr == nil && sub.Overlaps(pod) {
+		v.errf(r.field("subnet"), "", "subnet %s overlaps pod CIDR %s", sub, pod)
+	}
+	if svcErr == nil && sub.Overlaps(svc) {
+		v.errf(r.field("subnet"), "", "subnet %s overlaps service CIDR %s", sub, svc)
 	}
 }
 

@@ -138,3 +138,23 @@ func TestParseTaint(t *testing.T) {
 		t.Error("ParseTaint without effect succeeded")
 	}
 }
+
+func TestValidateSubnet(t *testing.T) {
+	for subnet, want := range map[string]string{
+		"172.30.0.0/24": "",
+		"10.42.0.0/24":  "overlaps pod CIDR",
+		"10.43.5.0/24":  "overlaps service CIDR",
+		"172.30.0.0/31": "room for 0 nodes",
+		"nonsense":      "not a CIDR",
+	} {
+		d := Definition{Clusters: []Cluster{{Name: "c", Subnet: subnet, Nodes: []Node{node("n", all...)}}}}
+		d.ApplyDefaults()
+		errs := d.Validate().Errors()
+		switch {
+		case want == "" && len(errs) > 0:
+			t.Errorf("subnet %s: %v", subnet, errs)
+		case want != "" && (len(errs) != 1 || !strings.Contains(errs[0].Message, want) || errs[0].Ref.Field != "subnet"):
+			t.Errorf("subnet %s: got %v, want %q on field subnet", subnet, errs, want)
+		}
+	}
+}

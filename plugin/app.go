@@ -152,6 +152,10 @@ func (a *App) commands() *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			a.planCommand(),
+			a.upCommand(),
+			a.lsCommand(),
+			a.rmCommand(),
+			a.imagesCommand(),
 			a.versionCommand(),
 		},
 	}

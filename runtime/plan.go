@@ -26,6 +26,7 @@ type Cluster struct {
 	Name              string     `json:"name"`
 	KubernetesVersion string     `json:"kubernetesVersion"`
 	Network           string     `json:"network"`
+	Subnet            string     `json:"subnet,omitempty"`
 	NodeImage         string     `json:"nodeImage"`
 	PodCIDR           string     `json:"podCIDR"`
 	ServiceCIDR       string     `json:"serviceCIDR"`
@@ -40,6 +41,7 @@ type Node struct {
 	Name          string            `json:"name"`
 	ContainerName string            `json:"containerName"`
 	Hostname      string            `json:"hostname"`
+	Image         string            `json:"image"`
 	Roles         []model.Role      `json:"roles"`
 	Labels        map[string]string `json:"labels"`
 	Taints        []string          `json:"taints,omitempty"`
@@ -97,12 +99,13 @@ func buildCluster(c model.Cluster) (Cluster, error) {
 	}
 	nodeImage := c.NodeImage
 	if nodeImage == "" {
-		nodeImage = images.DefaultNodeImage
+		nodeImage = images.DefaultNodeImage()
 	}
 	cp := Cluster{
 		Name:              c.Name,
 		KubernetesVersion: rel.Kubernetes,
 		Network:           NetworkName(c.Name),
+		Subnet:            c.Subnet,
 		NodeImage:         nodeImage,
 		PodCIDR:           c.PodCIDR,
 		ServiceCIDR:       c.ServiceCIDR,
@@ -165,9 +168,13 @@ func (cc clusterContext) node(n model.Node) Node {
 		Name:          n.Name,
 		ContainerName: model.ContainerName(cc.model.Name, n.Name),
 		Hostname:      n.Name,
+		Image:         cc.plan.NodeImage,
 		Roles:         orderedRoles(n.Roles),
 		Labels:        labels,
 		Taints:        taints,
+	}
+	if n.Image != "" {
+		np.Image = n.Image
 	}
 	if n.HasRole(model.RoleEtcd) {
 		np.Components = append(np.Components, cc.etcdComponent(n))

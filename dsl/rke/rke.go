@@ -166,6 +166,14 @@ func (c *Cluster) NodeImage(image string) *Cluster {
 	return c
 }
 
+// Subnet sets the range of the cluster's node network, e.g. "172.30.1.0/24".
+// By default the engine picks a free one.
+func (c *Cluster) Subnet(cidr string) *Cluster {
+	c.sites.set("subnet", c.s.Position())
+	c.def.Subnet = cidr
+	return c
+}
+
 // PodCIDR sets the range pod IPs come from; each node gets a /24 of it.
 func (c *Cluster) PodCIDR(cidr string) *Cluster {
 	c.sites.set("podCIDR", c.s.Position())
@@ -258,6 +266,13 @@ func (n *Node) addRoles(roles []Role) {
 	for _, r := range roles {
 		n.def.Roles = append(n.def.Roles, model.Role(r))
 	}
+}
+
+// NodeImage overrides the cluster's node image for this node.
+func (n *Node) NodeImage(image string) *Node {
+	n.sites.set("image", n.c.s.Position())
+	n.def.Image = image
+	return n
 }
 
 // Label sets a Kubernetes label on the node.

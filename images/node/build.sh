@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# build.sh: build the docker-rke node image without any registry.
-# debootstrap (minbase) of Debian bookworm from this machine's apt mirror, plus
-# bookworm-updates/-security upgrades, then `tar | docker import`.
-# Tag: docker-rke/node:<first 12 hex of sha256(build.sh entrypoint.sh containerd.toml)>.
-# If that tag exists, prints it and does nothing. Prints the tag on stdout.
+# build.sh: make the root file system of the docker-rke node base image
+# without any registry, and write it as a tar stream to stdout. docker rke
+# runs this (`docker rke images build node`), imports the stream through the
+# engine API of the current docker context as docker-rke/node-base:<hash of
+# this file>, and adds the entrypoint and containerd config on top, so that
+# changing those never repeats the slow part.
+#
+# debootstrap (minbase) of Debian bookworm from this machine's apt mirror,
+# upgraded from bookworm-updates and -security. Progress goes to stderr.
+#
+#   build.sh > rootfs.tar
 set -euo pipefail
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="${NODE_IMAGE_REPO:-docker-rke/node}"
 SUITE=bookworm
-log() { printf 'build: [%3ss] %s\n' "$SECONDS" "$*" >&2; }
+log() { printf 'node image: %s\n' "$*" >&2; }
 
-HASH=$(cat "$HERE/build.sh" "$HERE/entrypoint.sh" "$HERE/containerd.toml" | sha256sum | cut -c1-12)
-TAG="$REPO:$HASH"
-if docker image inspect "$TAG" >/dev/null 2>&1; then
-  log "$TAG already exists"
-  echo "$TAG"; exit 0
+if [ -t 1 ]; then
+  log "refusing to write a tar stream to a terminal"
+  exit 2
+fi
+if [ "$(id -u)" != 0 ]; then
+  log "debootstrap needs root: run as root (sudo docker rke images build node)"
+  exit 2
 fi
 
 # Mirror: env MIRROR, else the first non-security URI of the host's apt sources.
@@ -41,15 +47,15 @@ fi
 
 WORK=$(mktemp -d /var/tmp/docker-rke-node.XXXXXX)
 ROOT="$WORK/rootfs"
-IMG_ID=""
 cleanup() {
   local rc=$?
   for m in proc sys dev; do umount -l "$ROOT/$m" 2>/dev/null || true; done
   rm -rf --one-file-system "$WORK"
-  if [ "$rc" -ne 0 ] && [ -n "$IMG_ID" ]; then docker rmi -f "$IMG_ID" >/dev/null 2>&1 || true; fi
   exit "$rc"
 }
 trap cleanup EXIT
+# Turn a cancel into an exit so the EXIT trap cleans up.
+trap 'exit 143' TERM INT
 
 PKGS=docker.io,containerd,runc,tini,iptables,iproute2,conntrack,util-linux,mount,procps,ca-certificates,kmod,ethtool,socat
 log "debootstrap $SUITE into $ROOT"
@@ -70,9 +76,7 @@ chroot "$ROOT" sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq 
 umount "$ROOT/proc"
 rm -f "$ROOT/usr/sbin/policy-rc.d"
 
-log "installing entrypoint and config, stripping"
-install -m 0755 "$HERE/entrypoint.sh" "$ROOT/usr/local/bin/entrypoint.sh"
-install -D -m 0644 "$HERE/containerd.toml" "$ROOT/etc/containerd/config.toml"
+log "stripping"
 mkdir -p "$ROOT/opt/cni/bin" "$ROOT/etc/cni/net.d" "$ROOT/var/lib/kubelet" "$ROOT/etc/kubernetes"
 # docker mounts these; never ship the build host's
 rm -f "$ROOT/etc/resolv.conf" "$ROOT/etc/hostname"
@@ -83,17 +87,8 @@ rm -rf "$ROOT"/usr/share/{doc,man,info,locale,lintian,linda,bug,bash-completion,
   "$ROOT"/usr/sbin/dockerd-rootless* "$ROOT"/usr/bin/dockerd-rootless* 2>/dev/null || true
 find "$ROOT/dev" "$ROOT/proc" "$ROOT/sys" "$ROOT/run" -mindepth 1 -delete 2>/dev/null || true
 
-log "importing"
-DOCKER_VER=$(chroot "$ROOT" dpkg-query -W -f '${Version}' docker.io)
-CONTAINERD_VER=$(chroot "$ROOT" dpkg-query -W -f '${Version}' containerd)
-IMG_ID=$(tar -C "$ROOT" --numeric-owner -c . | docker import \
-  --change 'ENTRYPOINT ["/usr/bin/tini", "-g", "--", "/usr/local/bin/entrypoint.sh"]' \
-  --change 'CMD []' \
-  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  --change 'ENV container=docker' \
-  --change 'VOLUME ["/var"]' \
-  --change "LABEL io.docker-rke.node=true io.docker-rke.recipe=$HASH io.docker-rke.docker-version=$DOCKER_VER io.docker-rke.containerd-version=$CONTAINERD_VER" \
-  -m "docker-rke node $HASH" - )
-docker tag "$IMG_ID" "$TAG"
-log "built $TAG ($IMG_ID)"
-echo "$TAG"
+log "engine $(chroot "$ROOT" dpkg-query -W -f '${Version}' docker.io), containerd $(chroot "$ROOT" dpkg-query -W -f '${Version}' containerd)"
+
+log "writing the root file system"
+tar -C "$ROOT" --numeric-owner -c .
+log "done"

@@ -15,48 +15,14 @@ is_ro() { case ",$(mnt_opts "$1")," in *,ro,*) return 0 ;; *) return 1 ;; esac; 
 log "mount --make-rshared /"
 mount --make-rshared /
 
-if is_ro /sys; then
-  log "remount /sys rw"
-  mount -o remount,rw /sys
-fi
-
-# cgroup v1 hierarchies (and the hybrid cgroup2 at .../unified): remount rw.
-# `mount -o remount,rw` fails with EBUSY, so unmount and mount afresh. With
-# --cgroupns=private the fresh mount is rooted at this node's own cgroup.
-if is_ro /sys/fs/cgroup; then
-  log "remount /sys/fs/cgroup (tmpfs) rw"
-  mount -o remount,rw /sys/fs/cgroup || log "warning: /sys/fs/cgroup stays ro"
-fi
-controllers=" $(awk 'NR > 1 { printf "%s ", $1 }' /proc/cgroups)"
-# fields: mountpoint, mount opts, fstype, super opts
-awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { print $5, $6, $(i+1), $(i+3); break } }' /proc/self/mountinfo |
-while read -r dir opts fstype sopts; do
-  case "$fstype" in cgroup|cgroup2) ;; *) continue ;; esac
-  case ",$opts," in *,ro,*) ;; *) log "cgroup $dir already rw"; continue ;; esac
-  umount "$dir"
-  if [ "$fstype" = cgroup2 ]; then
-    mount -t cgroup2 -o rw,nosuid,nodev,noexec cgroup2 "$dir"
-  else
-    o=""; has_ctl=0
-    for x in ${sopts//,/ }; do
-      case "$x" in rw|ro) continue ;; esac
-      case "$controllers" in *" $x "*) has_ctl=1 ;; esac
-      o="${o:+$o,}$x"
-    done
-    [ "$has_ctl" = 1 ] || o="none,$o"
-    mount -t cgroup -o "$o" cgroup "$dir"
-  fi
-  log "cgroup $dir remounted rw ($fstype $sopts)"
-done
-
-if [ ! -e /dev/kmsg ]; then
-  log "mknod /dev/kmsg"
-  mknod /dev/kmsg c 1 11
-fi
-
-# Must be 1 before dockerd starts, else dockerd sets the FORWARD policy to DROP.
-log "sysctl net.ipv4.ip_forward=1"
-echo 1 > /proc/sys/net/ipv4/ip_forward
+# /var is an empty volume of the node's own (docker rke does not copy the
+# image's /var into it): lay out what Debian and the daemons expect.
+# -n: on a restart the links exist already (and /run, a tmpfs, is new).
+ln -sfn /run /var/run
+ln -sfn /run/lock /var/lock
+mkdir -p /run/lock
+mkdir -p /var/lib/kubelet /var/lib/dpkg /var/log /var/cache /var/tmp /var/opt /var/spool /var/mail
+chmod 1777 /var/tmp
 
 # overlay cannot nest on overlay: /var must be a volume for overlay2/overlayfs.
 var_fs=$(stat -f -c %T /var/lib 2>/dev/null || echo unknown)
@@ -70,13 +36,126 @@ if [ "$var_fs" = overlayfs ]; then
 fi
 
 mkdir -p /var/log /run/containerd
+# containerd needs none of what follows (writable cgroups are needed only
+# once it runs containers), so it starts first and boots while the node is
+# prepared.
 log "starting containerd"
 containerd --config "$cfg" >>/var/log/containerd.log 2>&1 &
 cpid=$!
+
+# Docker's embedded DNS answers on 127.0.0.11, an address that exists only
+# in this node's own network namespace: inner containers and pods cannot
+# reach it, and docker then falls back to public resolvers that may not be
+# reachable at all. Serve the embedded DNS on the node's gateway address too
+# (DNAT in PREROUTING as well as OUTPUT) and point resolv.conf there. Every
+# resolver in the node then asks the outer engine, which knows the peer
+# nodes and the host's real upstream servers, even when the host itself uses
+# a loopback resolver such as systemd-resolved's 127.0.0.53.
+fix_dns() {
+  local gw save restore rules
+  gw=$(ip -4 route show default | awk '{ print $3; exit }')
+  [ -n "$gw" ] || { log "dns: no default route, left alone"; return 0; }
+  # Use the iptables backend the outer engine wrote its rules with.
+  save=iptables-save restore=iptables-restore
+  for b in legacy nft; do
+    if command -v "iptables-$b-save" >/dev/null && "iptables-$b-save" -t nat 2>/dev/null | grep -q DOCKER_OUTPUT; then
+      save="iptables-$b-save" restore="iptables-$b-restore"
+      # Make plain iptables (kube-proxy, CNI) use the same backend.
+      for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+        ln -sf "/usr/sbin/${t/iptables/iptables-$b}" "/etc/alternatives/$t"
+      done
+      break
+    fi
+  done
+  rules=$("$save" -t nat)
+  # Docker writes fresh rules for each start of the container; rewrite them
+  # once per start.
+  if ! printf '%s\n' "$rules" | grep -q -- '-A DOCKER_OUTPUT -d 127\.0\.0\.11/32'; then
+    log "dns: docker's embedded DNS rules not found, left alone"
+    return 0
+  fi
+  printf '%s\n' "$rules" | sed \
+    -e "s#-d 127\.0\.0\.11/32#-d $gw/32#g" \
+    -e 's#^-A OUTPUT \(.*\) -j DOCKER_OUTPUT$#&\n-A PREROUTING \1 -j DOCKER_OUTPUT#' \
+    -e "s#--to-source :53#--to-source $gw:53#g" | "$restore"
+  # Packets from pods are DNATed to a loopback address; let them route.
+  echo 1 >/proc/sys/net/ipv4/conf/all/route_localnet
+  # resolv.conf is a bind mount: rewrite it in place.
+  sed "s/^nameserver 127\.0\.0\.11/nameserver $gw/" /etc/resolv.conf >/tmp/resolv.conf
+  cat /tmp/resolv.conf >/etc/resolv.conf
+  rm -f /tmp/resolv.conf
+  log "dns: embedded DNS served on $gw ($save)"
+}
+# Runs while the node is prepared; dockerd waits for it, so no inner
+# container is created before resolv.conf is right.
+fix_dns &
+dns_pid=$!
+
+if is_ro /sys; then
+  log "remount /sys rw"
+  mount -o remount,rw /sys
+fi
+
+# cgroup v1 hierarchies (and the hybrid cgroup2 at .../unified): remount rw.
+# `mount -o remount,rw` fails with EBUSY, so unmount and mount afresh. With
+# --cgroupns=private the fresh mount is rooted at this node's own cgroup.
+if is_ro /sys/fs/cgroup; then
+  log "remount /sys/fs/cgroup (tmpfs) rw"
+  mount -o remount,rw /sys/fs/cgroup || log "warning: /sys/fs/cgroup stays ro"
+fi
+controllers=" $(awk 'NR > 1 { printf "%s ", $1 }' /proc/cgroups)"
+remount_cgroup() {
+  local dir=$1 fstype=$2 sopts=$3 o="" has_ctl=0 x
+  umount "$dir"
+  if [ "$fstype" = cgroup2 ]; then
+    mount -t cgroup2 -o rw,nosuid,nodev,noexec cgroup2 "$dir"
+    return
+  fi
+  for x in ${sopts//,/ }; do
+    case "$x" in rw|ro) continue ;; esac
+    case "$controllers" in *" $x "*) has_ctl=1 ;; esac
+    o="${o:+$o,}$x"
+  done
+  [ "$has_ctl" = 1 ] || o="none,$o"
+  mount -t cgroup -o "$o" cgroup "$dir"
+}
+# All hierarchies at once: every node boots at the same time, and each
+# mount waits on the kernel rather than the CPU.
+pids=() names=()
+# fields: mountpoint, mount opts, fstype, super opts
+while read -r dir opts fstype sopts; do
+  case "$fstype" in cgroup|cgroup2) ;; *) continue ;; esac
+  case ",$opts," in *,ro,*) ;; *) continue ;; esac
+  remount_cgroup "$dir" "$fstype" "$sopts" &
+  pids+=($!) names+=("${dir##*/}")
+done < <(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { print $5, $6, $(i+1), $(i+3); break } }' /proc/self/mountinfo)
+for p in "${pids[@]}"; do wait "$p"; done
+if [ "${#names[@]}" -gt 0 ]; then
+  log "cgroups remounted rw: ${names[*]}"
+else
+  log "cgroups already rw"
+fi
+
+if [ ! -e /dev/kmsg ]; then
+  log "mknod /dev/kmsg"
+  mknod /dev/kmsg c 1 11
+fi
+
+# Must be 1 before dockerd starts, else dockerd sets the FORWARD policy to DROP.
+log "sysctl net.ipv4.ip_forward=1"
+echo 1 > /proc/sys/net/ipv4/ip_forward
+
+
 for _ in $(seq 1 200); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.05; done
 
+wait "$dns_pid" || log "warning: dns setup failed"
+
+# No bridge and no iptables rules from the inner engine: Kubernetes
+# components run with the node's network, pods get theirs from CNI. This
+# keeps dockerd's start short and its FORWARD policy out of pod traffic.
 log "starting dockerd (${storage[*]})"
 dockerd -H unix:///var/run/docker.sock --containerd=/run/containerd/containerd.sock \
+  --bridge=none --iptables=false --ip-masq=false \
   "${storage[@]}" >>/var/log/dockerd.log 2>&1 &
 dpid=$!
 
@@ -88,9 +167,14 @@ stop() {
 }
 trap stop TERM INT
 
+# A ping over the socket with socat: the docker CLI would cost far more CPU
+# per try, and every node boots at once.
+ping_engine() {
+  printf 'GET /_ping HTTP/1.0\r\n\r\n' | socat -t1 - UNIX-CONNECT:/var/run/docker.sock 2>/dev/null | grep -q '^OK'
+}
 ready=0
 for _ in $(seq 1 600); do
-  if docker version >/dev/null 2>&1; then ready=1; log "ready"; break; fi
+  if [ -S /var/run/docker.sock ] && ping_engine; then ready=1; log "ready"; break; fi
   kill -0 "$dpid" 2>/dev/null || { log "dockerd died:"; tail -n 20 /var/log/dockerd.log; exit 1; }
   sleep 0.05
 done

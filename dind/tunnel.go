@@ -1,0 +1,138 @@
+package dind
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// DialFunc opens a connection to a node's engine.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// DialerFactory returns the dialer for a node's engine, after RKE's
+// DockerDialerFactory. Unlike RKE's DIND dialer, which dialled plaintext
+// TCP 2375 on the node's address, this one streams through the outer
+// engine's exec API to the node's unix socket (`docker system dial-stdio`
+// inside the node): the node's engine never listens on TCP, so nothing on
+// the host or in another cluster can reach it without the credentials of
+// the docker context, and it works where container addresses cannot be
+// reached at all (Docker Desktop on macOS, remote contexts over SSH or TLS).
+type DialerFactory func(node string) (DialFunc, error)
+
+// ExecDialerFactory tunnels through api's exec endpoint into the node
+// container named node.
+func ExecDialerFactory(api client.ContainerAPIClient) DialerFactory {
+	return func(node string) (DialFunc, error) {
+		if node == "" {
+			return nil, fmt.Errorf("tunnel: no node container named")
+		}
+		return func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialExec(ctx, api, node)
+		}, nil
+	}
+}
+
+// NodeClient returns a docker client for the engine inside a node.
+func NodeClient(factory DialerFactory, node string) (*client.Client, error) {
+	dial, err := factory(node)
+	if err != nil {
+		return nil, err
+	}
+	// The host is only used to build request URLs; every connection goes
+	// through dial.
+	return client.NewClientWithOpts(
+		client.WithHost("unix:///var/run/docker.sock"),
+		client.WithAPIVersionNegotiation(),
+		client.WithHTTPClient(&http.Client{Transport: &http.Transport{DialContext: dial, DisableCompression: true, IdleConnTimeout: 30 * time.Second}}),
+	)
+}
+
+func dialExec(ctx context.Context, api client.ContainerAPIClient, node string) (net.Conn, error) {
+	exec, err := api.ContainerExecCreate(ctx, node, container.ExecOptions{
+		Cmd:          []string{"docker", "system", "dial-stdio"},
+		AttachStdin:  true,
+		AttachStdout: true,
+		AttachStderr: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tunnel to node container %s: %w", node, err)
+	}
+	resp, err := api.ContainerExecAttach(ctx, exec.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("tunnel to node container %s: attach: %w", node, err)
+	}
+	c := &execConn{node: node, resp: resp}
+	pr, pw := io.Pipe()
+	c.out = pr
+	// Without a TTY the exec stream multiplexes stdout and stderr; only
+	// stdout carries the engine's bytes.
+	go func() {
+		_, err := stdcopy.StdCopy(pw, &c.stderr, resp.Reader)
+		if err == nil {
+			err = io.EOF
+		}
+		pw.CloseWithError(err)
+	}()
+	return c, nil
+}
+
+// execConn is a net.Conn over an exec session running dial-stdio.
+type execConn struct {
+	node   string
+	resp   types.HijackedResponse
+	out    *io.PipeReader
+	stderr syncBuffer
+	once   sync.Once
+}
+
+func (c *execConn) Read(p []byte) (int, error)  { return c.out.Read(p) }
+func (c *execConn) Write(p []byte) (int, error) { return c.resp.Conn.Write(p) }
+
+func (c *execConn) Close() error {
+	c.once.Do(func() {
+		c.resp.Close()
+		c.out.Close()
+	})
+	return nil
+}
+
+// CloseWrite ends the request stream; the HTTP client uses it for
+// hijacked (attach, exec) requests through the tunnel.
+func (c *execConn) CloseWrite() error { return c.resp.CloseWrite() }
+
+func (c *execConn) LocalAddr() net.Addr  { return tunnelAddr("docker-rke") }
+func (c *execConn) RemoteAddr() net.Addr { return tunnelAddr(c.node) }
+
+func (c *execConn) SetDeadline(t time.Time) error      { return c.resp.Conn.SetDeadline(t) }
+func (c *execConn) SetReadDeadline(t time.Time) error  { return c.resp.Conn.SetReadDeadline(t) }
+func (c *execConn) SetWriteDeadline(t time.Time) error { return c.resp.Conn.SetWriteDeadline(t) }
+
+type tunnelAddr string
+
+func (a tunnelAddr) Network() string { return "docker-exec" }
+func (a tunnelAddr) String() string  { return string(a) }
+
+// syncBuffer keeps what dial-stdio prints on stderr, for error messages.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() < 4096 {
+		b.buf.Write(p)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,447 @@
+package dind
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+	"github.com/docker/docker/pkg/stdcopy"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/docker-rke/docker-rke/runtime"
+)
+
+// Logger receives one line per step. Lines name the cluster and the node.
+type Logger interface {
+	Printf(format string, args ...any)
+}
+
+// Engine creates, converges, lists and removes nodes on one docker engine.
+type Engine struct {
+	api    client.APIClient
+	dialer DialerFactory
+	log    Logger
+}
+
+// NewEngine returns an Engine for the docker client the command line built.
+func NewEngine(api client.APIClient, log Logger) *Engine {
+	return &Engine{api: api, dialer: ExecDialerFactory(api), log: log}
+}
+
+// Dialer returns the factory of tunnels to node engines.
+func (e *Engine) Dialer() DialerFactory { return e.dialer }
+
+// UpOptions tune Up.
+type UpOptions struct {
+	// Retain keeps what this run created when it fails, for debugging.
+	Retain bool
+	// ReadyTimeout bounds the wait for every node's engine to answer.
+	ReadyTimeout time.Duration
+	// ModeCache, if set, remembers how this engine runs nodes.
+	ModeCache ModeCache
+}
+
+// Action says what Up did with a node.
+type Action string
+
+// What Up can do with a node container.
+const (
+	Created  Action = "created"
+	Started  Action = "started"
+	Kept     Action = "kept"
+	Replaced Action = "replaced"
+)
+
+// NodeStatus is the outcome for one node.
+type NodeStatus struct {
+	Cluster   string   `json:"cluster"`
+	Node      string   `json:"node"`
+	Container string   `json:"container"`
+	Roles     []string `json:"roles"`
+	Address   string   `json:"address"`
+	Action    Action   `json:"action"`
+}
+
+// undo records what a run created, to remove it when the run fails.
+type undo struct {
+	mu         sync.Mutex
+	containers []string
+	networks   []string
+}
+
+func (u *undo) container(name string) {
+	u.mu.Lock()
+	u.containers = append(u.containers, name)
+	u.mu.Unlock()
+}
+func (u *undo) network(name string) {
+	u.mu.Lock()
+	u.networks = append(u.networks, name)
+	u.mu.Unlock()
+}
+
+// Up converges the nodes of every cluster to the plan: what exists and
+// matches is kept, what is missing is created, what is stopped is started,
+// what drifted is replaced, and nodes no longer in the plan are removed.
+// Clusters and nodes are handled in parallel and every node's error is
+// reported. Up returns when every node's engine answers. If it fails, what
+// this run created is removed unless opts.Retain is set.
+func (e *Engine) Up(ctx context.Context, clusters []runtime.Cluster, opts UpOptions) ([]NodeStatus, error) {
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 2 * time.Minute
+	}
+	if err := e.checkImages(ctx, clusters); err != nil {
+		return nil, err
+	}
+	mode, err := e.mode(ctx, clusters, opts.ModeCache)
+	if err != nil {
+		return nil, err
+	}
+	var u undo
+	statuses := make([][]NodeStatus, len(clusters))
+	errs := make([]error, len(clusters))
+	var wg sync.WaitGroup
+	for i := range clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i], errs[i] = e.upCluster(ctx, clusters[i], mode, opts, &u)
+		}()
+	}
+	wg.Wait()
+	var all []NodeStatus
+	for _, s := range statuses {
+		all = append(all, s...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		if !opts.Retain {
+			e.rollback(&u)
+		}
+		return nil, err
+	}
+	return all, nil
+}
+
+// checkImages fails before anything is created when a node's image is not
+// on the engine. docker rke never pulls: no registry is assumed reachable.
+func (e *Engine) checkImages(ctx context.Context, clusters []runtime.Cluster) error {
+	var errs []error
+	seen := map[string]error{}
+	for _, c := range clusters {
+		for _, n := range c.Nodes {
+			err, checked := seen[n.Image]
+			if !checked {
+				_, err = e.api.ImageInspect(ctx, n.Image)
+				seen[n.Image] = err
+			}
+			switch {
+			case err == nil:
+			case errdefs.IsNotFound(err):
+				errs = append(errs, fmt.Errorf("cluster %s node %s (container %s): image %s is not on the engine; docker rke never pulls images: build it (docker rke images build node) or load it (docker load)", c.Name, n.Name, n.ContainerName, n.Image))
+			default:
+				errs = append(errs, fmt.Errorf("cluster %s node %s: inspecting image %s: %w", c.Name, n.Name, n.Image, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) upCluster(ctx context.Context, c runtime.Cluster, mode Mode, opts UpOptions, u *undo) ([]NodeStatus, error) {
+	if err := e.ensureNetwork(ctx, c, u); err != nil {
+		return nil, err
+	}
+	existing, err := e.clusterContainers(ctx, c.Name)
+	if err != nil {
+		return nil, err
+	}
+	planned := map[string]bool{}
+	for _, n := range c.Nodes {
+		planned[n.ContainerName] = true
+	}
+	// Nodes that left the definition go first, so their names are free.
+	for name, ctr := range existing {
+		if !planned[name] {
+			e.log.Printf("[%s] node %s: not in the definition any more: removing container %s", c.Name, ctr.Labels[LabelNode], name)
+			if err := e.removeContainer(ctx, name); err != nil {
+				return nil, fmt.Errorf("cluster %s: removing container %s: %w", c.Name, name, err)
+			}
+		}
+	}
+
+	statuses := make([]NodeStatus, len(c.Nodes))
+	errs := make([]error, len(c.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			spec := NodeContainer(c, n, mode)
+			action, err := e.convergeNode(ctx, c.Name, n, spec, existing[n.ContainerName], u)
+			if err == nil {
+				err = e.waitReady(ctx, c.Name, n, opts.ReadyTimeout)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("cluster %s node %s (container %s): %w", c.Name, n.Name, n.ContainerName, err)
+				return
+			}
+			statuses[i] = NodeStatus{Cluster: c.Name, Node: n.Name, Container: n.ContainerName, Roles: rolesOf(n), Action: action}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i := range statuses {
+		addr, err := e.address(ctx, statuses[i].Container, c.Network)
+		if err != nil {
+			return nil, err
+		}
+		statuses[i].Address = addr
+	}
+	return statuses, nil
+}
+
+func rolesOf(n runtime.Node) []string {
+	out := make([]string, len(n.Roles))
+	for i, r := range n.Roles {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// ensureNetwork creates the cluster's network unless it exists. A network
+// of that name that is not the cluster's is an error, not something to
+// take over; one whose subnet drifted from the plan is recreated.
+func (e *Engine) ensureNetwork(ctx context.Context, c runtime.Cluster, u *undo) error {
+	name, opts := ClusterNetwork(c)
+	nw, err := e.api.NetworkInspect(ctx, name, network.InspectOptions{})
+	switch {
+	case err == nil:
+		if nw.Labels[LabelCluster] != c.Name {
+			return fmt.Errorf("cluster %s: a network named %s exists and does not belong to this cluster; remove or rename it", c.Name, name)
+		}
+		if c.Subnet == "" || hasSubnet(nw, c.Subnet) {
+			return nil
+		}
+		e.log.Printf("[%s] network %s: subnet changed to %s: replacing the network and its nodes", c.Name, name, c.Subnet)
+		existing, err := e.clusterContainers(ctx, c.Name)
+		if err != nil {
+			return err
+		}
+		for ctr := range existing {
+			if err := e.removeContainer(ctx, ctr); err != nil {
+				return fmt.Errorf("cluster %s: removing container %s: %w", c.Name, ctr, err)
+			}
+		}
+		if err := e.api.NetworkRemove(ctx, name); err != nil {
+			return fmt.Errorf("cluster %s: removing network %s: %w", c.Name, name, err)
+		}
+	case !errdefs.IsNotFound(err):
+		return fmt.Errorf("cluster %s: inspecting network %s: %w", c.Name, name, err)
+	}
+	if _, err := e.api.NetworkCreate(ctx, name, opts); err != nil {
+		return fmt.Errorf("cluster %s: creating network %s: %w", c.Name, name, err)
+	}
+	u.network(name)
+	e.log.Printf("[%s] network %s: created", c.Name, name)
+	return nil
+}
+
+func hasSubnet(nw network.Inspect, subnet string) bool {
+	for _, cfg := range nw.IPAM.Config {
+		if cfg.Subnet == subnet {
+			return true
+		}
+	}
+	return false
+}
+
+// convergeNode brings one node container to its spec.
+func (e *Engine) convergeNode(ctx context.Context, cluster string, n runtime.Node, spec NodeSpec, have *container.Summary, u *undo) (Action, error) {
+	action := Created
+	if have != nil {
+		if have.Labels[LabelSpec] == spec.Hash {
+			if have.State == "running" {
+				e.log.Printf("[%s] node %s: running and up to date", cluster, n.Name)
+				return Kept, nil
+			}
+			e.log.Printf("[%s] node %s: %s: starting", cluster, n.Name, have.State)
+			if err := e.api.ContainerStart(ctx, spec.Name, container.StartOptions{}); err != nil {
+				return "", fmt.Errorf("start: %w", err)
+			}
+			return Started, nil
+		}
+		e.log.Printf("[%s] node %s: configuration drifted from the plan: replacing", cluster, n.Name)
+		if err := e.removeContainer(ctx, spec.Name); err != nil {
+			return "", fmt.Errorf("remove drifted container: %w", err)
+		}
+		action = Replaced
+	}
+	if _, err := e.api.ContainerCreate(ctx, spec.Config, spec.Host, spec.Networking, nil, spec.Name); err != nil {
+		return "", fmt.Errorf("create: %w", err)
+	}
+	u.container(spec.Name)
+	if err := e.api.ContainerStart(ctx, spec.Name, container.StartOptions{}); err != nil {
+		return "", fmt.Errorf("start: %w", err)
+	}
+	e.log.Printf("[%s] node %s: container %s %s", cluster, n.Name, spec.Name, action)
+	return action, nil
+}
+
+// waitReady returns when the node's engine answers a ping through the
+// tunnel. Rather than hammering the node with pings while it boots (each
+// one is an exec, and every node boots at once), it follows the node's log
+// until the entrypoint reports its engine up, then pings; a node container
+// that exits instead fails at once with its last log lines.
+func (e *Engine) waitReady(ctx context.Context, cluster string, n runtime.Node, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	if err := e.waitLogLine(ctx, n.ContainerName, "entrypoint: ready"); err != nil {
+		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("engine did not start within %s:\n%s", timeout, e.logTail(context.WithoutCancel(ctx), n.ContainerName, 15))
+		}
+		return err
+	}
+	nodeClient, err := NodeClient(e.dialer, n.ContainerName)
+	if err != nil {
+		return err
+	}
+	defer nodeClient.Close()
+	var last error
+	err = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		_, last = nodeClient.Ping(ctx)
+		return last == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("engine started but does not answer through the tunnel: %v", last)
+	}
+	e.log.Printf("[%s] node %s: engine ready in %s", cluster, n.Name, time.Since(start).Round(10*time.Millisecond))
+	return nil
+}
+
+// waitLogLine follows a container's log from its current start until a
+// line contains want. It fails if the container stops first.
+func (e *Engine) waitLogLine(ctx context.Context, name, want string) error {
+	inspect, err := e.api.ContainerInspect(ctx, name)
+	if err != nil {
+		return fmt.Errorf("inspect: %w", err)
+	}
+	if inspect.State == nil || inspect.State.StartedAt == "" {
+		return fmt.Errorf("node container has not started")
+	}
+	rc, err := e.api.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Since: inspect.State.StartedAt})
+	if err != nil {
+		return fmt.Errorf("following the node's log: %w", err)
+	}
+	defer rc.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, rc)
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close()
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), want) {
+			return nil
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	state := "stopped"
+	if inspect, err := e.api.ContainerInspect(ctx, name); err == nil && inspect.State != nil {
+		state = fmt.Sprintf("%s (exit code %d)", inspect.State.Status, inspect.State.ExitCode)
+	}
+	return fmt.Errorf("node container %s before its engine answered:\n%s", state, e.logTail(ctx, name, 15))
+}
+
+func (e *Engine) address(ctx context.Context, name, net string) (string, error) {
+	inspect, err := e.api.ContainerInspect(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("inspecting container %s: %w", name, err)
+	}
+	if inspect.NetworkSettings != nil {
+		if ep := inspect.NetworkSettings.Networks[net]; ep != nil {
+			return ep.IPAddress, nil
+		}
+	}
+	return "", nil
+}
+
+// clusterContainers returns the cluster's node containers by name.
+func (e *Engine) clusterContainers(ctx context.Context, cluster string) (map[string]*container.Summary, error) {
+	list, err := e.api.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", LabelCluster+"="+cluster)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: listing containers: %w", cluster, err)
+	}
+	out := map[string]*container.Summary{}
+	for i := range list {
+		if _, probe := list[i].Labels[LabelProbe]; probe {
+			continue
+		}
+		out[strings.TrimPrefix(firstName(list[i].Names), "/")] = &list[i]
+	}
+	return out, nil
+}
+
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	return sorted[0]
+}
+
+// removeContainer removes a node container with its anonymous /var volume.
+func (e *Engine) removeContainer(ctx context.Context, name string) error {
+	err := e.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// rollback removes what a failed run created. It runs even when the run
+// was cancelled, with a context of its own.
+func (e *Engine) rollback(u *undo) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, name := range u.containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.removeContainer(ctx, name); err != nil {
+				e.log.Printf("cleanup: removing container %s: %v", name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, name := range u.networks {
+		if err := e.api.NetworkRemove(ctx, name); err != nil && !errdefs.IsNotFound(err) {
+			e.log.Printf("cleanup: removing network %s: %v", name, err)
+		}
+	}
+	if len(u.containers)+len(u.networks) > 0 {
+		e.log.Printf("cleanup: removed %d containers and %d networks this run created (use --retain to keep them)", len(u.containers), len(u.networks))
+	}
+}
