@@ -52,7 +52,9 @@ bench: build
 	go run ./bench -out bench.json
 
 demo: engine install
-	docker rke plan samples/cluster1.go
+	docker rke images build node
+	docker rke up --nodes-only samples/cluster1.go
+	docker rke ls
 
 clean:
 	rm -rf bin bench.json
