@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/docker-rke/docker-rke/images/node"
 )
 
 // Repository is the prefix of every image this tool builds itself. No
@@ -35,7 +33,7 @@ var releases = []Release{
 		Staging:    "v0.37.2",
 		Etcd:       "v3.6.16",
 		CoreDNS:    "v1.14.7",
-		CNIPlugins: "v1.9.1",
+		CNIPlugins: "v1.10.0",
 		Pause:      "3.10",
 	},
 }
@@ -87,6 +85,7 @@ const (
 	CoreDNS    = "coredns"
 	Pause      = "pause"
 	CNI        = "cni"
+	Runtime    = "runtime"
 )
 
 // Set is the image reference of every component of one cluster.
@@ -96,6 +95,8 @@ type Set struct {
 	CoreDNS    string `json:"coredns"`
 	Pause      string `json:"pause"`
 	CNI        string `json:"cni"`
+	// Runtime is the slim image components run from inside nodes.
+	Runtime string `json:"runtime"`
 }
 
 // Defaults returns the image references the tool builds for a release.
@@ -106,6 +107,7 @@ func (r Release) Defaults() Set {
 		CoreDNS:    ref(CoreDNS, r.CoreDNS),
 		Pause:      ref(Pause, r.Pause),
 		CNI:        ref(CNI, r.CNIPlugins),
+		Runtime:    ref(Runtime, r.Kubernetes),
 	}
 }
 
@@ -123,11 +125,8 @@ func (s Set) Override(o Set) Set {
 		CoreDNS:    pick(s.CoreDNS, o.CoreDNS),
 		Pause:      pick(s.Pause, o.Pause),
 		CNI:        pick(s.CNI, o.CNI),
+		Runtime:    pick(s.Runtime, o.Runtime),
 	}
 }
 
 func ref(name, tag string) string { return Repository + "/" + name + ":" + tag }
-
-// DefaultNodeImage is the node image used when a definition names none,
-// tagged by the hash of its recipe (see images/node).
-func DefaultNodeImage() string { return node.Image() }

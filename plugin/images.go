@@ -2,44 +2,127 @@ package plugin
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/urfave/cli/v2"
 
+	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/images/builder"
 	"github.com/docker-rke/docker-rke/images/node"
 )
 
 func (a *App) imagesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "images",
-		Usage: "Build the images clusters run, locally, without a registry",
-		Subcommands: []*cli.Command{{
-			Name:      "build",
-			Usage:     "Build images (today: the node image)",
-			ArgsUsage: "[node]",
-			Action: func(c *cli.Context) error {
-				for _, what := range c.Args().Slice() {
-					if what != "node" {
-						return cli.Exit(fmt.Sprintf("unknown image %q: buildable today: node", what), 2)
-					}
-				}
-				log := newStepLog(a.Stderr)
-				start := time.Now()
-				ref, built, err := node.Build(c.Context, a.Docker.Client(), node.BuildOptions{Progress: func(line string) { log.Printf("%s", line) }})
-				if err != nil {
-					return err
-				}
-				inspect, err := a.Docker.Client().ImageInspect(c.Context, ref)
-				if err != nil {
-					return fmt.Errorf("inspecting %s: %w", ref, err)
-				}
-				how := "cached"
-				if built {
-					how = "built"
-				}
-				fmt.Fprintf(a.Stdout, "%s\t%s\t%.0f MB\t%s\n", ref, how, float64(inspect.Size)/1e6, time.Since(start).Round(100*time.Millisecond))
-				return nil
+		Usage: "Build and list the images clusters run, built locally without a registry",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "build",
+				Usage:     "Build every image of a Kubernetes release (each only when missing or changed)",
+				ArgsUsage: "[node]",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "kubernetes-version", Value: images.DefaultKubernetesVersion(), Usage: "the release to build: " + strings.Join(images.KubernetesVersions(), ", ")},
+				},
+				Action: a.imagesBuild,
 			},
-		}},
+			{
+				Name:    "ls",
+				Aliases: []string{"list"},
+				Usage:   "List the images docker rke built on this engine",
+				Action:  a.imagesList,
+			},
+		},
 	}
+}
+
+func (a *App) imagesBuild(c *cli.Context) error {
+	log := newStepLog(a.Stderr)
+	start := time.Now()
+	if c.Args().First() == "node" {
+		ref, built, err := node.Build(c.Context, a.Docker.Client(), node.BuildOptions{Progress: func(line string) { log.Printf("%s", line) }})
+		if err != nil {
+			return err
+		}
+		return a.printBuildResults([]builder.Result{{Name: "node", Ref: ref, Built: built, Duration: time.Since(start)}}, start)
+	}
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("unknown image %q: images build builds a whole release, or only the node image with 'node'", c.Args().First()), 2)
+	}
+	rel, err := images.Lookup(c.String("kubernetes-version"))
+	if err != nil {
+		return err
+	}
+	cacheDir, err := buildCacheDir()
+	if err != nil {
+		return err
+	}
+	results, err := builder.New(a.Docker.Client(), log, cacheDir).BuildRelease(c.Context, rel)
+	if err != nil {
+		return err
+	}
+	return a.printBuildResults(results, start)
+}
+
+// buildCacheDir keeps wrapper modules and binaries between builds.
+func buildCacheDir() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory for image builds: %w", err)
+	}
+	return filepath.Join(dir, "docker-rke"), nil
+}
+
+func (a *App) printBuildResults(results []builder.Result, start time.Time) error {
+	tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tRESULT\tSIZE\tTIME")
+	built := 0
+	for _, r := range results {
+		how := "cached"
+		if r.Built {
+			how = "built"
+			built++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f MB\t%s\n", r.Ref, how, float64(r.Size)/1e6, r.Duration.Round(100*time.Millisecond))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.Stdout, "%d built, %d from cache, in %s\n", built, len(results)-built, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+func (a *App) imagesList(c *cli.Context) error {
+	list, err := a.Docker.Client().ImageList(c.Context, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", images.Repository+"/*"))})
+	if err != nil {
+		return fmt.Errorf("listing images: %w", err)
+	}
+	type row struct {
+		ref, version, component string
+		size                    int64
+		created                 time.Time
+	}
+	var rows []row
+	for _, img := range list {
+		for _, tag := range img.RepoTags {
+			rows = append(rows, row{tag, img.Labels["io.docker-rke.version"], img.Labels["io.docker-rke.component"], img.Size, time.Unix(img.Created, 0)})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ref < rows[j].ref })
+	tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tCOMPONENT\tVERSION\tSIZE\tCREATED")
+	for _, r := range rows {
+		comp, version := r.component, r.version
+		if comp == "" {
+			comp, version = "node", strings.TrimPrefix(r.ref[strings.LastIndex(r.ref, ":")+1:], "")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f MB\t%s ago\n", r.ref, comp, version, float64(r.size)/1e6, age(time.Since(r.created)))
+	}
+	return tw.Flush()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/images/builder"
 	"github.com/docker-rke/docker-rke/images/node"
 	"github.com/docker-rke/docker-rke/runtime"
 )
@@ -48,7 +49,7 @@ func (a *App) upCommand() *cli.Command {
 				}
 			}
 			log := newStepLog(a.Stderr)
-			if err := a.ensureNodeImage(c, plan, log); err != nil {
+			if err := a.ensureImages(c, plan, log); err != nil {
 				return err
 			}
 			engine := dind.NewEngine(a.Docker.Client(), log)
@@ -74,23 +75,38 @@ func (a *App) upCommand() *cli.Command {
 	}
 }
 
-// ensureNodeImage builds the default node image when a node needs it and
-// the engine does not have it, as kind fetches its node image on first use.
-// Other images must be on the engine already; Up says which node lacks one.
-func (a *App) ensureNodeImage(c *cli.Context, plan *runtime.Plan, log *stepLog) error {
-	want := images.DefaultNodeImage()
+// ensureImages builds a release's images when a node runs the release's
+// node image and the engine lacks it, as kind fetches its node image on
+// first use. Other images must be on the engine already; Up says which node
+// lacks one.
+func (a *App) ensureImages(c *cli.Context, plan *runtime.Plan, log *stepLog) error {
+	done := map[string]bool{}
 	for _, cl := range plan.Clusters {
+		rel, err := images.Lookup(cl.KubernetesVersion)
+		if err != nil {
+			return err
+		}
+		want := images.NodeImage(rel)
 		for _, n := range cl.Nodes {
-			if n.Image != want {
+			if n.Image != want || done[want] {
 				continue
 			}
+			done[want] = true
 			ok, err := node.Exists(c.Context, a.Docker.Client(), want)
 			if err != nil || ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			log.Printf("node image %s is not built yet: building the %s images (once; the first build compiles Kubernetes and takes a while)", want, rel.Kubernetes)
+			cacheDir, err := buildCacheDir()
+			if err != nil {
 				return err
 			}
-			log.Printf("node image %s is not built yet: building it (once, a few minutes)", want)
-			_, _, err = node.Build(c.Context, a.Docker.Client(), node.BuildOptions{Progress: func(line string) { log.Printf("%s", line) }})
-			return err
+			if _, err := builder.New(a.Docker.Client(), log, cacheDir).BuildRelease(c.Context, rel); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

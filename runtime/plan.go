@@ -99,7 +99,7 @@ func buildCluster(c model.Cluster) (Cluster, error) {
 	}
 	nodeImage := c.NodeImage
 	if nodeImage == "" {
-		nodeImage = images.DefaultNodeImage()
+		nodeImage = images.NodeImage(rel)
 	}
 	cp := Cluster{
 		Name:              c.Name,
@@ -111,7 +111,9 @@ func buildCluster(c model.Cluster) (Cluster, error) {
 		ServiceCIDR:       c.ServiceCIDR,
 		ClusterDNS:        dns,
 		ClusterDomain:     c.ClusterDomain,
-		Images:            rel.Defaults().Override(images.Set(c.Images)),
+		Images: rel.Defaults().Override(images.Set{
+			Kubernetes: c.Images.Kubernetes, Etcd: c.Images.Etcd, CoreDNS: c.Images.CoreDNS, Pause: c.Images.Pause, CNI: c.Images.CNI,
+		}),
 	}
 	ctx := clusterContext{model: c, plan: &cp}
 	for _, n := range c.Nodes {

@@ -180,6 +180,27 @@ for _ in $(seq 1 600); do
 done
 [ "$ready" = 1 ] || log "warning: dockerd not answering after 30s (see /var/log/dockerd.log)"
 
+# A release's node image carries the images its components run from
+# (docker rke images build): load them into this node's engine and into
+# containerd's k8s.io namespace, where kubelet's CRI looks for pod images.
+load_images() {
+  local dir=/opt/docker-rke/images start f n=0
+  [ -d "$dir" ] || return 0
+  start=$(date +%s%N)
+  for f in "$dir"/runtime_*.tar; do
+    [ -e "$f" ] || continue
+    docker load -q -i "$f" >/dev/null && n=$((n + 1))
+  done
+  for f in "$dir"/pause_*.tar; do
+    [ -e "$f" ] || continue
+    ctr -n k8s.io images import --all-platforms "$f" >/dev/null && n=$((n + 1))
+  done
+  log "images loaded: $n in $(( ($(date +%s%N) - start) / 1000000 ))ms"
+}
+if [ "$ready" = 1 ]; then
+  load_images || log "warning: loading images failed"
+fi
+
 # Exit (and let the container stop) when either daemon dies.
 wait -n "$cpid" "$dpid" || true
 log "a daemon exited; tail of logs:"

@@ -11,11 +11,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// lock takes the machine-wide image build lock, waiting for another build
+// Lock takes the machine-wide image build lock, waiting for another build
 // to finish. The kernel releases a flock when its holder dies, so a killed
 // build never leaves a stale lock.
-func lock(ctx context.Context, progress func(string)) (unlock func(), err error) {
-	path := filepath.Join(os.TempDir(), "docker-rke-images.lock")
+func Lock(ctx context.Context, progress func(string)) (unlock func(), err error) {
+	return lockFile(ctx, filepath.Join(os.TempDir(), "docker-rke-images.lock"), progress)
+}
+
+func lockFile(ctx context.Context, path string, progress func(string)) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("image build lock %s: %w", path, err)

@@ -115,7 +115,7 @@ func Build(ctx context.Context, api client.ImageAPIClient, opts BuildOptions) (r
 	// Two builds at once would both run debootstrap and race to tag:
 	// take a lock, then look again, since the other build may have
 	// finished the image while this one waited.
-	unlock, err := lock(ctx, opts.Progress)
+	unlock, err := Lock(ctx, opts.Progress)
 	if err != nil {
 		return "", false, err
 	}

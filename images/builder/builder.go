@@ -1,0 +1,223 @@
+// Package builder builds every image a cluster runs, locally: Go binaries
+// from the Go module proxy, compiled by the host's Go toolchain in wrapper
+// modules kept under _recipes, and assembled with the few Debian files they
+// need at run time into images imported through the engine's API. No
+// registry is contacted. An image is rebuilt only when its recipe changed:
+// the recipe hash is stored in a label of the image, so a run with nothing
+// changed only compares labels.
+package builder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+
+	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/images/node"
+)
+
+// Logger receives progress lines.
+type Logger interface {
+	Printf(format string, args ...any)
+}
+
+// Builder builds component images on one engine.
+type Builder struct {
+	api      client.APIClient
+	log      Logger
+	cacheDir string
+}
+
+// New returns a Builder. cacheDir keeps the wrapper modules and binaries
+// between runs (the Go build and module caches are Go's own).
+func New(api client.APIClient, log Logger, cacheDir string) *Builder {
+	return &Builder{api: api, log: log, cacheDir: cacheDir}
+}
+
+// Result is what happened to one image.
+type Result struct {
+	Name     string        `json:"name"`
+	Ref      string        `json:"ref"`
+	Built    bool          `json:"built"`
+	Size     int64         `json:"size"`
+	Duration time.Duration `json:"duration"`
+}
+
+// goVersion is the host toolchain that builds everything.
+func goVersion(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+	if err != nil {
+		return "", fmt.Errorf("building images needs the Go toolchain (go on PATH): %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// upToDate reports whether the engine has ref built from recipe hash.
+func (b *Builder) upToDate(ctx context.Context, ref, hash string) (bool, int64, error) {
+	img, err := b.api.ImageInspect(ctx, ref)
+	switch {
+	case errdefs.IsNotFound(err):
+		return false, 0, nil
+	case err != nil:
+		return false, 0, fmt.Errorf("inspecting %s: %w", ref, err)
+	}
+	return img.Config != nil && img.Config.Labels[images.LabelRecipe] == hash, img.Size, nil
+}
+
+// Build builds every component that is missing or whose recipe changed,
+// one after the other (each go build uses every core). It holds the
+// machine-wide image build lock, so concurrent runs wait for each other
+// instead of racing.
+func (b *Builder) Build(ctx context.Context, comps []images.Component) ([]Result, error) {
+	gover, err := goVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := node.Lock(ctx, func(line string) { b.log.Printf("%s", line) })
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	var results []Result
+	var needRuntime bool
+	todo := map[string]string{}
+	for _, c := range comps {
+		start := time.Now()
+		hash := images.ComponentHash(c)
+		ok, size, err := b.upToDate(ctx, c.Ref, hash)
+		if err != nil {
+			return results, err
+		}
+		if ok {
+			results = append(results, Result{Name: c.Name, Ref: c.Ref, Size: size, Duration: time.Since(start)})
+			continue
+		}
+		todo[c.Name] = hash
+		needRuntime = needRuntime || c.Runtime
+	}
+	if len(todo) == 0 {
+		return results, nil
+	}
+	var rt *runtimeFiles
+	if needRuntime {
+		if rt, err = b.runtimeFiles(ctx); err != nil {
+			return results, err
+		}
+	}
+	for _, c := range comps {
+		hash, ok := todo[c.Name]
+		if !ok {
+			continue
+		}
+		start := time.Now()
+		b.log.Printf("[images] %s %s: building", c.Name, c.Version)
+		bins, err := b.compile(ctx, c, gover)
+		if err != nil {
+			return results, fmt.Errorf("image %s: %w", c.Ref, err)
+		}
+		size, err := b.assemble(ctx, c, hash, bins, rt)
+		if err != nil {
+			return results, fmt.Errorf("image %s: %w", c.Ref, err)
+		}
+		b.log.Printf("[images] %s %s: built %s in %s", c.Name, c.Version, c.Ref, time.Since(start).Round(time.Second))
+		results = append(results, Result{Name: c.Name, Ref: c.Ref, Built: true, Size: size, Duration: time.Since(start)})
+	}
+	sort.SliceStable(results, func(i, j int) bool { return order(comps, results[i].Name) < order(comps, results[j].Name) })
+	return results, nil
+}
+
+func order(comps []images.Component, name string) int {
+	for i, c := range comps {
+		if c.Name == name {
+			return i
+		}
+	}
+	return len(comps)
+}
+
+// compile writes the component's wrapper module under the cache directory
+// and builds its binaries there with the host's Go, statically.
+func (b *Builder) compile(ctx context.Context, c images.Component, gover string) (map[string]string, error) {
+	if len(c.Binaries) == 0 {
+		return map[string]string{}, nil
+	}
+	dir := filepath.Join(b.cacheDir, "src", c.Name+"-"+c.Version)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	files, err := images.Recipe(c)
+	if err != nil {
+		return nil, err
+	}
+	for name, data := range files {
+		target := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(target, data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	out := map[string]string{}
+	for _, bin := range c.Binaries {
+		dst := filepath.Join(dir, "bin", path.Base(bin.Path))
+		ldflags := append([]string{"-s", "-w"}, bin.LDFlags...)
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", strings.Join(ldflags, " "), "-o", dst, bin.Package)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly -buildvcs=false", "GOTOOLCHAIN=local")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+		b.log.Printf("[images] %s %s: go build %s (%s)", c.Name, c.Version, bin.Package, gover)
+		if output, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build %s: %w\n%s", bin.Package, err, tail(string(output), 30))
+		}
+		out[bin.Path] = dst
+	}
+	return out, nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ErrUnknownVersion is returned for a Kubernetes version without a recipe.
+var ErrUnknownVersion = errors.New("unknown Kubernetes version")
+
+// readStatus reads the engine's JSON message stream and returns the first
+// error it reports.
+func readStatus(r io.Reader, status func(string)) error {
+	dec := json.NewDecoder(r)
+	for {
+		var msg struct {
+			Status string `json:"status"`
+			Error  string `json:"error"`
+		}
+		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("reading the engine's answer: %w", err)
+		}
+		if msg.Error != "" {
+			return errors.New(msg.Error)
+		}
+		status(msg.Status)
+	}
+}

@@ -1,0 +1,144 @@
+package builder
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+
+	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/images/node"
+)
+
+// BuildRelease builds everything a release needs, each piece only when it
+// is missing or its recipe changed: the node image, every component image,
+// and the release's node image that bakes them together.
+func (b *Builder) BuildRelease(ctx context.Context, rel images.Release) ([]Result, error) {
+	start := time.Now()
+	_, built, err := node.Build(ctx, b.api, node.BuildOptions{Progress: func(line string) { b.log.Printf("%s", line) }})
+	if err != nil {
+		return nil, err
+	}
+	results := []Result{{Name: "node", Ref: node.Image(), Built: built, Duration: time.Since(start)}}
+	if img, err := b.api.ImageInspect(ctx, node.Image()); err == nil {
+		results[0].Size = img.Size
+	}
+	comps := images.Components(rel)
+	more, err := b.Build(ctx, comps)
+	results = append(results, more...)
+	if err != nil {
+		return results, err
+	}
+
+	start = time.Now()
+	ref, hash := images.NodeImage(rel), images.ReleaseHash(rel)
+	ok, size, err := b.upToDate(ctx, ref, hash)
+	if err != nil {
+		return results, err
+	}
+	if !ok {
+		b.log.Printf("[images] node image for %s: baking the components into %s", rel.Kubernetes, ref)
+		if err := b.buildRelease(ctx, rel, hash, ref); err != nil {
+			return results, fmt.Errorf("image %s: %w", ref, err)
+		}
+		if img, err := b.api.ImageInspect(ctx, ref); err == nil {
+			size = img.Size
+		}
+	}
+	results = append(results, Result{Name: "node " + rel.Kubernetes, Ref: ref, Built: !ok, Size: size, Duration: time.Since(start)})
+	b.pruneNodeImages(ctx, rel)
+	return results, nil
+}
+
+// pruneNodeImages removes node images of older recipes of this release
+// and of the generic node, unless a container still uses them (the engine
+// refuses those, and they are kept).
+func (b *Builder) pruneNodeImages(ctx context.Context, rel images.Release) {
+	list, err := b.api.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", node.Repository))})
+	if err != nil {
+		return
+	}
+	keep := map[string]bool{node.Image(): true, images.NodeImage(rel): true}
+	for _, img := range list {
+		for _, tag := range img.RepoTags {
+			_, t, _ := strings.Cut(tag, ":")
+			ours := !strings.HasPrefix(t, "v") || strings.HasPrefix(t, rel.Kubernetes+"-")
+			if keep[tag] || !ours {
+				continue
+			}
+			if _, err := b.api.ImageRemove(ctx, tag, image.RemoveOptions{}); err == nil {
+				b.log.Printf("[images] removed the outdated %s", tag)
+			}
+		}
+	}
+}
+
+// buildRelease runs the engine's classic builder on a small context: the
+// Dockerfile and the saved small images; the binaries come from the
+// component images by COPY --from, as layers, not through the context.
+func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, ref string) error {
+	refs := rel.Defaults()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dockerfile := fmt.Sprintf(images.ReleaseDockerfile, node.Image(), refs.Kubernetes, refs.Etcd, refs.CNI, rel.Kubernetes, hash, refs.CoreDNS)
+	if err := addFile(tw, "Dockerfile", []byte(dockerfile)); err != nil {
+		return err
+	}
+	for _, img := range []string{refs.Runtime, refs.Pause} {
+		data, err := b.save(ctx, img)
+		if err != nil {
+			return err
+		}
+		if err := addFile(tw, "images/"+SavedName(img), data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	resp, err := b.api.ImageBuild(ctx, &buf, build.ImageBuildOptions{
+		Tags:        []string{ref},
+		Remove:      true,
+		ForceRemove: true,
+		Version:     types.BuilderV1,
+	})
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	defer resp.Body.Close()
+	return readStatus(resp.Body, func(string) {})
+}
+
+// SavedName is the file name of a saved image in a node:
+// docker-rke/pause:3.10 is /opt/docker-rke/images/pause_3.10.tar.
+func SavedName(ref string) string {
+	name := ref[strings.LastIndex(ref, "/")+1:]
+	return strings.ReplaceAll(name, ":", "_") + ".tar"
+}
+
+// save reads an image as docker save writes it. These are the small
+// images; the big binaries travel as image layers.
+func (b *Builder) save(ctx context.Context, ref string) ([]byte, error) {
+	rc, err := b.api.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return nil, fmt.Errorf("saving %s: %w", ref, err)
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+func addFile(tw *tar.Writer, name string, data []byte) error {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data))}); err != nil {
+		return err
+	}
+	_, err := tw.Write(data)
+	return err
+}

@@ -1,0 +1,276 @@
+package images
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/docker-rke/docker-rke/images/node"
+)
+
+// The wrapper modules that build each component live under _recipes (the
+// underscore keeps them out of this module's ./...; their go.mod and go.sum
+// are stored as .txt because a directory with a go.mod cannot be embedded).
+//
+//go:embed all:_recipes
+var recipes embed.FS
+
+// revision changes when the way images are assembled changes, so that
+// images built by an older docker rke are rebuilt.
+const revision = "1"
+
+// LabelRecipe holds the hash of the recipe an image was built from.
+const LabelRecipe = "io.docker-rke.recipe"
+
+// Binary is one executable of a component image.
+type Binary struct {
+	// Package is the Go package to build, relative to the wrapper module
+	// ("." for its own main) or a full import path.
+	Package string
+	// Path is where the binary goes in the image.
+	Path string
+	// Links are more names for it (multi-call binaries dispatch on argv[0]).
+	Links []string
+	// LDFlags are added to -s -w (version stamps).
+	LDFlags []string
+}
+
+// Component is one image and how to build it.
+type Component struct {
+	Name    string // kubernetes, etcd, coredns, pause, cni
+	Version string // the upstream version, also the image tag
+	Ref     string // the image reference
+	// Recipe is the wrapper module's directory under _recipes.
+	Recipe   string
+	Binaries []Binary
+	// Runtime adds the Debian tools kubelet and kube-proxy call
+	// (iptables, conntrack, mount, nsenter, ...), taken from the node base
+	// image with their libraries.
+	Runtime bool
+	// Entrypoint and Env of the image.
+	Entrypoint []string
+	Env        []string
+	// Check runs in the image and must print Want: the image's self-test.
+	Check []string
+	Want  string
+}
+
+// Components returns every image of a release, with the references the
+// plan uses.
+func Components(rel Release) []Component {
+	refs := rel.Defaults()
+	binPath := "PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+	return []Component{
+		{
+			Name: Pause, Version: rel.Pause, Ref: refs.Pause, Recipe: "pause",
+			Binaries:   []Binary{{Package: ".", Path: "/pause", LDFlags: []string{"-X main.version=" + rel.Pause}}},
+			Entrypoint: []string{"/pause"},
+			Check:      []string{"/pause", "-v"}, Want: "pause " + rel.Pause,
+		},
+		{
+			Name: CNI, Version: rel.CNIPlugins, Ref: refs.CNI, Recipe: "cni",
+			Binaries: []Binary{
+				{Package: "github.com/containernetworking/plugins/plugins/main/ptp", Path: "/opt/cni/bin/ptp", LDFlags: cniStamp(rel)},
+				{Package: "github.com/containernetworking/plugins/plugins/main/loopback", Path: "/opt/cni/bin/loopback", LDFlags: cniStamp(rel)},
+				{Package: "github.com/containernetworking/plugins/plugins/ipam/host-local", Path: "/opt/cni/bin/host-local", LDFlags: cniStamp(rel)},
+				{Package: "github.com/containernetworking/plugins/plugins/meta/portmap", Path: "/opt/cni/bin/portmap", LDFlags: cniStamp(rel)},
+			},
+			// Without CNI_COMMAND a plugin prints its name and version.
+			Entrypoint: []string{"/opt/cni/bin/ptp"},
+			Check:      []string{"/opt/cni/bin/ptp"}, Want: "CNI ptp plugin " + rel.CNIPlugins,
+		},
+		{
+			Name: Etcd, Version: rel.Etcd, Ref: refs.Etcd, Recipe: "etcd",
+			Binaries: []Binary{{Package: ".", Path: "/usr/local/bin/etcd", Links: []string{"etcdctl"}}},
+			Env:      []string{binPath},
+			Check:    []string{"etcd", "--version"}, Want: "etcd Version: " + strings.TrimPrefix(rel.Etcd, "v"),
+		},
+		{
+			Name: CoreDNS, Version: rel.CoreDNS, Ref: refs.CoreDNS, Recipe: "coredns",
+			Binaries:   []Binary{{Package: ".", Path: "/coredns"}},
+			Entrypoint: []string{"/coredns"},
+			Check:      []string{"/coredns", "-version"}, Want: "CoreDNS-" + strings.TrimPrefix(rel.CoreDNS, "v"),
+		},
+		{
+			// The tools kubelet and kube-proxy call, without the binaries:
+			// inside nodes, components run from this small image with the
+			// binaries of the node image bound in.
+			Name: Runtime, Version: rel.Kubernetes, Ref: refs.Runtime,
+			Runtime: true,
+			Env:     []string{binPath},
+			Check:   []string{"iptables", "--version"}, Want: "iptables v1",
+		},
+		{
+			Name: Kubernetes, Version: rel.Kubernetes, Ref: refs.Kubernetes, Recipe: "kubernetes",
+			Binaries: []Binary{{
+				Package: ".", Path: "/usr/local/bin/kubernetes",
+				Links:   []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"},
+				LDFlags: kubernetesStamp(rel.Kubernetes),
+			}},
+			Runtime: true,
+			Env:     []string{binPath},
+			Check:   []string{"kube-apiserver", "--version"}, Want: "Kubernetes " + rel.Kubernetes,
+		},
+	}
+}
+
+// kubernetesStamp sets the version Kubernetes binaries report; plain
+// go build leaves "v0.0.0-master+$Format:%H$", which breaks version skew
+// checks.
+func kubernetesStamp(version string) []string {
+	major, minor, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+	minor, _, _ = strings.Cut(minor, ".")
+	var flags []string
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		flags = append(flags,
+			"-X "+pkg+".gitVersion="+version,
+			"-X "+pkg+".gitMajor="+major,
+			"-X "+pkg+".gitMinor="+minor,
+			"-X "+pkg+".gitTreeState=clean",
+			"-X "+pkg+".gitCommit=docker-rke-module-build",
+			"-X "+pkg+".buildDate=1970-01-01T00:00:00Z",
+		)
+	}
+	return flags
+}
+
+func cniStamp(rel Release) []string {
+	return []string{"-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=" + rel.CNIPlugins}
+}
+
+// ComponentHash is the recipe hash of a component: its wrapper module, its
+// definition and the assembly revision. (The Go toolchain is left out on
+// purpose: the hash names images in plans, which are computed without
+// running anything.)
+func ComponentHash(c Component) string {
+	h := sha256.New()
+	def, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // plain data
+	}
+	fmt.Fprintf(h, "%s\x00%s\x00", revision, def)
+	if c.Runtime {
+		fmt.Fprintf(h, "%s\x00%s\x00", node.BaseImage(), RuntimeScript)
+	}
+	if c.Recipe != "" {
+		err = fs.WalkDir(recipes, path.Join("_recipes", c.Recipe), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := recipes.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
+			h.Write(data)
+			return nil
+		})
+		if err != nil {
+			panic(err) // embedded at compile time
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Recipe returns the files of a component's wrapper module, with .txt
+// suffixes removed, keyed by path relative to the module root.
+func Recipe(c Component) (map[string][]byte, error) {
+	root := path.Join("_recipes", c.Recipe)
+	out := map[string][]byte{}
+	err := fs.WalkDir(recipes, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := recipes.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[strings.TrimSuffix(strings.TrimPrefix(p, root+"/"), ".txt")] = data
+		return nil
+	})
+	return out, err
+}
+
+// ReleaseHash names a release's node image: the node recipe, every
+// component's recipe and the Dockerfile that bakes them together.
+func ReleaseHash(rel Release) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", revision, node.Hash(), ReleaseDockerfile)
+	for _, c := range Components(rel) {
+		fmt.Fprintf(h, "%s=%s\x00", c.Name, ComponentHash(c))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// NodeImage is the node image of a release, everything baked in:
+// docker-rke/node:v1.37.2-<hash>.
+func NodeImage(rel Release) string {
+	return node.Repository + ":" + rel.Kubernetes + "-" + ReleaseHash(rel)
+}
+
+// ReleaseDockerfile bakes a release into the node image, so that nodes
+// start with everything and nothing is copied into them: the outer engine
+// shares the image's layers between all nodes.
+//
+//	/opt/docker-rke/bin/      kubernetes (multi-call) and its names, etcd,
+//	                          etcdctl, coredns
+//	/opt/cni/bin/             ptp, host-local, loopback, portmap
+//	/opt/docker-rke/images/   the two small saved images each node loads at
+//	                          boot: the runtime image for its own engine
+//	                          (components run from it with the binaries
+//	                          bound in) and pause for containerd's k8s.io
+//	                          namespace (CoreDNS runs from pause's image
+//	                          with its binary bound in: importing its 77 MB
+//	                          image into every node cost seconds per node)
+const ReleaseDockerfile = `FROM %[1]s
+COPY --from=%[2]s /usr/local/bin/ /opt/docker-rke/bin/
+COPY --from=%[3]s /usr/local/bin/ /opt/docker-rke/bin/
+COPY --from=%[4]s /opt/cni/bin/ /opt/cni/bin/
+COPY --from=%[7]s /coredns /opt/docker-rke/bin/coredns
+COPY images/ /opt/docker-rke/images/
+LABEL io.docker-rke.release=%[5]s io.docker-rke.recipe=%[6]s
+`
+
+// RuntimeScript runs in the node base image and writes a tar of the tools
+// kubelet and kube-proxy call, with every library they load and every
+// symlink on the way (Debian's alternatives for iptables among them).
+const RuntimeScript = `set -eu
+list=$(mktemp)
+add() {
+  local p t
+  p=$1
+  while :; do
+    [ -e "$p" ] || [ -L "$p" ] || return 0
+    # Canonical directory, own name: keeps the symlink itself.
+    p="$(readlink -f "$(dirname "$p")")/$(basename "$p")"
+    echo "$p" >>"$list"
+    [ -L "$p" ] || return 0
+    t=$(readlink "$p")
+    case "$t" in /*) p=$t ;; *) p="$(dirname "$p")/$t" ;; esac
+  done
+}
+for d in /bin /sbin /lib /lib64; do [ -L "$d" ] && echo "$d" >>"$list"; done
+bins="/usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi /usr/sbin/conntrack /usr/bin/mount /usr/bin/umount /usr/bin/nsenter /usr/bin/findmnt /usr/bin/dash"
+for b in $bins; do
+  add "$b"
+  for l in $(ldd "$b" | awk '/=>/ { print $3 } /^[[:space:]]*\// { print $1 }'); do add "$l"; done
+done
+for x in /usr/lib/x86_64-linux-gnu/xtables/*.so; do
+  add "$x"
+  for l in $(ldd "$x" | awk '/=>/ { print $3 }'); do add "$l"; done
+done
+for t in iptables ip6tables; do
+  for v in "" -nft -legacy; do
+    for s in "" -save -restore; do add "/usr/sbin/$t$v$s"; done
+  done
+done
+add /usr/bin/sh
+add /etc/ssl/certs/ca-certificates.crt
+sort -u "$list" | sed 's|^/||' >"$list.sorted"
+tar -C / --no-recursion -c -f - -T "$list.sorted"
+`

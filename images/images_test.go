@@ -1,0 +1,85 @@
+package images
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLookup(t *testing.T) {
+	for _, v := range []string{"v1.37.2", "1.37.2", "v1.37.2-rancher1-1"} {
+		if r, err := Lookup(v); err != nil || r.Kubernetes != "v1.37.2" {
+			t.Errorf("Lookup(%q) = %v, %v", v, r, err)
+		}
+	}
+	_, err := Lookup("v1.12.4")
+	if err == nil || !strings.Contains(err.Error(), "v1.37.2") || !strings.Contains(err.Error(), "v1.12.4") {
+		t.Errorf("unknown version error %v should name it and list the buildable ones", err)
+	}
+}
+
+func TestComponentsHaveRecipes(t *testing.T) {
+	rel, _ := Lookup(DefaultKubernetesVersion())
+	seen := map[string]bool{}
+	for _, c := range Components(rel) {
+		if seen[c.Name] {
+			t.Errorf("component %s twice", c.Name)
+		}
+		seen[c.Name] = true
+		if !strings.HasPrefix(c.Ref, Repository+"/"+c.Name+":") {
+			t.Errorf("%s: ref %s", c.Name, c.Ref)
+		}
+		if len(c.Check) == 0 || c.Want == "" {
+			t.Errorf("%s: no self-test", c.Name)
+		}
+		if len(c.Binaries) == 0 {
+			continue
+		}
+		files, err := Recipe(c)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		if _, ok := files["go.mod"]; !ok {
+			t.Errorf("%s: recipe has no go.mod (files %v)", c.Name, keys(files))
+		}
+	}
+	for _, name := range []string{Kubernetes, Etcd, CoreDNS, Pause, CNI, Runtime} {
+		if !seen[name] {
+			t.Errorf("no component %s", name)
+		}
+	}
+}
+
+func TestHashes(t *testing.T) {
+	rel, _ := Lookup(DefaultKubernetesVersion())
+	comps := Components(rel)
+	if ComponentHash(comps[0]) != ComponentHash(Components(rel)[0]) {
+		t.Fatal("component hash is not stable")
+	}
+	changed := comps[0]
+	changed.Binaries = append([]Binary(nil), changed.Binaries...)
+	changed.Binaries[0].LDFlags = append([]string{"-X x.y=z"}, changed.Binaries[0].LDFlags...)
+	if ComponentHash(changed) == ComponentHash(comps[0]) {
+		t.Error("a changed recipe kept its hash")
+	}
+	ref := NodeImage(rel)
+	if !strings.HasPrefix(ref, "docker-rke/node:v1.37.2-") || ref != NodeImage(rel) {
+		t.Errorf("node image %q", ref)
+	}
+}
+
+func TestKubernetesVersionStamp(t *testing.T) {
+	flags := strings.Join(kubernetesStamp("v1.37.2"), " ")
+	for _, want := range []string{"k8s.io/component-base/version.gitVersion=v1.37.2", "k8s.io/component-base/version.gitMinor=37", "k8s.io/client-go/pkg/version.gitMajor=1"} {
+		if !strings.Contains(flags, want) {
+			t.Errorf("stamp lacks %s: %s", want, flags)
+		}
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
