@@ -70,12 +70,12 @@ func setup() (func(*testing.M) int, error) {
 		}
 	}
 	shared = env{binary: binary, configDir: filepath.Join(dir, "config"), repo: repo}
-	// Build the node image once, before tests that start nodes in
-	// parallel; a no-op when it exists.
-	build := exec.Command(binary, "images", "build", "node")
+	// Build every image once (cached after the first time), before tests
+	// that start nodes in parallel.
+	build := exec.Command(binary, "images", "build")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("building the node image: %w", err)
+		return nil, fmt.Errorf("building the images: %w", err)
 	}
 	return func(m *testing.M) int {
 		defer os.RemoveAll(dir)

@@ -38,6 +38,18 @@ func TestNodes(t *testing.T) {
 		if out := runInNode(t, container); !strings.Contains(out, "hello from "+container) {
 			t.Errorf("%s: container in the node printed %q", container, out)
 		}
+		// The release is baked in and loaded: binaries, CNI plugins, the
+		// runtime image in the node's engine and pause in containerd.
+		checks := map[string][]string{
+			"binaries": {"ls", "/opt/docker-rke/bin/kube-apiserver", "/opt/docker-rke/bin/kubelet", "/opt/docker-rke/bin/etcd", "/opt/docker-rke/bin/coredns", "/opt/cni/bin/ptp", "/opt/cni/bin/host-local"},
+			"runtime":  {"docker", "image", "inspect", "docker-rke/runtime:v1.37.2"},
+			"pause":    {"sh", "-c", "ctr -n k8s.io images ls -q | grep -q docker.io/docker-rke/pause:3.10"},
+		}
+		for what, cmd := range checks {
+			if r := run(t, "docker", append([]string{"exec", container}, cmd...)...); r.code != 0 {
+				t.Errorf("%s: %s missing: %s %s", container, what, r.stdout, r.stderr)
+			}
+		}
 	}
 	if !strings.Contains(up.stdout, "controlplane,etcd,worker") {
 		t.Errorf("up does not print roles:\n%s", up.stdout)

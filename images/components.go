@@ -86,13 +86,16 @@ func Components(rel Release) []Component {
 		},
 		{
 			Name: Etcd, Version: rel.Etcd, Ref: refs.Etcd, Recipe: "etcd",
-			Binaries: []Binary{{Package: ".", Path: "/usr/local/bin/etcd", Links: []string{"etcdctl"}}},
+			Binaries: []Binary{{
+				Package: ".", Path: "/usr/local/bin/etcd", Links: []string{"etcdctl"},
+				LDFlags: []string{"-X go.etcd.io/etcd/api/v3/version.GitSHA=" + rel.Etcd},
+			}},
 			Env:      []string{binPath},
 			Check:    []string{"etcd", "--version"}, Want: "etcd Version: " + strings.TrimPrefix(rel.Etcd, "v"),
 		},
 		{
 			Name: CoreDNS, Version: rel.CoreDNS, Ref: refs.CoreDNS, Recipe: "coredns",
-			Binaries:   []Binary{{Package: ".", Path: "/coredns"}},
+			Binaries:   []Binary{{Package: ".", Path: "/coredns", LDFlags: []string{"-X github.com/coredns/coredns/coremain.GitCommit=" + rel.CoreDNS}}},
 			Entrypoint: []string{"/coredns"},
 			Check:      []string{"/coredns", "-version"}, Want: "CoreDNS-" + strings.TrimPrefix(rel.CoreDNS, "v"),
 		},

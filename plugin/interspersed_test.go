@@ -14,6 +14,12 @@ func TestInterspersed(t *testing.T) {
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}},
 		},
+	}, {
+		Name: "images",
+		Subcommands: []*cli.Command{{
+			Name:  "build",
+			Flags: []cli.Flag{&cli.StringFlag{Name: "kubernetes-version"}},
+		}},
 	}}}
 	tests := []struct{ in, want []string }{
 		{[]string{"p", "plan", "f.go", "--format", "json"}, []string{"p", "plan", "--format", "json", "f.go"}},
@@ -22,6 +28,8 @@ func TestInterspersed(t *testing.T) {
 		{[]string{"p", "plan", "f.go", "--", "-weird.go"}, []string{"p", "plan", "f.go", "--", "-weird.go"}},
 		{[]string{"p", "unknown", "x", "--y"}, []string{"p", "unknown", "x", "--y"}},
 		{[]string{"p", "--help"}, []string{"p", "--help"}},
+		{[]string{"p", "images", "build", "--kubernetes-version", "v1"}, []string{"p", "images", "build", "--kubernetes-version", "v1"}},
+		{[]string{"p", "images", "build", "node", "--kubernetes-version", "v1"}, []string{"p", "images", "build", "--kubernetes-version", "v1", "node"}},
 	}
 	for _, tt := range tests {
 		if got := interspersed(app, tt.in); !reflect.DeepEqual(got, tt.want) {

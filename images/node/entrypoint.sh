@@ -148,6 +148,22 @@ echo 1 > /proc/sys/net/ipv4/ip_forward
 
 for _ in $(seq 1 200); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.05; done
 
+# The pause image (pod sandboxes) goes into containerd's k8s.io namespace,
+# where kubelet's CRI looks for it; containerd is up, so while dockerd
+# starts.
+import_pause() {
+  local f
+  for f in /opt/docker-rke/images/pause_*.tar; do
+    [ -e "$f" ] || return 1
+    ctr -n k8s.io images import --all-platforms "$f" >/dev/null
+  done
+}
+pause_pid=
+if [ -d /opt/docker-rke/images ]; then
+  import_pause &
+  pause_pid=$!
+fi
+
 wait "$dns_pid" || log "warning: dns setup failed"
 
 # No bridge and no iptables rules from the inner engine: Kubernetes
@@ -167,22 +183,9 @@ stop() {
 }
 trap stop TERM INT
 
-# A ping over the socket with socat: the docker CLI would cost far more CPU
-# per try, and every node boots at once.
-ping_engine() {
-  printf 'GET /_ping HTTP/1.0\r\n\r\n' | socat -t1 - UNIX-CONNECT:/var/run/docker.sock 2>/dev/null | grep -q '^OK'
-}
-ready=0
-for _ in $(seq 1 600); do
-  if [ -S /var/run/docker.sock ] && ping_engine; then ready=1; log "ready"; break; fi
-  kill -0 "$dpid" 2>/dev/null || { log "dockerd died:"; tail -n 20 /var/log/dockerd.log; exit 1; }
-  sleep 0.05
-done
-[ "$ready" = 1 ] || log "warning: dockerd not answering after 30s (see /var/log/dockerd.log)"
-
 # A release's node image carries the images its components run from
-# (docker rke images build): load them into this node's engine and into
-# containerd's k8s.io namespace, where kubelet's CRI looks for pod images.
+# (docker rke images build): the runtime image goes into this node's
+# engine, once it answers; pause is imported meanwhile (above).
 load_images() {
   local dir=/opt/docker-rke/images start f n=0
   [ -d "$dir" ] || return 0
@@ -191,15 +194,28 @@ load_images() {
     [ -e "$f" ] || continue
     docker load -q -i "$f" >/dev/null && n=$((n + 1))
   done
-  for f in "$dir"/pause_*.tar; do
-    [ -e "$f" ] || continue
-    ctr -n k8s.io images import --all-platforms "$f" >/dev/null && n=$((n + 1))
-  done
+  wait "$pause_pid" && n=$((n + 1))
   log "images loaded: $n in $(( ($(date +%s%N) - start) / 1000000 ))ms"
 }
-if [ "$ready" = 1 ]; then
-  load_images || log "warning: loading images failed"
-fi
+# A ping over the socket with socat: the docker CLI would cost far more CPU
+# per try, and every node boots at once.
+ping_engine() {
+  printf 'GET /_ping HTTP/1.0\r\n\r\n' | socat -t1 - UNIX-CONNECT:/var/run/docker.sock 2>/dev/null | grep -q '^OK'
+}
+ready=0
+for _ in $(seq 1 600); do
+  if [ -S /var/run/docker.sock ] && ping_engine; then
+    # Ready means ready for components: their images are loaded first.
+    load_images || log "warning: loading images failed"
+    ready=1
+    log "ready"
+    break
+  fi
+  kill -0 "$dpid" 2>/dev/null || { log "dockerd died:"; tail -n 20 /var/log/dockerd.log; exit 1; }
+  sleep 0.05
+done
+[ "$ready" = 1 ] || log "warning: dockerd not answering after 30s (see /var/log/dockerd.log)"
+
 
 # Exit (and let the container stop) when either daemon dies.
 wait -n "$cpid" "$dpid" || true

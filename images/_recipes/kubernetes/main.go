@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	goflag "flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,7 +30,13 @@ var commands = map[string]func() *cobra.Command{
 	"kube-controller-manager": func() *cobra.Command { return controllermanager.NewControllerManagerCommand() },
 	"kube-scheduler":          func() *cobra.Command { return scheduler.NewSchedulerCommand() },
 	"kubelet":                 func() *cobra.Command { return kubelet.NewKubeletCommand(context.Background()) },
-	"kube-proxy":              func() *cobra.Command { return proxy.NewProxyCommand() },
+	"kube-proxy": func() *cobra.Command {
+		// kube-proxy adds Go's global flag set to its flags; in a multi-call binary that
+		// set also holds cadvisor's flags (linked for the kubelet). Standalone kube-proxy
+		// v1.37 has none of them, so give it an empty one.
+		goflag.CommandLine = goflag.NewFlagSet(os.Args[0], goflag.ExitOnError)
+		return proxy.NewProxyCommand()
+	},
 }
 
 func usage() {
