@@ -52,7 +52,7 @@ bench: build
 	go run ./bench -out bench.json
 
 demo: engine install
-	docker rke images build node
+	docker rke images build
 	docker rke up --nodes-only samples/cluster1.go
 	docker rke ls
 
