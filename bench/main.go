@@ -136,6 +136,7 @@ func nodePhases(binary string, runs int) ([]Phase, error) {
 		ups = append(ups, d)
 		load, err := imageLoadTime([]string{"rke-dind-cluster1-node1", "rke-dind-cluster1-node2", "rke-dind-cluster1-node3"})
 		if err != nil {
+			_ = exec.Command(binary, "rm", "cluster1").Run()
 			return nil, err
 		}
 		loads = append(loads, load)
@@ -155,17 +156,24 @@ func nodePhases(binary string, runs int) ([]Phase, error) {
 var loadedRE = regexp.MustCompile(`images loaded: \d+ in (\d+)ms`)
 
 // imageLoadTime reads how long the slowest node took to load its images,
-// from what the node's entrypoint logged.
+// from what the node's entrypoint logged (it loads them right after its
+// engine answers, so it may still be at it when up returns).
 func imageLoadTime(nodes []string) (time.Duration, error) {
 	var slowest time.Duration
 	for _, n := range nodes {
-		out, err := exec.Command("docker", "logs", n).CombinedOutput()
-		if err != nil {
-			return 0, fmt.Errorf("docker logs %s: %v", n, err)
-		}
-		m := loadedRE.FindAllStringSubmatch(string(out), -1)
-		if len(m) == 0 {
-			return 0, fmt.Errorf("node %s did not report loading its images", n)
+		var m [][]string
+		deadline := time.Now().Add(time.Minute)
+		for len(m) == 0 {
+			out, err := exec.Command("docker", "logs", n).CombinedOutput()
+			if err != nil {
+				return 0, fmt.Errorf("docker logs %s: %v", n, err)
+			}
+			if m = loadedRE.FindAllStringSubmatch(string(out), -1); len(m) == 0 {
+				if time.Now().After(deadline) {
+					return 0, fmt.Errorf("node %s did not report loading its images within a minute", n)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 		}
 		ms, _ := strconv.Atoi(m[len(m)-1][1])
 		if d := time.Duration(ms) * time.Millisecond; d > slowest {

@@ -331,6 +331,16 @@ func (e *Engine) waitReady(ctx context.Context, cluster string, n runtime.Node, 
 	return nil
 }
 
+// WaitImagesLoaded returns when a node has loaded the images baked into
+// its node image (the entrypoint does that right after its engine answers,
+// while other work goes on). Phases that run components wait for it.
+func (e *Engine) WaitImagesLoaded(ctx context.Context, container string) error {
+	if err := e.waitLogLine(ctx, container, "entrypoint: images loaded"); err != nil {
+		return fmt.Errorf("node container %s: waiting for its images: %w", container, err)
+	}
+	return nil
+}
+
 // waitLogLine follows a container's log from its current start until a
 // line contains want. It fails if the container stops first.
 func (e *Engine) waitLogLine(ctx context.Context, name, want string) error {

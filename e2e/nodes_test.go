@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/image"
+
+	"github.com/docker-rke/docker-rke/dind"
 )
 
 // TestNodes creates cluster1's three nodes, runs a container inside every
@@ -40,6 +42,9 @@ func TestNodes(t *testing.T) {
 		}
 		// The release is baked in and loaded: binaries, CNI plugins, the
 		// runtime image in the node's engine and pause in containerd.
+		if err := dind.NewEngine(engine(t), testLog{t}).WaitImagesLoaded(ctxT(t), container); err != nil {
+			t.Fatal(err)
+		}
 		checks := map[string][]string{
 			"binaries": {"ls", "/opt/docker-rke/bin/kube-apiserver", "/opt/docker-rke/bin/kubelet", "/opt/docker-rke/bin/etcd", "/opt/docker-rke/bin/coredns", "/opt/cni/bin/ptp", "/opt/cni/bin/host-local"},
 			"runtime":  {"docker", "image", "inspect", "docker-rke/runtime:v1.37.2"},

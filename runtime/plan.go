@@ -76,8 +76,10 @@ const (
 // Build computes the plan of a validated definition.
 func Build(def *model.Definition) (*Plan, error) {
 	p := &Plan{Clusters: make([]Cluster, 0, len(def.Clusters))}
+	// A release's node image name hashes its recipes: work it out once.
+	nodeImages := map[string]string{}
 	for _, c := range def.Clusters {
-		cp, err := buildCluster(c)
+		cp, err := buildCluster(c, nodeImages)
 		if err != nil {
 			return nil, fmt.Errorf("%s: cluster %q: %w", def.File, c.Name, err)
 		}
@@ -86,7 +88,7 @@ func Build(def *model.Definition) (*Plan, error) {
 	return p, nil
 }
 
-func buildCluster(c model.Cluster) (Cluster, error) {
+func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error) {
 	rel, err := images.Lookup(c.KubernetesVersion)
 	if err != nil {
 		return Cluster{}, err
@@ -99,7 +101,10 @@ func buildCluster(c model.Cluster) (Cluster, error) {
 	}
 	nodeImage := c.NodeImage
 	if nodeImage == "" {
-		nodeImage = images.NodeImage(rel)
+		if nodeImages[rel.Kubernetes] == "" {
+			nodeImages[rel.Kubernetes] = images.NodeImage(rel)
+		}
+		nodeImage = nodeImages[rel.Kubernetes]
 	}
 	cp := Cluster{
 		Name:              c.Name,

@@ -204,17 +204,16 @@ ping_engine() {
 }
 ready=0
 for _ in $(seq 1 600); do
-  if [ -S /var/run/docker.sock ] && ping_engine; then
-    # Ready means ready for components: their images are loaded first.
-    load_images || log "warning: loading images failed"
-    ready=1
-    log "ready"
-    break
-  fi
+  if [ -S /var/run/docker.sock ] && ping_engine; then ready=1; log "ready"; break; fi
   kill -0 "$dpid" 2>/dev/null || { log "dockerd died:"; tail -n 20 /var/log/dockerd.log; exit 1; }
   sleep 0.05
 done
 [ "$ready" = 1 ] || log "warning: dockerd not answering after 30s (see /var/log/dockerd.log)"
+# After "ready": the node phase ends when engines answer, and the next
+# phase waits for "images loaded", so loading overlaps the rest of up.
+if [ "$ready" = 1 ]; then
+  load_images || log "warning: loading images failed"
+fi
 
 
 # Exit (and let the container stop) when either daemon dies.
