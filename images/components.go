@@ -90,8 +90,8 @@ func Components(rel Release) []Component {
 				Package: ".", Path: "/usr/local/bin/etcd", Links: []string{"etcdctl"},
 				LDFlags: []string{"-X go.etcd.io/etcd/api/v3/version.GitSHA=" + rel.Etcd},
 			}},
-			Env:      []string{binPath},
-			Check:    []string{"etcd", "--version"}, Want: "etcd Version: " + strings.TrimPrefix(rel.Etcd, "v"),
+			Env:   []string{binPath},
+			Check: []string{"etcd", "--version"}, Want: "etcd Version: " + strings.TrimPrefix(rel.Etcd, "v"),
 		},
 		{
 			Name: CoreDNS, Version: rel.CoreDNS, Ref: refs.CoreDNS, Recipe: "coredns",
