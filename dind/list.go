@@ -9,11 +9,11 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/errdefs"
 )
 
 // ClusterInfo is what ls shows of a cluster, read from labels.
@@ -145,12 +145,12 @@ func (e *Engine) Remove(ctx context.Context, cluster string) error {
 	}
 	wg.Wait()
 	for _, n := range nets {
-		if err := e.api.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
+		if err := e.api.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("cluster %s: removing network %s: %w", cluster, n.Name, err))
 		}
 	}
 	for _, v := range vols.Volumes {
-		if err := e.api.VolumeRemove(ctx, v.Name, true); err != nil && !errdefs.IsNotFound(err) {
+		if err := e.api.VolumeRemove(ctx, v.Name, true); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("cluster %s: removing volume %s: %w", cluster, v.Name, err))
 		}
 	}

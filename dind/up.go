@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -147,7 +147,7 @@ func (e *Engine) checkImages(ctx context.Context, clusters []runtime.Cluster) er
 			}
 			switch {
 			case err == nil:
-			case errdefs.IsNotFound(err):
+			case cerrdefs.IsNotFound(err):
 				errs = append(errs, fmt.Errorf("cluster %s node %s (container %s): image %s is not on the engine; docker rke never pulls images: build it (docker rke images build node) or load it (docker load)", c.Name, n.Name, n.ContainerName, n.Image))
 			default:
 				errs = append(errs, fmt.Errorf("cluster %s node %s: inspecting image %s: %w", c.Name, n.Name, n.Image, err))
@@ -247,7 +247,7 @@ func (e *Engine) ensureNetwork(ctx context.Context, c runtime.Cluster, u *undo) 
 		if err := e.api.NetworkRemove(ctx, name); err != nil {
 			return fmt.Errorf("cluster %s: removing network %s: %w", c.Name, name, err)
 		}
-	case !errdefs.IsNotFound(err):
+	case !cerrdefs.IsNotFound(err):
 		return fmt.Errorf("cluster %s: inspecting network %s: %w", c.Name, name, err)
 	}
 	if _, err := e.api.NetworkCreate(ctx, name, opts); err != nil {
@@ -422,7 +422,7 @@ func firstName(names []string) string {
 // removeContainer removes a node container with its anonymous /var volume.
 func (e *Engine) removeContainer(ctx context.Context, name string) error {
 	err := e.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !errdefs.IsNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		return err
 	}
 	return nil
@@ -447,7 +447,7 @@ func (e *Engine) rollback(u *undo) {
 	}
 	wg.Wait()
 	for _, name := range u.networks {
-		if err := e.api.NetworkRemove(ctx, name); err != nil && !errdefs.IsNotFound(err) {
+		if err := e.api.NetworkRemove(ctx, name); err != nil && !cerrdefs.IsNotFound(err) {
 			e.log.Printf("cleanup: removing network %s: %v", name, err)
 		}
 	}

@@ -22,8 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/images/node"
@@ -69,7 +69,7 @@ func goVersion(ctx context.Context) (string, error) {
 func (b *Builder) upToDate(ctx context.Context, ref, hash string) (bool, int64, error) {
 	img, err := b.api.ImageInspect(ctx, ref)
 	switch {
-	case errdefs.IsNotFound(err):
+	case cerrdefs.IsNotFound(err):
 		return false, 0, nil
 	case err != nil:
 		return false, 0, fmt.Errorf("inspecting %s: %w", ref, err)

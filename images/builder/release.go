@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -108,7 +107,7 @@ func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, re
 		Tags:        []string{ref},
 		Remove:      true,
 		ForceRemove: true,
-		Version:     types.BuilderV1,
+		Version:     build.BuilderV1,
 	})
 	if err != nil {
 		return fmt.Errorf("build: %w", err)

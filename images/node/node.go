@@ -29,11 +29,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/docker/docker/api/types"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 //go:embed build.sh entrypoint.sh containerd.toml
@@ -90,7 +89,7 @@ func Exists(ctx context.Context, api client.ImageAPIClient, ref string) (bool, e
 	switch {
 	case err == nil:
 		return true, nil
-	case errdefs.IsNotFound(err):
+	case cerrdefs.IsNotFound(err):
 		return false, nil
 	default:
 		return false, fmt.Errorf("inspecting image %s: %w", ref, err)
@@ -258,7 +257,7 @@ func buildNode(ctx context.Context, api client.ImageAPIClient, base, ref string)
 		Remove:      true,
 		ForceRemove: true,
 		PullParent:  false,
-		Version:     types.BuilderV1,
+		Version:     build.BuilderV1,
 	})
 	if err != nil {
 		return fmt.Errorf("node image: build: %w", err)
