@@ -65,7 +65,7 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
 	cfg := &container.Config{
 		Hostname: n.Hostname,
 		Image:    n.Image,
-		Env:      []string{"container=docker"},
+		Env:      nodeEnv(c),
 		Labels: map[string]string{
 			LabelCluster:           c.Name,
 			LabelNode:              n.Name,
@@ -109,6 +109,15 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
 	spec.Hash = specHash(spec)
 	cfg.Labels[LabelSpec] = spec.Hash
 	return spec
+}
+
+// nodeEnv tells the node's entrypoint what to configure.
+func nodeEnv(c runtime.Cluster) []string {
+	env := []string{"container=docker"}
+	if len(c.RegistryMirrors) > 0 {
+		env = append(env, "DOCKER_RKE_REGISTRY_MIRRORS="+strings.Join(c.RegistryMirrors, ","))
+	}
+	return env
 }
 
 // specHash hashes the configuration that matters for drift. JSON of these

@@ -55,6 +55,15 @@ func TestNodes(t *testing.T) {
 				t.Errorf("%s: %s missing: %s %s", container, what, r.stdout, r.stderr)
 			}
 		}
+		// Components run as the plan says: from the runtime image with the
+		// node's binaries bound in.
+		for _, comp := range []string{"kube-apiserver", "kubelet", "etcd"} {
+			r := run(t, "docker", "exec", container, "docker", "run", "--rm", "--pull", "never", "--network", "host",
+				"-v", "/opt/docker-rke/bin:/opt/docker-rke/bin:ro", "docker-rke/runtime:v1.37.2", "/opt/docker-rke/bin/"+comp, "--version")
+			if !strings.Contains(r.stdout, "v1.37.2") && !strings.Contains(r.stdout, "3.6.16") {
+				t.Errorf("%s: %s --version in the node: %q %q", container, comp, r.stdout, r.stderr)
+			}
+		}
 	}
 	if !strings.Contains(up.stdout, "controlplane,etcd,worker") {
 		t.Errorf("up does not print roles:\n%s", up.stdout)
@@ -288,4 +297,100 @@ func brokenImage(t *testing.T) string {
 
 func matches(s, pattern string) bool {
 	return regexp.MustCompile("(?m)" + pattern).MatchString(s)
+}
+
+// TestConvergeReplacesDriftAndRemovesExtraNodes: a node image change
+// replaces every node; a node left out of the definition is removed and
+// the rest are kept.
+func TestConvergeReplacesDriftAndRemovesExtraNodes(t *testing.T) {
+	requireAbsent(t, "drift")
+	rmAtEnd(t, "drift")
+	three := writeScript(t, "drift.go", `	c := rke.NewCluster("drift")
+	c.Node("drift-node1", rke.All()...)
+	c.Node("drift-node2", rke.Worker)
+	c.Node("drift-node3", rke.Worker)
+`)
+	if r := docker(t, "rke", "up", "--nodes-only", three); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	first := containerIDs(t, "drift")
+
+	// The same image under another name is a different plan: replaced.
+	retag := "docker-rke-e2e/node:retagged"
+	if r := run(t, "docker", "tag", inspect(t, "rke-dind-drift-node1").Config.Image, retag); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	t.Cleanup(func() { run(t, "docker", "rmi", retag) })
+	r := docker(t, "rke", "up", "--nodes-only", "--node-image", retag, three)
+	if r.code != 0 {
+		t.Fatalf("up with another image: %s", r.stderr)
+	}
+	second := containerIDs(t, "drift")
+	for name, id := range first {
+		if second[name] == id {
+			t.Errorf("%s kept although its image changed", name)
+		}
+	}
+	if strings.Count(r.stdout, "replaced") != 3 {
+		t.Errorf("want 3 replaced nodes:\n%s", r.stdout)
+	}
+
+	two := writeScript(t, "drift.go", `	c := rke.NewCluster("drift")
+	c.Node("drift-node1", rke.All()...)
+	c.Node("drift-node2", rke.Worker)
+`)
+	if r := docker(t, "rke", "up", "--nodes-only", "--node-image", retag, two); r.code != 0 {
+		t.Fatalf("up with two nodes: %s", r.stderr)
+	}
+	third := containerIDs(t, "drift")
+	if len(third) != 2 || third["rke-dind-drift-node3"] != "" {
+		t.Errorf("after dropping node3: %v", third)
+	}
+	for _, n := range []string{"rke-dind-drift-node1", "rke-dind-drift-node2"} {
+		if third[n] != second[n] {
+			t.Errorf("%s was recreated", n)
+		}
+	}
+}
+
+// TestRetainKeepsWhatFailed: with --retain a failed up leaves its nodes
+// for debugging; rm removes them.
+func TestRetainKeepsWhatFailed(t *testing.T) {
+	requireAbsent(t, "kept")
+	rmAtEnd(t, "kept")
+	script := writeScript(t, "kept.go", `	c := rke.NewCluster("kept")
+	c.Node("kept-node1", rke.All()...)
+	c.Node("kept-node2", rke.Worker).NodeImage("`+brokenImage(t)+`")
+`)
+	if r := docker(t, "rke", "up", "--nodes-only", "--retain", script); r.code == 0 {
+		t.Fatal("up succeeded")
+	}
+	if c, _, _ := labelled(t, "kept"); len(c) != 2 {
+		t.Errorf("--retain kept %v, want both containers", c)
+	}
+	if r := docker(t, "rke", "rm", "kept"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	assertGone(t, "kept")
+}
+
+// TestRegistryMirror configures a mirror in both the node's engine and its
+// containerd. Nothing pulls, so the mirror is never contacted.
+func TestRegistryMirror(t *testing.T) {
+	requireAbsent(t, "mirrored")
+	rmAtEnd(t, "mirrored")
+	mirror := "https://mirror.invalid:5000"
+	script := writeScript(t, "mirrored.go", `	rke.NewCluster("mirrored").RegistryMirror("`+mirror+`").Node("mirrored-node1", rke.All()...)
+`)
+	if r := docker(t, "rke", "up", "--nodes-only", script); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	info := run(t, "docker", "exec", "rke-dind-mirrored-node1", "docker", "info", "--format", "{{json .RegistryConfig.Mirrors}}")
+	if !strings.Contains(info.stdout, "mirror.invalid:5000") {
+		t.Errorf("engine mirrors: %q %q", info.stdout, info.stderr)
+	}
+	cfg := run(t, "docker", "exec", "rke-dind-mirrored-node1", "cat", "/run/containerd-config.toml")
+	if !strings.Contains(cfg.stdout, `endpoint = ["`+mirror+`"]`) {
+		t.Errorf("containerd config lacks the mirror:\n%s", cfg.stdout)
+	}
 }

@@ -114,14 +114,17 @@ type Cluster struct {
 	NodeImage         string `json:"nodeImage,omitempty"`
 	// Subnet is the node network's range; empty lets the engine pick one
 	// that clashes with nothing.
-	Subnet        string             `json:"subnet,omitempty"`
-	PodCIDR       string             `json:"podCIDR,omitempty"`
-	ServiceCIDR   string             `json:"serviceCIDR,omitempty"`
-	ClusterDomain string             `json:"clusterDomain,omitempty"`
-	ClusterDNS    string             `json:"clusterDNS,omitempty"`
-	Images        Images             `json:"images,omitempty"`
-	Services      map[string]Service `json:"services,omitempty"`
-	Nodes         []Node             `json:"nodes"`
+	Subnet string `json:"subnet,omitempty"`
+	// RegistryMirrors are pull-through mirrors of Docker Hub that the
+	// nodes' engines and containerd use, for clusters that do pull.
+	RegistryMirrors []string           `json:"registryMirrors,omitempty"`
+	PodCIDR         string             `json:"podCIDR,omitempty"`
+	ServiceCIDR     string             `json:"serviceCIDR,omitempty"`
+	ClusterDomain   string             `json:"clusterDomain,omitempty"`
+	ClusterDNS      string             `json:"clusterDNS,omitempty"`
+	Images          Images             `json:"images,omitempty"`
+	Services        map[string]Service `json:"services,omitempty"`
+	Nodes           []Node             `json:"nodes"`
 }
 
 // Definition is everything one file defines.

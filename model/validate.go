@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -63,6 +64,11 @@ func (d *Definition) Validate() Problems {
 		}
 		v.cidrs(cref, c)
 		v.services(cref, c.Services)
+		for i, m := range c.RegistryMirrors {
+			if u, err := url.Parse(m); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(m, ", ") {
+				v.errf(cref.field(fmt.Sprintf("registryMirrors[%d]", i)), "", "registry mirror %q: want a URL such as https://mirror.example.com:5000", m)
+			}
+		}
 
 		total += len(c.Nodes)
 		switch {

@@ -158,3 +158,20 @@ func TestValidateSubnet(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateRegistryMirrors(t *testing.T) {
+	for mirror, ok := range map[string]bool{
+		"https://mirror.example.com:5000": true,
+		"http://10.0.0.1":                 true,
+		"mirror.example.com":              false,
+		"ftp://x":                         false,
+		"https://a,https://b":             false,
+	} {
+		d := Definition{Clusters: []Cluster{{Name: "c", RegistryMirrors: []string{mirror}, Nodes: []Node{node("n", all...)}}}}
+		d.ApplyDefaults()
+		errs := d.Validate().Errors()
+		if ok != (len(errs) == 0) {
+			t.Errorf("mirror %q: errors %v", mirror, errs)
+		}
+	}
+}

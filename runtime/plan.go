@@ -27,6 +27,7 @@ type Cluster struct {
 	KubernetesVersion string     `json:"kubernetesVersion"`
 	Network           string     `json:"network"`
 	Subnet            string     `json:"subnet,omitempty"`
+	RegistryMirrors   []string   `json:"registryMirrors,omitempty"`
 	NodeImage         string     `json:"nodeImage"`
 	PodCIDR           string     `json:"podCIDR"`
 	ServiceCIDR       string     `json:"serviceCIDR"`
@@ -111,6 +112,7 @@ func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error
 		KubernetesVersion: rel.Kubernetes,
 		Network:           NetworkName(c.Name),
 		Subnet:            c.Subnet,
+		RegistryMirrors:   c.RegistryMirrors,
 		NodeImage:         nodeImage,
 		PodCIDR:           c.PodCIDR,
 		ServiceCIDR:       c.ServiceCIDR,
@@ -120,7 +122,7 @@ func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error
 			Kubernetes: c.Images.Kubernetes, Etcd: c.Images.Etcd, CoreDNS: c.Images.CoreDNS, Pause: c.Images.Pause, CNI: c.Images.CNI,
 		}),
 	}
-	ctx := clusterContext{model: c, plan: &cp}
+	ctx := clusterContext{model: c, plan: &cp, builtin: rel.Defaults()}
 	for _, n := range c.Nodes {
 		if n.HasRole(model.RoleEtcd) {
 			ctx.etcd = append(ctx.etcd, n.Name)
@@ -153,10 +155,14 @@ func nthAddr(cidr string, n int) (string, error) {
 }
 
 type clusterContext struct {
-	model model.Cluster
-	plan  *Cluster
-	etcd  []string // names of the etcd nodes, in definition order
+	model   model.Cluster
+	plan    *Cluster
+	builtin images.Set // the images docker rke builds for the release
+	etcd    []string   // names of the etcd nodes, in definition order
 }
+
+// BinDir is where a release's node image carries its binaries.
+const BinDir = "/opt/docker-rke/bin"
 
 func (cc clusterContext) node(n model.Node) Node {
 	labels := map[string]string{}
@@ -229,8 +235,17 @@ func (cc clusterContext) flags(component string, defaults map[string]string) []s
 	return args
 }
 
+// component plans one component. With the images docker rke builds, the
+// binaries are baked into the node image, and the component runs from the
+// small runtime image (already in the node's engine) with them bound in;
+// an image the user named instead (system_images) runs as it is.
 func (cc clusterContext) component(name, image string, command []string, defaults map[string]string, binds []string, health string) Component {
 	svc := cc.model.Services[name]
+	if image == cc.builtin.Kubernetes || image == cc.builtin.Etcd {
+		image = cc.plan.Images.Runtime
+		command = append([]string{BinDir + "/" + command[0]}, command[1:]...)
+		binds = append([]string{BinDir + ":" + BinDir + ":ro"}, binds...)
+	}
 	return Component{
 		Name:        name,
 		Image:       image,

@@ -132,10 +132,18 @@ func TestUserOverrides(t *testing.T) {
 	if c.NodeImage != "my/node:1" || c.Images.Etcd != "my/etcd:1" || c.Nodes[0].Components[0].Image != "my/etcd:1" {
 		t.Errorf("image overrides not applied: %+v", c.Images)
 	}
+	if etcd := c.Nodes[0].Components[0]; etcd.Command[0] != "etcd" || contains(etcd.Binds, BinDir+":"+BinDir+":ro") {
+		t.Errorf("a user's etcd image must run as it is: %v %v", etcd.Command, etcd.Binds)
+	}
 	if !strings.HasPrefix(c.Images.Kubernetes, "docker-rke/kubernetes:") {
 		t.Errorf("kubernetes image %q, want the built one", c.Images.Kubernetes)
 	}
 	api := c.Nodes[0].Components[1]
+	// The built Kubernetes runs from the runtime image with the node's
+	// binaries bound in.
+	if api.Image != c.Images.Runtime || api.Command[0] != BinDir+"/kube-apiserver" || !contains(api.Binds, BinDir+":"+BinDir+":ro") {
+		t.Errorf("apiserver image %s command %v binds %v", api.Image, api.Command, api.Binds)
+	}
 	if !contains(api.Args, "--v=4") || !contains(api.Args, "--anonymous-auth=true") || contains(api.Args, "--anonymous-auth=false") {
 		t.Errorf("extra args must be added and win: %v", api.Args)
 	}

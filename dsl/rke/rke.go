@@ -174,6 +174,14 @@ func (c *Cluster) Subnet(cidr string) *Cluster {
 	return c
 }
 
+// RegistryMirror adds a pull-through mirror of Docker Hub for the nodes'
+// engines and containerd, e.g. "https://mirror.example.com:5000".
+func (c *Cluster) RegistryMirror(url string) *Cluster {
+	c.sites.set(fmt.Sprintf("registryMirrors[%d]", len(c.def.RegistryMirrors)), c.s.Position())
+	c.def.RegistryMirrors = append(c.def.RegistryMirrors, url)
+	return c
+}
+
 // PodCIDR sets the range pod IPs come from; each node gets a /24 of it.
 func (c *Cluster) PodCIDR(cidr string) *Cluster {
 	c.sites.set("podCIDR", c.s.Position())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -75,6 +76,8 @@ func (r *reader) cluster(root *yaml.Node, c *model.Cluster) {
 			r.services(v, c)
 		case "system_images":
 			r.systemImages(v, c)
+		case "private_registries":
+			r.privateRegistries(v, c)
 		default:
 			if why, known := notUsed[name]; known {
 				r.ignored(k, v, name, why)
@@ -232,6 +235,49 @@ func (r *reader) services(v *yaml.Node, c *model.Cluster) {
 		r.locs[key(-1, "serviceCIDR")] = loc{pos(r.file, controllerRangeNode), "services.kube-controller.service_cluster_ip_range"}
 	} else if controllerServiceRange != "" && controllerServiceRange != apiServiceRange {
 		r.errf(controllerRangeNode, "services.kube-controller.service_cluster_ip_range", "%s differs from services.kube-api.service_cluster_ip_range %s; they must be the same", controllerServiceRange, apiServiceRange)
+	}
+}
+
+// privateRegistries maps RKE's private_registries: each url becomes a
+// registry mirror of the nodes; is_default prefixes the component images
+// with the registry, as RKE does for its system images. Credentials are
+// not supported yet and get a warning.
+func (r *reader) privateRegistries(v *yaml.Node, c *model.Cluster) {
+	if isEmpty(v) {
+		return
+	}
+	if v.Kind != yaml.SequenceNode {
+		r.errf(v, "private_registries", "want a list, got %s", kindName(v))
+		return
+	}
+	for i, item := range v.Content {
+		path := fmt.Sprintf("private_registries[%d]", i)
+		var reg struct {
+			URL       string `yaml:"url"`
+			IsDefault bool   `yaml:"is_default"`
+		}
+		if !r.decode(item, path, &reg) {
+			continue
+		}
+		r.pairs(item, path, func(k, fv *yaml.Node, name string) {
+			switch name {
+			case "url", "is_default":
+			case "user", "password", "ecr_credential_plugin":
+				r.ignored(k, fv, path+"."+name, "not used yet: registry credentials are not supported")
+			default:
+				r.ignored(k, fv, path+"."+name, "unknown field: not an RKE private_registries field")
+			}
+		})
+		mirror := reg.URL
+		if !strings.Contains(mirror, "://") {
+			mirror = "https://" + mirror
+		}
+		r.locs[key(-1, fmt.Sprintf("registryMirrors[%d]", len(c.RegistryMirrors)))] = loc{pos(r.file, item), path + ".url"}
+		c.RegistryMirrors = append(c.RegistryMirrors, mirror)
+		if reg.IsDefault {
+			host := strings.TrimSuffix(strings.SplitN(strings.SplitN(mirror, "://", 2)[1], "/", 2)[0], "/")
+			r.defaultRegistry = host
+		}
 	}
 }
 

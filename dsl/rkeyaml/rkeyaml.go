@@ -12,6 +12,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/model"
 )
 
@@ -41,6 +42,9 @@ func Parse(file string, src []byte) (*model.Definition, model.Problems, error) {
 	r := &reader{file: file, locs: map[string]loc{}}
 	c := model.Cluster{}
 	r.cluster(doc.Content[0], &c)
+	if r.defaultRegistry != "" {
+		prefixImages(&c, r.defaultRegistry)
+	}
 	if c.Name == "" {
 		c.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 		r.locs[key(-1, "name")] = loc{model.Position{File: file}, "cluster_name (from the file name)"}
@@ -75,6 +79,9 @@ type reader struct {
 	problems model.Problems
 	locs     map[string]loc // key(node, model field) -> loc
 	warned   map[string]bool
+	// defaultRegistry is the private registry marked is_default: every
+	// component image not named in system_images is pulled from it.
+	defaultRegistry string
 }
 
 func key(node int, field string) string { return fmt.Sprintf("%d/%s", node, field) }
@@ -225,4 +232,26 @@ func (r *reader) str(v *yaml.Node, path string) (string, bool) {
 	}
 	ok := r.decode(v, path, &s)
 	return s, ok
+}
+
+// prefixImages points every component image the file did not name at the
+// default private registry, as RKE does with its system images.
+func prefixImages(c *model.Cluster, registry string) {
+	version := c.KubernetesVersion
+	if version == "" {
+		version = images.DefaultKubernetesVersion()
+	}
+	rel, err := images.Lookup(version)
+	if err != nil {
+		return // validation reports the version
+	}
+	d := rel.Defaults()
+	for _, f := range []struct {
+		field *string
+		ref   string
+	}{{&c.Images.Kubernetes, d.Kubernetes}, {&c.Images.Etcd, d.Etcd}, {&c.Images.CoreDNS, d.CoreDNS}, {&c.Images.Pause, d.Pause}, {&c.Images.CNI, d.CNI}} {
+		if *f.field == "" {
+			*f.field = registry + "/" + f.ref
+		}
+	}
 }

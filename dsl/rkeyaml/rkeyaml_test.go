@@ -133,3 +133,36 @@ func TestTenThousandNodes(t *testing.T) {
 		t.Fatalf("err = %v, want the node limit at the 101st node (line 202)", err)
 	}
 }
+
+func TestPrivateRegistries(t *testing.T) {
+	src := `nodes:
+  - address: n1
+    role: [controlplane, etcd, worker]
+system_images:
+  etcd: my/etcd:1
+private_registries:
+  - url: registry.lab:5000
+    user: admin
+    password: secret
+    is_default: true
+  - url: http://mirror.lab
+`
+	def, warnings, err := Parse("r.yml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := def.Clusters[0]
+	if !reflect.DeepEqual(c.RegistryMirrors, []string{"https://registry.lab:5000", "http://mirror.lab"}) {
+		t.Errorf("mirrors %v", c.RegistryMirrors)
+	}
+	if c.Images.Etcd != "my/etcd:1" || c.Images.Kubernetes != "registry.lab:5000/docker-rke/kubernetes:v1.37.2" || c.Images.Pause != "registry.lab:5000/docker-rke/pause:3.10" {
+		t.Errorf("is_default must prefix the images system_images does not name: %+v", c.Images)
+	}
+	var fields []string
+	for _, w := range warnings {
+		fields = append(fields, w.Field)
+	}
+	if !reflect.DeepEqual(fields, []string{"private_registries[].user", "private_registries[].password"}) {
+		t.Errorf("warnings %v", fields)
+	}
+}

@@ -26,13 +26,26 @@ chmod 1777 /var/tmp
 
 # overlay cannot nest on overlay: /var must be a volume for overlay2/overlayfs.
 var_fs=$(stat -f -c %T /var/lib 2>/dev/null || echo unknown)
-cfg=/etc/containerd/config.toml
+cfg=/run/containerd-config.toml
+cp /etc/containerd/config.toml "$cfg"
 storage=(--storage-driver=overlay2)
 if [ "$var_fs" = overlayfs ]; then
   log "warning: /var is on overlayfs (no volume): using vfs/native snapshotters (slow)"
   storage=(--storage-driver=vfs)
-  sed 's/snapshotter = "overlayfs"/snapshotter = "native"/' /etc/containerd/config.toml > /run/containerd-config.toml
-  cfg=/run/containerd-config.toml
+  sed -i 's/snapshotter = "overlayfs"/snapshotter = "native"/' "$cfg"
+fi
+# Registry mirrors of the cluster (docker rke passes them in the
+# environment), for both the engine and containerd's CRI.
+mirrors=()
+if [ -n "${DOCKER_RKE_REGISTRY_MIRRORS:-}" ]; then
+  IFS=, read -r -a list <<<"$DOCKER_RKE_REGISTRY_MIRRORS"
+  endpoints=""
+  for m in "${list[@]}"; do
+    mirrors+=("--registry-mirror=$m")
+    endpoints="${endpoints:+$endpoints, }\"$m\""
+  done
+  printf '\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = [%s]\n' "$endpoints" >>"$cfg"
+  log "registry mirrors: $DOCKER_RKE_REGISTRY_MIRRORS"
 fi
 
 mkdir -p /var/log /run/containerd
@@ -172,7 +185,7 @@ wait "$dns_pid" || log "warning: dns setup failed"
 log "starting dockerd (${storage[*]})"
 dockerd -H unix:///var/run/docker.sock --containerd=/run/containerd/containerd.sock \
   --bridge=none --iptables=false --ip-masq=false \
-  "${storage[@]}" >>/var/log/dockerd.log 2>&1 &
+  "${storage[@]}" "${mirrors[@]}" >>/var/log/dockerd.log 2>&1 &
 dpid=$!
 
 stop() {
