@@ -99,7 +99,7 @@ fix_dns() {
   rm -f /tmp/resolv.conf
   log "dns: embedded DNS served on $gw ($save)"
 }
-# Runs while the node is prepared; dockerd waits for it, so no inner
+# Runs while the node is prepared; "ready" waits for it, so no inner
 # container is created before resolv.conf is right.
 fix_dns &
 dns_pid=$!
@@ -132,9 +132,12 @@ remount_cgroup() {
   [ "$has_ctl" = 1 ] || o="none,$o"
   mount -t cgroup -o "$o" cgroup "$dir"
 }
-# All hierarchies at once: every node boots at the same time, and each
-# mount waits on the kernel rather than the CPU.
-pids=() names=()
+# All hierarchies at once, and all of it while containerd and dockerd start
+# (neither needs writable cgroups before it runs a container; "ready" waits
+# for this): cgroup mounts serialise in the kernel, and every node boots at
+# once.
+remount_cgroups() {
+local pids=() names=() p
 # fields: mountpoint, mount opts, fstype, super opts
 while read -r dir opts fstype sopts; do
   case "$fstype" in cgroup|cgroup2) ;; *) continue ;; esac
@@ -148,6 +151,9 @@ if [ "${#names[@]}" -gt 0 ]; then
 else
   log "cgroups already rw"
 fi
+}
+remount_cgroups &
+cgroups_pid=$!
 
 if [ ! -e /dev/kmsg ]; then
   log "mknod /dev/kmsg"
@@ -177,7 +183,6 @@ if [ -d /opt/docker-rke/images ]; then
   pause_pid=$!
 fi
 
-wait "$dns_pid" || log "warning: dns setup failed"
 
 # No bridge and no iptables rules from the inner engine: Kubernetes
 # components run with the node's network, pods get theirs from CNI. This
@@ -217,7 +222,15 @@ ping_engine() {
 }
 ready=0
 for _ in $(seq 1 600); do
-  if [ -S /var/run/docker.sock ] && ping_engine; then ready=1; log "ready"; break; fi
+  if [ -S /var/run/docker.sock ] && ping_engine; then
+    # Containers may only be created once cgroups are writable and
+    # resolv.conf points at the served DNS: both ran while dockerd started.
+    wait "$cgroups_pid" || { log "remounting cgroups failed"; exit 1; }
+    wait "$dns_pid" || log "warning: dns setup failed"
+    ready=1
+    log "ready"
+    break
+  fi
   kill -0 "$dpid" 2>/dev/null || { log "dockerd died:"; tail -n 20 /var/log/dockerd.log; exit 1; }
   sleep 0.05
 done
