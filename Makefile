@@ -8,7 +8,7 @@ BIN        := bin/docker-rke
 PLUGIN_DIR ?= $(HOME)/.docker/cli-plugins
 GO_TEST    ?= go test
 # End-to-end tests start real nodes; give them room but not forever.
-E2E_TIMEOUT ?= 45m
+E2E_TIMEOUT ?= 75m
 
 export GOFLAGS := -buildvcs=false
 

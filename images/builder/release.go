@@ -65,6 +65,21 @@ func (b *Builder) pruneNodeImages(ctx context.Context, rel images.Release) {
 	if err != nil {
 		return
 	}
+	// Untagged leftovers of earlier node images go too. Removing one makes
+	// its parent (a build step) dangling in turn, hence the rounds.
+	for round := 0; round < 20; round++ {
+		dangling, err := b.api.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+			filters.Arg("dangling", "true"), filters.Arg("label", "io.docker-rke.node-image"))})
+		removed := 0
+		for _, img := range dangling {
+			if _, err := b.api.ImageRemove(ctx, img.ID, image.RemoveOptions{}); err == nil {
+				removed++
+			}
+		}
+		if err != nil || removed == 0 {
+			break
+		}
+	}
 	keep := map[string]bool{node.Image(): true, images.NodeImage(rel): true}
 	for _, img := range list {
 		for _, tag := range img.RepoTags {

@@ -45,13 +45,14 @@ const (
 )
 
 // dockerfile adds the node's own files to the base. It is part of the
-// recipe hash.
+// recipe hash. The label comes first so that every intermediate image of
+// the build carries it, and old ones can be found and pruned.
 const dockerfile = `FROM %s
+LABEL io.docker-rke.node-image=%s
 COPY entrypoint.sh /usr/local/bin/entrypoint.sh
 COPY containerd.toml /etc/containerd/config.toml
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin container=docker
 VOLUME ["/var"]
-LABEL io.docker-rke.node-image=%s
 ENTRYPOINT ["/usr/bin/tini", "-g", "--", "/usr/local/bin/entrypoint.sh"]
 `
 
