@@ -1,0 +1,249 @@
+// Package pki makes every certificate a cluster needs, with crypto/x509:
+// the cluster CA and the front-proxy CA, etcd's member certificates, the
+// API server's, the clients of every component with the names RBAC
+// expects, per-node kubelet client and serving certificates, and the
+// service-account key pair. Certificates live in a Bundle keyed by name,
+// as RKE keeps them, and Ensure regenerates only those whose inputs
+// changed (say, the API server's SANs when a controlplane node is added).
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Names of the two certificate authorities.
+const (
+	CA             = "kube-ca"
+	FrontProxyCA   = "kube-apiserver-requestheader-ca"
+	ServiceAccount = "kube-service-account-token"
+)
+
+// Validity of what Ensure makes, and how early it renews.
+const (
+	caValidity   = 10 * 365 * 24 * time.Hour
+	leafValidity = 5 * 365 * 24 * time.Hour
+	renewBefore  = 30 * 24 * time.Hour
+)
+
+// Kind says what a certificate is for.
+type Kind int
+
+// Kinds of certificates.
+const (
+	KindCA Kind = iota
+	KindClient
+	KindServer
+	// KindPeer is both server and client: etcd members, and the API
+	// server, which is also a client of kubelets.
+	KindPeer
+	// KindKeyPair is a key with a self-signed certificate, only for its
+	// key: the service-account token signer.
+	KindKeyPair
+)
+
+// Request describes one certificate.
+type Request struct {
+	Name         string
+	Kind         Kind
+	CommonName   string
+	Organization []string
+	DNSNames     []string
+	IPs          []net.IP
+	// Issuer is the CA that signs it; empty for CAs and key pairs.
+	Issuer string
+}
+
+// Cert is a certificate and its private key, PEM-encoded.
+type Cert struct {
+	CertPEM []byte `json:"cert"`
+	KeyPEM  []byte `json:"key"`
+}
+
+// Bundle holds a cluster's certificates by name.
+type Bundle map[string]Cert
+
+// Parsed returns the certificate.
+func (c Cert) Parsed() (*x509.Certificate, error) {
+	block, _ := pem.Decode(c.CertPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("no PEM certificate")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+// Signer returns the private key.
+func (c Cert) Signer() (crypto.Signer, error) {
+	block, _ := pem.Decode(c.KeyPEM)
+	if block == nil {
+		return nil, errors.New("no PEM key")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("key cannot sign")
+	}
+	return s, nil
+}
+
+// Ensure returns a bundle with a certificate for every request: the one in
+// have when it still matches its request, is signed by the current issuer
+// and is not about to expire; a new one otherwise. It also returns the
+// names it (re)generated. CAs come first, so a new CA renews what it signs.
+// Requests must list issuers before what they sign.
+func Ensure(have Bundle, reqs []Request, now time.Time) (Bundle, []string, error) {
+	out := Bundle{}
+	var made []string
+	for _, r := range reqs {
+		if old, ok := have[r.Name]; ok && matches(old, r, out, now) {
+			out[r.Name] = old
+			continue
+		}
+		c, err := generate(r, out, now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("certificate %s: %w", r.Name, err)
+		}
+		out[r.Name] = c
+		made = append(made, r.Name)
+	}
+	return out, made, nil
+}
+
+// matches reports whether an existing certificate still serves a request.
+func matches(c Cert, r Request, issued Bundle, now time.Time) bool {
+	cert, err := c.Parsed()
+	if err != nil {
+		return false
+	}
+	if _, err := c.Signer(); err != nil {
+		return false
+	}
+	if now.Add(renewBefore).After(cert.NotAfter) || now.Before(cert.NotBefore) {
+		return false
+	}
+	if cert.Subject.CommonName != r.CommonName || !sameStrings(cert.Subject.Organization, r.Organization) {
+		return false
+	}
+	if !sameStrings(cert.DNSNames, r.DNSNames) || !sameStrings(ipStrings(cert.IPAddresses), ipStrings(r.IPs)) {
+		return false
+	}
+	if cert.IsCA != (r.Kind == KindCA) {
+		return false
+	}
+	if r.Issuer == "" {
+		return true
+	}
+	ca, ok := issued[r.Issuer]
+	if !ok {
+		return false
+	}
+	caCert, err := ca.Parsed()
+	if err != nil {
+		return false
+	}
+	return cert.CheckSignatureFrom(caCert) == nil
+}
+
+func generate(r Request, issued Bundle, now time.Time) (Cert, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Cert{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return Cert{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: r.CommonName, Organization: r.Organization},
+		DNSNames:     r.DNSNames,
+		IPAddresses:  r.IPs,
+		NotBefore:    now.Add(-time.Hour).UTC(),
+		NotAfter:     now.Add(leafValidity).UTC(),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	switch r.Kind {
+	case KindCA:
+		tmpl.IsCA = true
+		tmpl.BasicConstraintsValid = true
+		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign
+		tmpl.NotAfter = now.Add(caValidity).UTC()
+	case KindClient:
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	case KindServer:
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	case KindPeer:
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	case KindKeyPair:
+	}
+	parent, signer := tmpl, crypto.Signer(key)
+	if r.Issuer != "" {
+		ca, ok := issued[r.Issuer]
+		if !ok {
+			return Cert{}, fmt.Errorf("issuer %s is not in the bundle (list it first)", r.Issuer)
+		}
+		if parent, err = ca.Parsed(); err != nil {
+			return Cert{}, err
+		}
+		if signer, err = ca.Signer(); err != nil {
+			return Cert{}, err
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	if err != nil {
+		return Cert{}, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return Cert{}, err
+	}
+	return Cert{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	}, nil
+}
+
+func sameStrings(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	sort.Strings(a)
+	sort.Strings(b)
+	return slices.Equal(a, b)
+}
+
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
+	}
+	return out
+}
+
+// Equal reports whether two bundles hold the same certificates.
+func (b Bundle) Equal(o Bundle) bool {
+	if len(b) != len(o) {
+		return false
+	}
+	for k, v := range b {
+		w, ok := o[k]
+		if !ok || !bytes.Equal(v.CertPEM, w.CertPEM) || !bytes.Equal(v.KeyPEM, w.KeyPEM) {
+			return false
+		}
+	}
+	return true
+}
