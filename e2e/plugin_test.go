@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -83,14 +84,27 @@ func TestBadInputExitsNonZero(t *testing.T) {
 // the command stops well before the script's own 5 s deadline, says it was
 // cancelled and exits non-zero.
 func TestInterruptCancels(t *testing.T) {
-	cmd := exec.Command(shared.binary, "plan", "testdata/bad/infinite-loop.go")
+	script := writeScript(t, "spin.go", `	fmt.Println("spinning")
+	for {
+	}
+`)
+	cmd := exec.Command(shared.binary, "plan", script)
 	cmd.Dir = shared.repo
-	var stderr bytes.Buffer
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let it reach the loop
+	// The script prints once it runs, and by then the command handles
+	// signals: wait for that instead of guessing a delay.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "spinning") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the script never ran: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	start := time.Now()
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -102,4 +116,22 @@ func TestInterruptCancels(t *testing.T) {
 	if err == nil || !strings.Contains(stderr.String(), "cancelled") {
 		t.Errorf("err = %v, stderr:\n%s", err, stderr.String())
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
