@@ -53,7 +53,7 @@ bench: build
 
 demo: engine install
 	docker rke images build
-	docker rke up --nodes-only samples/cluster1.go
+	docker rke up samples/cluster1.go
 	docker rke ls
 
 clean:

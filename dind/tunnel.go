@@ -58,8 +58,14 @@ func NodeClient(factory DialerFactory, node string) (*client.Client, error) {
 }
 
 func dialExec(ctx context.Context, api client.ContainerAPIClient, node string) (net.Conn, error) {
+	return dialExecCmd(ctx, api, node, []string{"docker", "system", "dial-stdio"})
+}
+
+// dialExecCmd runs cmd in the node with its stdin and stdout as a
+// connection.
+func dialExecCmd(ctx context.Context, api client.ContainerAPIClient, node string, cmd []string) (net.Conn, error) {
 	exec, err := api.ContainerExecCreate(ctx, node, container.ExecOptions{
-		Cmd:          []string{"docker", "system", "dial-stdio"},
+		Cmd:          cmd,
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,
@@ -135,4 +141,13 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 		b.buf.Write(p)
 	}
 	return len(p), nil
+}
+
+// demux strips the stream headers of a non-TTY log or exec stream.
+func demux(data []byte) string {
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, bytes.NewReader(data)); err != nil {
+		return string(data)
+	}
+	return out.String()
 }

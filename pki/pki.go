@@ -85,6 +85,19 @@ func (c Cert) Parsed() (*x509.Certificate, error) {
 	return x509.ParseCertificate(block.Bytes)
 }
 
+// PublicKeyPEM returns the public key in PKIX PEM form.
+func (c Cert) PublicKeyPEM() ([]byte, error) {
+	s, err := c.Signer()
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(s.Public())
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
 // Signer returns the private key.
 func (c Cert) Signer() (crypto.Signer, error) {
 	block, _ := pem.Decode(c.KeyPEM)

@@ -3,12 +3,15 @@ package plugin
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/docker-rke/docker-rke/deploy"
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/images/builder"
@@ -25,6 +28,7 @@ func (a *App) upCommand() *cli.Command {
 			"definition and keeps the rest. If it fails, it removes what it created.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "nodes-only", Usage: "create the node containers and stop there (Kubernetes is not deployed)"},
+			&cli.StringFlag{Name: "kubeconfig-dir", Value: ".", Usage: "where kube_config_<cluster>.yml is written"},
 			&cli.BoolFlag{Name: "retain", Usage: "keep what a failed run created, for debugging"},
 			&cli.StringFlag{Name: "node-image", Usage: "run every node from this image instead of the one the definition names"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for each node's engine"},
@@ -32,9 +36,6 @@ func (a *App) upCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("up needs exactly one FILE, e.g. docker rke up --nodes-only samples/cluster1.go", 2)
-			}
-			if !c.Bool("nodes-only") {
-				return cli.Exit("deploying Kubernetes into the nodes is not available yet: use --nodes-only to create the nodes", 2)
 			}
 			plan, err := a.loadPlan(c, c.Args().First())
 			if err != nil {
@@ -70,7 +71,10 @@ func (a *App) upCommand() *cli.Command {
 				return err
 			}
 			log.Printf("%d nodes ready", len(statuses))
-			return nil
+			if c.Bool("nodes-only") {
+				return nil
+			}
+			return a.deployControlPlanes(c, engine, plan, statuses, log)
 		},
 	}
 }
@@ -133,11 +137,23 @@ func (a *App) rmCommand() *cli.Command {
 				return cli.Exit("rm needs at least one cluster NAME (docker rke ls lists them)", 2)
 			}
 			engine := dind.NewEngine(a.Docker.Client(), newStepLog(a.Stderr))
+			rel, _ := images.Lookup(images.DefaultKubernetesVersion())
 			var errs []error
 			for _, name := range c.Args().Slice() {
+				// The kubeconfig up wrote goes with the cluster; its path
+				// is in the state, which Remove deletes.
+				var kubeconfig string
+				if st, err := deploy.LoadState(c.Context, engine, name, images.NodeImage(rel)); err == nil {
+					kubeconfig = st.Kubeconfig
+				}
 				if err := engine.Remove(c.Context, name); err != nil {
 					errs = append(errs, err)
 					continue
+				}
+				if kubeconfig != "" {
+					if err := os.Remove(kubeconfig); err != nil && !os.IsNotExist(err) {
+						errs = append(errs, fmt.Errorf("cluster %s: removing %s: %w", name, kubeconfig, err))
+					}
 				}
 				fmt.Fprintln(a.Stdout, name)
 			}
@@ -147,4 +163,38 @@ func (a *App) rmCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// deployControlPlanes deploys every cluster's control plane in parallel
+// and prints how to reach each.
+func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *runtime.Plan, statuses []dind.NodeStatus, log *stepLog) error {
+	results := make([]*deploy.Result, len(plan.Clusters))
+	errs := make([]error, len(plan.Clusters))
+	var wg sync.WaitGroup
+	for i, cl := range plan.Clusters {
+		var nodes []dind.NodeStatus
+		for _, s := range statuses {
+			if s.Cluster == cl.Name {
+				nodes = append(nodes, s)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = deploy.Up(c.Context, engine, a.Docker.Client(), cl, nodes, deploy.Options{
+				KubeconfigDir: c.String("kubeconfig-dir"),
+				Timeout:       c.Duration("timeout"),
+				Log:           log,
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, r := range results {
+		fmt.Fprintf(a.Stdout, "%s: control plane ready at %s\n  kubectl --kubeconfig %s get --raw /readyz\n", plan.Clusters[i].Name, r.Server, r.Kubeconfig)
+	}
+	log.Printf("kubelet and kube-proxy are not deployed yet: nodes do not register with the control plane")
+	return nil
 }

@@ -16,6 +16,10 @@ func Cert(name string) string { return SSLDir + "/" + name + ".pem" }
 // Key is the private key of a component.
 func Key(name string) string { return SSLDir + "/" + name + "-key.pem" }
 
+// PublicKey is the public half of a component's key (the service-account
+// token verifier reads public keys only).
+func PublicKey(name string) string { return SSLDir + "/" + name + "-pub.pem" }
+
 // Kubeconfig is the kubeconfig a component uses to reach the API server.
 func Kubeconfig(name string) string { return SSLDir + "/kubecfg-" + name + ".yaml" }
 

@@ -312,7 +312,7 @@ func (cc clusterContext) apiServer() Component {
 		"service-cluster-ip-range":           c.ServiceCIDR,
 		"service-node-port-range":            "30000-32767",
 		"service-account-issuer":             "https://kubernetes.default.svc." + c.ClusterDomain,
-		"service-account-key-file":           Cert("kube-service-account-token"),
+		"service-account-key-file":           PublicKey("kube-service-account-token"),
 		"service-account-signing-key-file":   Key("kube-service-account-token"),
 		"authorization-mode":                 "Node,RBAC",
 		"anonymous-auth":                     "false",

@@ -1,0 +1,334 @@
+// Package deploy carries a cluster's plan out inside its nodes, RKE-style:
+// certificates and configs into each node, then etcd on the etcd nodes,
+// then the API server, controller-manager and scheduler on the
+// controlplane nodes, each a container of the node's own engine, reached
+// through the node tunnel. Every step converges (what matches is kept)
+// and every wait polls a health endpoint with a deadline.
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/model"
+	"github.com/docker-rke/docker-rke/pki"
+	"github.com/docker-rke/docker-rke/runtime"
+)
+
+// State is what a cluster keeps between runs (its cluster.rkestate).
+type State struct {
+	Certificates  pki.Bundle `json:"certificates"`
+	EncryptionKey string     `json:"encryptionKey"`
+	// Kubeconfig is the absolute path of the kubeconfig up wrote, which
+	// rm removes with the cluster.
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+}
+
+// Options tune Up.
+type Options struct {
+	// KubeconfigDir is where kube_config_<cluster>.yml is written.
+	KubeconfigDir string
+	// Timeout bounds each wait for a component's health.
+	Timeout time.Duration
+	Log     dind.Logger
+}
+
+// Result says what Up produced.
+type Result struct {
+	Kubeconfig string
+	Server     string
+	// Phases are the durations of each phase, for progress and bench.
+	Phases []Phase
+}
+
+// Phase is one timed step.
+type Phase struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Up deploys the control plane of a cluster whose nodes are up.
+func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Cluster, nodes []dind.NodeStatus, opts Options) (*Result, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 3 * time.Minute
+	}
+	res := &Result{}
+	phase := func(name string, start time.Time) {
+		d := time.Since(start)
+		res.Phases = append(res.Phases, Phase{Name: name, Duration: d})
+		opts.Log.Printf("[%s] %s: done in %s", c.Name, name, d.Round(10*time.Millisecond))
+	}
+
+	start := time.Now()
+	st, err := loadState(ctx, e, c)
+	if err != nil {
+		return nil, err
+	}
+	addrs := map[string]net.IP{}
+	for _, n := range nodes {
+		addrs[n.Node] = net.ParseIP(n.Address).To4()
+	}
+	reqs, err := pki.Requests(c, addrs)
+	if err != nil {
+		return nil, err
+	}
+	bundle, made, err := pki.Ensure(st.Certificates, reqs, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+	changed := len(made) > 0 || st.EncryptionKey == ""
+	st.Certificates = bundle
+	if st.EncryptionKey == "" {
+		if st.EncryptionKey, err = newEncryptionKey(); err != nil {
+			return nil, err
+		}
+	}
+	if changed {
+		data, err := json.Marshal(st)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.SaveState(ctx, c.Name, c.NodeImage, data); err != nil {
+			return nil, err
+		}
+		opts.Log.Printf("[%s] certificates: %d made or renewed", c.Name, len(made))
+	}
+	if err := eachNode(c.Nodes, func(n runtime.Node) error { return copyFiles(ctx, api, bundle, n, encryptionConfig(st.EncryptionKey)) }); err != nil {
+		return nil, err
+	}
+	phase("certificates", start)
+
+	start = time.Now()
+	etcd := nodesWith(c, model.RoleEtcd)
+	if err := eachNode(etcd, func(n runtime.Node) error {
+		if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
+			return err
+		}
+		return converge(ctx, e, opts, c.Name, n, model.ComponentEtcd)
+	}); err != nil {
+		return nil, err
+	}
+	if err := eachNode(etcd, func(n runtime.Node) error {
+		return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentEtcd, plainClient(api, n), "http://127.0.0.1:2381/health", `"health":"true"`)
+	}); err != nil {
+		return nil, err
+	}
+	phase("etcd", start)
+
+	start = time.Now()
+	admin, err := adminTLS(bundle)
+	if err != nil {
+		return nil, err
+	}
+	cps := nodesWith(c, model.RoleControlPlane)
+	if err := eachNode(cps, func(n runtime.Node) error {
+		if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
+			return err
+		}
+		if err := converge(ctx, e, opts, c.Name, n, model.ComponentAPIServer); err != nil {
+			return err
+		}
+		apiClient := tlsClient(api, n, admin)
+		if err := waitHealthy(ctx, api, opts, c.Name, n, model.ComponentAPIServer, apiClient, fmt.Sprintf("https://127.0.0.1:%d/readyz", runtime.APIServerPort), "ok"); err != nil {
+			return err
+		}
+		for _, comp := range []struct{ name, url string }{
+			{model.ComponentControllerManager, "https://127.0.0.1:10257/healthz"},
+			{model.ComponentScheduler, "https://127.0.0.1:10259/healthz"},
+		} {
+			if err := converge(ctx, e, opts, c.Name, n, comp.name); err != nil {
+				return err
+			}
+			// Their serving certificates are self-signed: only health
+			// is read here.
+			if err := waitHealthy(ctx, api, opts, c.Name, n, comp.name, tlsClient(api, n, &tls.Config{InsecureSkipVerify: true}), comp.url, "ok"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	phase("control plane", start)
+
+	server := fmt.Sprintf("https://%s:%d", addrs[cps[0].Name], runtime.APIServerPort)
+	kc, err := bundle.Kubeconfig(c.Name, server, "kube-admin")
+	if err != nil {
+		return nil, err
+	}
+	res.Server = server
+	res.Kubeconfig = filepath.Join(opts.KubeconfigDir, "kube_config_"+c.Name+".yml")
+	if err := pki.WriteKubeconfig(res.Kubeconfig, kc); err != nil {
+		return nil, err
+	}
+	if abs, err := filepath.Abs(res.Kubeconfig); err == nil && abs != st.Kubeconfig {
+		st.Kubeconfig = abs
+		data, err := json.Marshal(st)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.SaveState(ctx, c.Name, c.NodeImage, data); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// LoadState reads a cluster's state; image is any image on the engine.
+func LoadState(ctx context.Context, e *dind.Engine, cluster, image string) (*State, error) {
+	data, err := e.LoadState(ctx, cluster, image)
+	if errors.Is(err, dind.ErrNoState) {
+		return &State{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("cluster %s: state: %w", cluster, err)
+	}
+	return &st, nil
+}
+
+func loadState(ctx context.Context, e *dind.Engine, c runtime.Cluster) (*State, error) {
+	return LoadState(ctx, e, c.Name, c.NodeImage)
+}
+
+func copyFiles(ctx context.Context, api client.APIClient, b pki.Bundle, n runtime.Node, enc []byte) error {
+	files, err := nodeFiles(b, n, enc)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	data, err := tarFiles(files)
+	if err != nil {
+		return err
+	}
+	if err := api.CopyToContainer(ctx, n.ContainerName, "/", bytes.NewReader(data), container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("node %s (container %s): copying certificates: %w", n.Name, n.ContainerName, err)
+	}
+	return nil
+}
+
+func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string, n runtime.Node, name string) error {
+	comp, ok := component(n, name)
+	if !ok {
+		return fmt.Errorf("node %s: no %s in the plan", n.Name, name)
+	}
+	nodeAPI, err := dind.NodeClient(e.Dialer(), n.ContainerName)
+	if err != nil {
+		return err
+	}
+	defer nodeAPI.Close()
+	action, err := dind.ConvergeComponent(ctx, nodeAPI, comp)
+	if err != nil {
+		return fmt.Errorf("cluster %s node %s (container %s): %w", cluster, n.Name, n.ContainerName, err)
+	}
+	opts.Log.Printf("[%s] node %s: %s %s", cluster, n.Name, name, action)
+	return nil
+}
+
+// waitHealthy polls a component's health endpoint inside the node until it
+// answers with want, or fails with the component's last log lines.
+func waitHealthy(ctx context.Context, api client.APIClient, opts Options, cluster string, n runtime.Node, name string, hc *http.Client, url, want string) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, opts.Timeout, true, func(ctx context.Context) (bool, error) {
+		reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		last = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
+		return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(want)), nil
+	})
+	if err != nil {
+		logs := "(no logs)"
+		if nodeAPI, cerr := dind.NodeClient(dind.ExecDialerFactory(api), n.ContainerName); cerr == nil {
+			logs = dind.ComponentLogs(context.WithoutCancel(ctx), nodeAPI, name, 15)
+			nodeAPI.Close()
+		}
+		return fmt.Errorf("cluster %s node %s: %s not healthy at %s within %s (last answer: %s); its last log lines:\n%s", cluster, n.Name, name, url, opts.Timeout, last, logs)
+	}
+	opts.Log.Printf("[%s] node %s: %s healthy", cluster, n.Name, name)
+	return nil
+}
+
+func plainClient(api client.APIClient, n runtime.Node) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: dind.NodeLocalDialer(api, n.ContainerName), DisableKeepAlives: true}}
+}
+
+func tlsClient(api client.APIClient, n runtime.Node, cfg *tls.Config) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: dind.NodeLocalDialer(api, n.ContainerName), TLSClientConfig: cfg, DisableKeepAlives: true}}
+}
+
+// adminTLS trusts the cluster CA and presents the admin certificate.
+func adminTLS(b pki.Bundle) (*tls.Config, error) {
+	ca, err := b[pki.CA].Parsed()
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	pair, err := tls.X509KeyPair(b["kube-admin"].CertPEM, b["kube-admin"].KeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}, nil
+}
+
+func component(n runtime.Node, name string) (runtime.Component, bool) {
+	for _, c := range n.Components {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return runtime.Component{}, false
+}
+
+func nodesWith(c runtime.Cluster, r model.Role) []runtime.Node {
+	var out []runtime.Node
+	for _, n := range c.Nodes {
+		if hasRole(n, r) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// eachNode runs fn for every node in parallel and joins every error.
+func eachNode(nodes []runtime.Node, fn func(runtime.Node) error) error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,136 @@
+package deploy
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/docker-rke/docker-rke/model"
+	"github.com/docker-rke/docker-rke/pki"
+	"github.com/docker-rke/docker-rke/runtime"
+)
+
+// file is one file for a node's /etc/kubernetes/ssl.
+type file struct {
+	path string // absolute, under runtime.SSLDir
+	data []byte
+	mode int64
+}
+
+// nodeFiles is what one node needs of the cluster's PKI: the CA to all;
+// its member certificate to an etcd node; the API server's, the signing
+// keys, the encryption config and the components' kubeconfigs to a
+// controlplane node. No node gets what it does not use.
+func nodeFiles(b pki.Bundle, n runtime.Node, encryptionConfig []byte) ([]file, error) {
+	var out []file
+	add := func(name string, withKey bool) error {
+		c, ok := b[name]
+		if !ok {
+			return fmt.Errorf("no certificate %s", name)
+		}
+		out = append(out, file{runtime.Cert(name), c.CertPEM, 0o644})
+		if withKey {
+			out = append(out, file{runtime.Key(name), c.KeyPEM, 0o600})
+		}
+		return nil
+	}
+	if err := add(pki.CA, hasRole(n, model.RoleControlPlane)); err != nil {
+		return nil, err
+	}
+	if hasRole(n, model.RoleEtcd) {
+		if err := add("kube-etcd-"+n.Name, true); err != nil {
+			return nil, err
+		}
+	}
+	if hasRole(n, model.RoleControlPlane) {
+		for _, name := range []string{"kube-apiserver", "kube-apiserver-etcd-client", "kube-apiserver-proxy-client", pki.ServiceAccount} {
+			if err := add(name, true); err != nil {
+				return nil, err
+			}
+		}
+		if err := add(pki.FrontProxyCA, false); err != nil {
+			return nil, err
+		}
+		pub, err := b[pki.ServiceAccount].PublicKeyPEM()
+		if err != nil {
+			return nil, fmt.Errorf("service-account key: %w", err)
+		}
+		out = append(out, file{runtime.PublicKey(pki.ServiceAccount), pub, 0o644})
+		out = append(out, file{runtime.EncryptionConfig, encryptionConfig, 0o600})
+		for _, user := range []string{"kube-controller-manager", "kube-scheduler"} {
+			kc, err := b.Kubeconfig("local", fmt.Sprintf("https://127.0.0.1:%d", runtime.APIServerPort), user)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, file{runtime.Kubeconfig(user), kc, 0o600})
+		}
+	}
+	return out, nil
+}
+
+// tarFiles packs files for CopyToContainer at "/".
+func tarFiles(files []file) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	now := time.Now()
+	for _, f := range files {
+		rel := strings.TrimPrefix(f.path, "/")
+		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for d := range dirs {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: now}); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f.path, "/"), Mode: f.mode, Size: int64(len(f.data)), ModTime: now}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), tw.Close()
+}
+
+// newEncryptionKey makes the key that encrypts Secrets at rest.
+func newEncryptionKey() (string, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(key), nil
+}
+
+// encryptionConfig encrypts Secrets with secretbox (beyond RKE's
+// defaults), still reading what was stored in the clear.
+func encryptionConfig(key string) []byte {
+	return []byte(`apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources: [secrets]
+    providers:
+      - secretbox:
+          keys:
+            - name: docker-rke-1
+              secret: ` + key + `
+      - identity: {}
+`)
+}
+
+func hasRole(n runtime.Node, r model.Role) bool {
+	for _, have := range n.Roles {
+		if have == r {
+			return true
+		}
+	}
+	return false
+}

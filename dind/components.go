@@ -1,0 +1,117 @@
+package dind
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+
+	"github.com/docker-rke/docker-rke/runtime"
+)
+
+// LabelComponent marks the component containers docker rke runs in a
+// node's engine; LabelSpec holds their configuration's hash there too.
+const LabelComponent = "io.docker-rke.component"
+
+// componentSpec translates a planned component into docker's configs for
+// the node's engine. It is pure.
+func componentSpec(c runtime.Component) (*container.Config, *container.HostConfig, string) {
+	cfg := &container.Config{
+		Image:  c.Image,
+		Cmd:    append(append([]string{}, c.Command...), c.Args...),
+		Env:    c.Env,
+		Labels: map[string]string{LabelComponent: c.Name},
+	}
+	host := &container.HostConfig{
+		Binds:         c.Binds,
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyAlways},
+		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
+	}
+	if c.HostNetwork {
+		host.NetworkMode = network.NetworkHost
+	}
+	if c.HostPID {
+		host.PidMode = "host"
+	}
+	data, err := json.Marshal(struct {
+		C *container.Config
+		H *container.HostConfig
+	}{cfg, host})
+	if err != nil {
+		panic(err) // plain data
+	}
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])[:16]
+	cfg.Labels[LabelSpec] = hash
+	return cfg, host, hash
+}
+
+// ConvergeComponent brings one component container in a node's engine to
+// its plan: kept when it matches and runs, started when stopped, replaced
+// when it drifted, created when missing. RKE's run-container helper does
+// the same on hosts.
+func ConvergeComponent(ctx context.Context, node client.APIClient, c runtime.Component) (Action, error) {
+	cfg, host, hash := componentSpec(c)
+	have, err := node.ContainerInspect(ctx, c.Name)
+	switch {
+	case cerrdefs.IsNotFound(err):
+	case err != nil:
+		return "", fmt.Errorf("component %s: inspect: %w", c.Name, err)
+	case have.Config != nil && have.Config.Labels[LabelSpec] == hash:
+		if have.State != nil && have.State.Running {
+			return Kept, nil
+		}
+		if err := node.ContainerStart(ctx, c.Name, container.StartOptions{}); err != nil {
+			return "", fmt.Errorf("component %s: start: %w", c.Name, err)
+		}
+		return Started, nil
+	default:
+		if err := node.ContainerRemove(ctx, c.Name, container.RemoveOptions{Force: true}); err != nil {
+			return "", fmt.Errorf("component %s: remove the drifted container: %w", c.Name, err)
+		}
+	}
+	action := Created
+	if err == nil {
+		action = Replaced
+	}
+	if _, err := node.ContainerCreate(ctx, cfg, host, nil, nil, c.Name); err != nil {
+		return "", fmt.Errorf("component %s: create: %w", c.Name, err)
+	}
+	if err := node.ContainerStart(ctx, c.Name, container.StartOptions{}); err != nil {
+		return "", fmt.Errorf("component %s: start: %w", c.Name, err)
+	}
+	return action, nil
+}
+
+// NodeLocalDialer dials addresses inside a node's network namespace
+// (127.0.0.1:2381, say) through the outer engine's exec API and socat in
+// the node: components listen on the node's loopback, which nothing
+// outside the node can reach.
+func NodeLocalDialer(api client.ContainerAPIClient, node string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if !strings.HasPrefix(network, "tcp") {
+			return nil, fmt.Errorf("node %s: cannot dial %s", node, network)
+		}
+		return dialExecCmd(ctx, api, node, []string{"socat", "-", "TCP:" + addr})
+	}
+}
+
+// ComponentLogs returns the last lines a component printed, for errors.
+func ComponentLogs(ctx context.Context, node client.APIClient, name string, lines int) string {
+	rc, err := node.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(lines)})
+	if err != nil {
+		return fmt.Sprintf("(no logs: %v)", err)
+	}
+	defer rc.Close()
+	data, _ := io.ReadAll(io.LimitReader(rc, 64<<10))
+	return demux(data)
+}

@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/docker/docker/api/types/container"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/images"
+)
+
+// TestControlPlane brings up cluster1 and cluster2 at once and checks,
+// with client-go from the kubeconfigs up wrote: /readyz, etcd healthy,
+// the admin creates a namespace, an anonymous request is refused. A
+// second up recreates no component and rewrites no certificate; rm leaves
+// nothing, kubeconfig included.
+func TestControlPlane(t *testing.T) {
+	requireAbsent(t, "cluster1", "cluster2")
+	rmAtEnd(t, "cluster1", "cluster2")
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i, file := range []string{"samples/cluster1.go", "samples/cluster2.go"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = docker(t, "rke", "up", "--kubeconfig-dir", dir, file)
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("up #%d: exit %d\n%s", i+1, r.code, r.stderr)
+		}
+	}
+	for _, cl := range []string{"cluster1", "cluster2"} {
+		path := filepath.Join(dir, "kube_config_"+cl+".yml")
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", path, st.Mode().Perm())
+		}
+		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := ctxT(t)
+		ready, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(ctx)
+		if err != nil || !strings.Contains(string(ready), "[+]etcd ok") || !strings.Contains(string(ready), "readyz check passed") {
+			t.Errorf("%s /readyz?verbose: %v\n%s", cl, err, ready)
+		}
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + cl}}
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			t.Errorf("%s: the admin cannot create a namespace: %v", cl, err)
+		}
+		if code := anonymousStatus(t, cfg); code != http.StatusUnauthorized {
+			t.Errorf("%s: anonymous request got %d, want 401", cl, code)
+		}
+	}
+
+	// A second up with nothing changed: no component recreated, no
+	// certificate rewritten.
+	beforeIDs := componentIDs(t, "rke-dind-cluster2-node1")
+	e := dind.NewEngine(engine(t), testLog{t})
+	img := images.NodeImage(release(t))
+	beforeState, err := e.LoadState(ctxT(t), "cluster2", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/cluster2.go"); r.code != 0 {
+		t.Fatalf("second up: %s", r.stderr)
+	}
+	afterIDs := componentIDs(t, "rke-dind-cluster2-node1")
+	for name, id := range beforeIDs {
+		if afterIDs[name] != id {
+			t.Errorf("%s was recreated by an up with nothing changed", name)
+		}
+	}
+	if len(beforeIDs) != 4 {
+		t.Errorf("components on a controlplane+etcd node: %v", beforeIDs)
+	}
+	afterState, err := e.LoadState(ctxT(t), "cluster2", img)
+	if err != nil || string(afterState) != string(beforeState) {
+		t.Errorf("an up with nothing changed rewrote the state (certificates): %v", err)
+	}
+
+	for _, cl := range []string{"cluster1", "cluster2"} {
+		if r := docker(t, "rke", "rm", cl); r.code != 0 {
+			t.Fatalf("rm %s: %s", cl, r.stderr)
+		}
+		assertGone(t, cl)
+		if _, err := os.Stat(filepath.Join(dir, "kube_config_"+cl+".yml")); !os.IsNotExist(err) {
+			t.Errorf("rm %s left its kubeconfig: %v", cl, err)
+		}
+	}
+}
+
+// anonymousStatus makes a request that trusts the cluster CA but presents
+// no client certificate.
+func anonymousStatus(t *testing.T, cfg *rest.Config) int {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cfg.CAData)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, cfg.Host+"/api/v1/namespaces", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// componentIDs maps the component containers in a node's engine to IDs.
+func componentIDs(t *testing.T, node string) map[string]string {
+	t.Helper()
+	api, err := dind.NodeClient(dind.ExecDialerFactory(engine(t)), node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	list, err := api.ContainerList(ctxT(t), container.ListOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, c := range list {
+		if name := c.Labels[dind.LabelComponent]; name != "" {
+			out[name] = c.ID
+		}
+	}
+	return out
+}
