@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -42,6 +43,7 @@ func main() {
 	nodeRuns := flag.Int("node-runs", 3, "runs of the phases that create nodes")
 	binary := flag.String("binary", "bin/docker-rke", "the docker-rke binary, for phases on a real engine")
 	engine := flag.Bool("engine", true, "also measure phases that need a Docker engine")
+	cpRuns := flag.Int("cp-runs", 2, "runs of up with the control plane, per cluster")
 	out := flag.String("out", "", "also write the report to this file")
 	flag.Parse()
 
@@ -60,6 +62,17 @@ func main() {
 			os.Exit(1)
 		}
 		r.Phases = append(r.Phases, phases...)
+		for _, cl := range []struct {
+			name   string
+			target float64
+		}{{"cluster1", 15000}, {"cluster2", 0}} {
+			phases, err := controlPlanePhases(*binary, cl.name, *cpRuns, cl.target)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				os.Exit(1)
+			}
+			r.Phases = append(r.Phases, phases...)
+		}
 	}
 
 	data, err := json.MarshalIndent(r, "", "  ")
@@ -181,6 +194,54 @@ func imageLoadTime(nodes []string) (time.Duration, error) {
 		}
 	}
 	return slowest, nil
+}
+
+// controlPlanePhases times `up` of a sample cluster until its control plane
+// is ready (/readyz ok), phase by phase from up's own --json-timings.
+func controlPlanePhases(binary, cluster string, runs int, targetMS float64) ([]Phase, error) {
+	dir, err := os.MkdirTemp("", "bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	byPhase := map[string][]time.Duration{}
+	var order []string
+	var totals []time.Duration
+	for i := 0; i < runs; i++ {
+		timings := filepath.Join(dir, "timings.json")
+		total, err := timed(binary, "up", "--kubeconfig-dir", dir, "--json-timings", timings, "samples/"+cluster+".go")
+		if err != nil {
+			return nil, err
+		}
+		totals = append(totals, total)
+		var t struct {
+			Clusters map[string][]struct {
+				Name    string  `json:"name"`
+				Seconds float64 `json:"seconds"`
+			} `json:"clusters"`
+		}
+		data, err := os.ReadFile(timings)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(data, &t); err != nil {
+			return nil, err
+		}
+		for _, p := range t.Clusters[cluster] {
+			if _, seen := byPhase[p.Name]; !seen {
+				order = append(order, p.Name)
+			}
+			byPhase[p.Name] = append(byPhase[p.Name], time.Duration(p.Seconds*float64(time.Second)))
+		}
+		if _, err := timed(binary, "rm", cluster); err != nil {
+			return nil, err
+		}
+	}
+	out := []Phase{summarize("up "+cluster+" until the control plane is ready", totals, targetMS, "from the command's start until /readyz answered ok on every controlplane node")}
+	for _, name := range order {
+		out = append(out, summarize("  "+cluster+" phase: "+name, byPhase[name], 0, ""))
+	}
+	return out, nil
 }
 
 func timed(binary string, args ...string) (time.Duration, error) {

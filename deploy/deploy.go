@@ -38,6 +38,8 @@ type State struct {
 	// Kubeconfig is the absolute path of the kubeconfig up wrote, which
 	// rm removes with the cluster.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// Server is the API server's URL in the kubeconfig.
+	Server string `json:"server,omitempty"`
 }
 
 // Options tune Up.
@@ -60,7 +62,13 @@ type Result struct {
 // Phase is one timed step.
 type Phase struct {
 	Name     string        `json:"name"`
-	Duration time.Duration `json:"duration"`
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"seconds"`
+}
+
+// NewPhase records a phase's duration.
+func NewPhase(name string, d time.Duration) Phase {
+	return Phase{Name: name, Duration: d, Seconds: d.Seconds()}
 }
 
 // Up deploys the control plane of a cluster whose nodes are up.
@@ -71,7 +79,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	res := &Result{}
 	phase := func(name string, start time.Time) {
 		d := time.Since(start)
-		res.Phases = append(res.Phases, Phase{Name: name, Duration: d})
+		res.Phases = append(res.Phases, NewPhase(name, d))
 		opts.Log.Printf("[%s] %s: done in %s", c.Name, name, d.Round(10*time.Millisecond))
 	}
 
@@ -141,6 +149,9 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
 			return err
 		}
+		// The API server first, alone: starting the controller-manager and
+		// the scheduler beside it was measured slower on two cores, as they
+		// take CPU from the API server's start.
 		if err := converge(ctx, e, opts, c.Name, n, model.ComponentAPIServer); err != nil {
 			return err
 		}
@@ -148,20 +159,21 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		if err := waitHealthy(ctx, api, opts, c.Name, n, model.ComponentAPIServer, apiClient, fmt.Sprintf("https://127.0.0.1:%d/readyz", runtime.APIServerPort), "ok"); err != nil {
 			return err
 		}
-		for _, comp := range []struct{ name, url string }{
-			{model.ComponentControllerManager, "https://127.0.0.1:10257/healthz"},
-			{model.ComponentScheduler, "https://127.0.0.1:10259/healthz"},
-		} {
-			if err := converge(ctx, e, opts, c.Name, n, comp.name); err != nil {
-				return err
-			}
-			// Their serving certificates are self-signed: only health
-			// is read here.
-			if err := waitHealthy(ctx, api, opts, c.Name, n, comp.name, tlsClient(api, n, &tls.Config{InsecureSkipVerify: true}), comp.url, "ok"); err != nil {
+		for _, name := range []string{model.ComponentControllerManager, model.ComponentScheduler} {
+			if err := converge(ctx, e, opts, c.Name, n, name); err != nil {
 				return err
 			}
 		}
-		return nil
+		// Their serving certificates are self-signed: only health is read.
+		insecure := tlsClient(api, n, &tls.Config{InsecureSkipVerify: true})
+		return eachCheck([]func() error{
+			func() error {
+				return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentControllerManager, insecure, "https://127.0.0.1:10257/healthz", "ok")
+			},
+			func() error {
+				return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentScheduler, insecure, "https://127.0.0.1:10259/healthz", "ok")
+			},
+		})
 	}); err != nil {
 		return nil, err
 	}
@@ -177,8 +189,8 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if err := pki.WriteKubeconfig(res.Kubeconfig, kc); err != nil {
 		return nil, err
 	}
-	if abs, err := filepath.Abs(res.Kubeconfig); err == nil && abs != st.Kubeconfig {
-		st.Kubeconfig = abs
+	if abs, err := filepath.Abs(res.Kubeconfig); err == nil && (abs != st.Kubeconfig || server != st.Server) {
+		st.Kubeconfig, st.Server = abs, server
 		data, err := json.Marshal(st)
 		if err != nil {
 			return nil, err
@@ -327,6 +339,21 @@ func eachNode(nodes []runtime.Node, fn func(runtime.Node) error) error {
 		go func() {
 			defer wg.Done()
 			errs[i] = fn(n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// eachCheck runs checks in parallel and joins every error.
+func eachCheck(checks []func() error) error {
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, check := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = check()
 		}()
 	}
 	wg.Wait()

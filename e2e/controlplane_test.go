@@ -103,6 +103,30 @@ func TestControlPlane(t *testing.T) {
 		t.Errorf("an up with nothing changed rewrote the state (certificates): %v", err)
 	}
 
+	// docker rke kubeconfig prints it; --merge adds context rke-NAME to
+	// the kubeconfig kubectl uses.
+	printed := docker(t, "rke", "kubeconfig", "cluster1")
+	if cfg, err := clientcmd.Load([]byte(printed.stdout)); err != nil || cfg.CurrentContext != "rke-cluster1" {
+		t.Errorf("kubeconfig cluster1: %v %q", err, printed.stderr)
+	}
+	mine := filepath.Join(dir, "my-kubeconfig")
+	if err := os.WriteFile(mine, []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://example.invalid\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runEnv(t, []string{"KUBECONFIG=" + mine}, "docker", "--config", shared.configDir, "rke", "kubeconfig", "--merge", "cluster1"); r.code != 0 {
+		t.Fatalf("kubeconfig --merge: %s", r.stderr)
+	}
+	merged, err := clientcmd.LoadFromFile(mine)
+	if err != nil || merged.CurrentContext != "rke-cluster1" || merged.Clusters["other"] == nil || merged.Clusters["rke-cluster1"] == nil {
+		t.Errorf("merged kubeconfig: %v %+v", err, merged)
+	} else if cfg, err := clientcmd.NewDefaultClientConfig(*merged, nil).ClientConfig(); err != nil {
+		t.Error(err)
+	} else if cs, err := kubernetes.NewForConfig(cfg); err != nil {
+		t.Error(err)
+	} else if _, err := cs.CoreV1().Namespaces().Get(ctxT(t), "e2e-cluster1", metav1.GetOptions{}); err != nil {
+		t.Errorf("the merged context does not reach cluster1: %v", err)
+	}
+
 	for _, cl := range []string{"cluster1", "cluster2"} {
 		if r := docker(t, "rke", "rm", cl); r.code != 0 {
 			t.Fatalf("rm %s: %s", cl, r.stderr)

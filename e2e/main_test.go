@@ -98,10 +98,19 @@ func docker(t *testing.T, args ...string) result {
 
 func run(t *testing.T, name string, args ...string) result {
 	t.Helper()
+	return runEnv(t, nil, name, args...)
+}
+
+// runEnv runs a command with extra environment variables.
+func runEnv(t *testing.T, env []string, name string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = shared.repo
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

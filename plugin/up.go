@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,6 +30,7 @@ func (a *App) upCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "nodes-only", Usage: "create the node containers and stop there (Kubernetes is not deployed)"},
 			&cli.StringFlag{Name: "kubeconfig-dir", Value: ".", Usage: "where kube_config_<cluster>.yml is written"},
+			&cli.StringFlag{Name: "json-timings", Usage: "write each phase's duration to this file as JSON (for benchmarks)"},
 			&cli.BoolFlag{Name: "retain", Usage: "keep what a failed run created, for debugging"},
 			&cli.StringFlag{Name: "node-image", Usage: "run every node from this image instead of the one the definition names"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for each node's engine"},
@@ -54,6 +56,8 @@ func (a *App) upCommand() *cli.Command {
 				return err
 			}
 			engine := dind.NewEngine(a.Docker.Client(), log)
+			timings := &upTimings{Clusters: map[string][]deploy.Phase{}}
+			nodesStart := time.Now()
 			statuses, err := engine.Up(c.Context, plan.Clusters, dind.UpOptions{
 				Retain:       c.Bool("retain"),
 				ReadyTimeout: c.Duration("timeout"),
@@ -71,10 +75,16 @@ func (a *App) upCommand() *cli.Command {
 				return err
 			}
 			log.Printf("%d nodes ready", len(statuses))
-			if c.Bool("nodes-only") {
-				return nil
+			for _, cl := range plan.Clusters {
+				timings.Clusters[cl.Name] = []deploy.Phase{deploy.NewPhase("nodes", time.Since(nodesStart))}
 			}
-			return a.deployControlPlanes(c, engine, plan, statuses, log)
+			if !c.Bool("nodes-only") {
+				if err := a.deployControlPlanes(c, engine, plan, statuses, log, timings); err != nil {
+					return err
+				}
+			}
+			timings.Total = time.Since(log.start)
+			return timings.write(c.String("json-timings"))
 		},
 	}
 }
@@ -167,7 +177,7 @@ func (a *App) rmCommand() *cli.Command {
 
 // deployControlPlanes deploys every cluster's control plane in parallel
 // and prints how to reach each.
-func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *runtime.Plan, statuses []dind.NodeStatus, log *stepLog) error {
+func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *runtime.Plan, statuses []dind.NodeStatus, log *stepLog, timings *upTimings) error {
 	results := make([]*deploy.Result, len(plan.Clusters))
 	errs := make([]error, len(plan.Clusters))
 	var wg sync.WaitGroup
@@ -193,8 +203,30 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 		return err
 	}
 	for i, r := range results {
+		name := plan.Clusters[i].Name
+		timings.Clusters[name] = append(timings.Clusters[name], r.Phases...)
 		fmt.Fprintf(a.Stdout, "%s: control plane ready at %s\n  kubectl --kubeconfig %s get --raw /readyz\n", plan.Clusters[i].Name, r.Server, r.Kubeconfig)
 	}
 	log.Printf("kubelet and kube-proxy are not deployed yet: nodes do not register with the control plane")
 	return nil
+}
+
+// upTimings is what --json-timings writes: each cluster's phases, in
+// order, and the whole command.
+type upTimings struct {
+	Clusters map[string][]deploy.Phase `json:"clusters"`
+	Total    time.Duration             `json:"-"`
+	Seconds  float64                   `json:"totalSeconds"`
+}
+
+func (t *upTimings) write(path string) error {
+	if path == "" {
+		return nil
+	}
+	t.Seconds = t.Total.Seconds()
+	data, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
