@@ -117,7 +117,15 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		}
 		opts.Log.Printf("[%s] certificates: %d made or renewed", c.Name, len(made))
 	}
-	if err := eachNode(c.Nodes, func(n runtime.Node) error { return copyFiles(ctx, api, bundle, n, encryptionConfig(st.EncryptionKey)) }); err != nil {
+	var mu sync.Mutex
+	filesHash := map[string]string{}
+	if err := eachNode(c.Nodes, func(n runtime.Node) error {
+		h, err := copyFiles(ctx, api, bundle, n, encryptionConfig(st.EncryptionKey))
+		mu.Lock()
+		filesHash[n.Name] = h
+		mu.Unlock()
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	phase("certificates", start)
@@ -128,7 +136,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
 			return err
 		}
-		return converge(ctx, e, opts, c.Name, n, model.ComponentEtcd)
+		return converge(ctx, e, opts, c.Name, n, model.ComponentEtcd, filesHash[n.Name])
 	}); err != nil {
 		return nil, err
 	}
@@ -152,7 +160,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		// The API server first, alone: starting the controller-manager and
 		// the scheduler beside it was measured slower on two cores, as they
 		// take CPU from the API server's start.
-		if err := converge(ctx, e, opts, c.Name, n, model.ComponentAPIServer); err != nil {
+		if err := converge(ctx, e, opts, c.Name, n, model.ComponentAPIServer, filesHash[n.Name]); err != nil {
 			return err
 		}
 		apiClient := tlsClient(api, n, admin)
@@ -160,7 +168,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 			return err
 		}
 		for _, name := range []string{model.ComponentControllerManager, model.ComponentScheduler} {
-			if err := converge(ctx, e, opts, c.Name, n, name); err != nil {
+			if err := converge(ctx, e, opts, c.Name, n, name, filesHash[n.Name]); err != nil {
 				return err
 			}
 		}
@@ -222,22 +230,23 @@ func loadState(ctx context.Context, e *dind.Engine, c runtime.Cluster) (*State, 
 	return LoadState(ctx, e, c.Name, c.NodeImage)
 }
 
-func copyFiles(ctx context.Context, api client.APIClient, b pki.Bundle, n runtime.Node, enc []byte) error {
+// copyFiles puts a node's files in place and returns their hash.
+func copyFiles(ctx context.Context, api client.APIClient, b pki.Bundle, n runtime.Node, enc []byte) (string, error) {
 	files, err := nodeFiles(b, n, enc)
 	if err != nil {
-		return fmt.Errorf("node %s: %w", n.Name, err)
+		return "", fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	data, err := tarFiles(files)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := api.CopyToContainer(ctx, n.ContainerName, "/", bytes.NewReader(data), container.CopyToContainerOptions{}); err != nil {
-		return fmt.Errorf("node %s (container %s): copying certificates: %w", n.Name, n.ContainerName, err)
+		return "", fmt.Errorf("node %s (container %s): copying certificates: %w", n.Name, n.ContainerName, err)
 	}
-	return nil
+	return filesDigest(files), nil
 }
 
-func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string, n runtime.Node, name string) error {
+func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string, n runtime.Node, name, filesHash string) error {
 	comp, ok := component(n, name)
 	if !ok {
 		return fmt.Errorf("node %s: no %s in the plan", n.Name, name)
@@ -247,7 +256,7 @@ func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string,
 		return err
 	}
 	defer nodeAPI.Close()
-	action, err := dind.ConvergeComponent(ctx, nodeAPI, comp)
+	action, err := dind.ConvergeComponent(ctx, nodeAPI, comp, filesHash)
 	if err != nil {
 		return fmt.Errorf("cluster %s node %s (container %s): %w", cluster, n.Name, n.ContainerName, err)
 	}

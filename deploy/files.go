@@ -4,9 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -71,6 +74,19 @@ func nodeFiles(b pki.Bundle, n runtime.Node, encryptionConfig []byte) ([]file, e
 		}
 	}
 	return out, nil
+}
+
+// filesDigest hashes a node's files by content (not by time), so that
+// components restart exactly when what they read changed.
+func filesDigest(files []file) string {
+	sorted := append([]file(nil), files...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].path < sorted[j].path })
+	h := sha256.New()
+	for _, f := range sorted {
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", f.path, f.mode, len(f.data))
+		h.Write(f.data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // tarFiles packs files for CopyToContainer at "/".

@@ -22,14 +22,19 @@ import (
 // node's engine; LabelSpec holds their configuration's hash there too.
 const LabelComponent = "io.docker-rke.component"
 
+// LabelFiles holds the hash of the files (certificates, configs) a
+// component was started with: when they change, the component is
+// replaced, since it reads them only at start.
+const LabelFiles = "io.docker-rke.files"
+
 // componentSpec translates a planned component into docker's configs for
 // the node's engine. It is pure.
-func componentSpec(c runtime.Component) (*container.Config, *container.HostConfig, string) {
+func componentSpec(c runtime.Component, filesHash string) (*container.Config, *container.HostConfig, string) {
 	cfg := &container.Config{
 		Image:  c.Image,
 		Cmd:    append(append([]string{}, c.Command...), c.Args...),
 		Env:    c.Env,
-		Labels: map[string]string{LabelComponent: c.Name},
+		Labels: map[string]string{LabelComponent: c.Name, LabelFiles: filesHash},
 	}
 	host := &container.HostConfig{
 		Binds:         c.Binds,
@@ -57,10 +62,10 @@ func componentSpec(c runtime.Component) (*container.Config, *container.HostConfi
 
 // ConvergeComponent brings one component container in a node's engine to
 // its plan: kept when it matches and runs, started when stopped, replaced
-// when it drifted, created when missing. RKE's run-container helper does
-// the same on hosts.
-func ConvergeComponent(ctx context.Context, node client.APIClient, c runtime.Component) (Action, error) {
-	cfg, host, hash := componentSpec(c)
+// when it drifted (its configuration or the files it reads), created when
+// missing. RKE's run-container helper does the same on hosts.
+func ConvergeComponent(ctx context.Context, node client.APIClient, c runtime.Component, filesHash string) (Action, error) {
+	cfg, host, hash := componentSpec(c, filesHash)
 	have, err := node.ContainerInspect(ctx, c.Name)
 	switch {
 	case cerrdefs.IsNotFound(err):

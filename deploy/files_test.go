@@ -1,0 +1,93 @@
+package deploy
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-rke/docker-rke/model"
+	"github.com/docker-rke/docker-rke/pki"
+	"github.com/docker-rke/docker-rke/runtime"
+)
+
+func plan(t *testing.T) runtime.Cluster {
+	t.Helper()
+	def := &model.Definition{File: "t.go", Clusters: []model.Cluster{{Name: "c", Nodes: []model.Node{
+		{Name: "cp", Roles: []model.Role{model.RoleControlPlane}},
+		{Name: "etcd1", Roles: []model.Role{model.RoleEtcd}},
+		{Name: "w", Roles: []model.Role{model.RoleWorker}},
+	}}}}
+	def.ApplyDefaults()
+	if err := def.Validate().Err(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := runtime.Build(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Clusters[0]
+}
+
+func bundle(t *testing.T, c runtime.Cluster) pki.Bundle {
+	t.Helper()
+	reqs, err := pki.Requests(c, map[string]net.IP{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := pki.Ensure(nil, reqs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestNodeFiles: each node gets what it uses and nothing more, keys 0600.
+func TestNodeFiles(t *testing.T) {
+	c := plan(t)
+	b := bundle(t, c)
+	enc := encryptionConfig("a2V5")
+	paths := func(n runtime.Node) map[string]int64 {
+		files, err := nodeFiles(b, n, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int64{}
+		for _, f := range files {
+			out[f.path] = f.mode
+			if strings.HasSuffix(f.path, "-key.pem") && f.mode != 0o600 {
+				t.Errorf("%s: key %s mode %o", n.Name, f.path, f.mode)
+			}
+		}
+		return out
+	}
+	cp, etcd, w := paths(c.Nodes[0]), paths(c.Nodes[1]), paths(c.Nodes[2])
+	if len(w) != 1 || w[runtime.CACert] == 0 {
+		t.Errorf("a worker gets only the CA for now: %v", w)
+	}
+	if _, ok := etcd[runtime.Key("kube-etcd-etcd1")]; !ok || len(etcd) != 3 {
+		t.Errorf("etcd node files: %v", etcd)
+	}
+	for _, want := range []string{runtime.Key("kube-ca"), runtime.Key("kube-apiserver"), runtime.PublicKey(pki.ServiceAccount), runtime.EncryptionConfig, runtime.Kubeconfig("kube-scheduler")} {
+		if _, ok := cp[want]; !ok {
+			t.Errorf("controlplane node lacks %s", want)
+		}
+	}
+	if _, ok := cp[runtime.Key("kube-etcd-etcd1")]; ok {
+		t.Error("a controlplane node got an etcd member key")
+	}
+}
+
+func TestFilesDigest(t *testing.T) {
+	c := plan(t)
+	b := bundle(t, c)
+	f1, _ := nodeFiles(b, c.Nodes[0], encryptionConfig("a2V5"))
+	f2, _ := nodeFiles(b, c.Nodes[0], encryptionConfig("a2V5"))
+	if filesDigest(f1) != filesDigest(f2) {
+		t.Fatal("the same files gave two digests")
+	}
+	f3, _ := nodeFiles(b, c.Nodes[0], encryptionConfig("b3RoZXI="))
+	if filesDigest(f1) == filesDigest(f3) {
+		t.Error("a changed encryption key kept the digest")
+	}
+}
