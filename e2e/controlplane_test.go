@@ -174,3 +174,58 @@ func componentIDs(t *testing.T, node string) map[string]string {
 	}
 	return out
 }
+
+// TestEtcdMemberDown stops one of cluster2's three nodes: with two etcd
+// members left the API still answers and writes. Started again and
+// converged by up, nothing is recreated.
+func TestEtcdMemberDown(t *testing.T) {
+	requireAbsent(t, "cluster2")
+	rmAtEnd(t, "cluster2")
+	dir := t.TempDir()
+	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/cluster2.go"); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	nodes := []string{"rke-dind-cluster2-node1", "rke-dind-cluster2-node2", "rke-dind-cluster2-node3"}
+	before := map[string]map[string]string{}
+	for _, n := range nodes {
+		before[n] = componentIDs(t, n)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kube_config_cluster2.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if r := run(t, "docker", "stop", nodes[2]); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	// Two of three members: quorum holds, reads and writes go on.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "written-with-two-members"}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctxT(t), ns, metav1.CreateOptions{}); err != nil {
+		t.Errorf("with one etcd member down the API refuses writes: %v", err)
+	}
+	if ready, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctxT(t)); err != nil || string(ready) != "ok" {
+		t.Errorf("/readyz with one member down: %v %s", err, ready)
+	}
+
+	if r := run(t, "docker", "start", nodes[2]); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/cluster2.go"); r.code != 0 {
+		t.Fatalf("up after the node came back: %s", r.stderr)
+	}
+	for _, n := range nodes {
+		after := componentIDs(t, n)
+		for name, id := range before[n] {
+			if after[name] != id {
+				t.Errorf("%s: %s was recreated", n, name)
+			}
+		}
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(ctxT(t), "written-with-two-members", metav1.GetOptions{}); err != nil {
+		t.Errorf("after converging: %v", err)
+	}
+}
