@@ -6,10 +6,12 @@ import (
 	"crypto/x509"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	corev1 "k8s.io/api/core/v1"
@@ -227,5 +229,48 @@ func TestEtcdMemberDown(t *testing.T) {
 	}
 	if _, err := cs.CoreV1().Namespaces().Get(ctxT(t), "written-with-two-members", metav1.GetOptions{}); err != nil {
 		t.Errorf("after converging: %v", err)
+	}
+}
+
+// TestInterruptDuringEtcd cancels up (SIGINT, as Ctrl-C) once it reached
+// the etcd phase; a new up finishes the cluster.
+func TestInterruptDuringEtcd(t *testing.T) {
+	requireAbsent(t, "cluster1")
+	rmAtEnd(t, "cluster1")
+	dir := t.TempDir()
+	cmd := exec.Command(shared.binary, "up", "--kubeconfig-dir", dir, "samples/cluster1.go")
+	cmd.Dir = shared.repo
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for !strings.Contains(stderr.String(), "certificates: done") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("up never reached the etcd phase:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil && strings.Contains(stderr.String(), "control plane: done") {
+		t.Log("up finished before the interrupt took effect; the second up still has to converge")
+	}
+	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/cluster1.go"); r.code != 0 {
+		t.Fatalf("up after an interrupted up: %s", r.stderr)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kube_config_cluster1.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctxT(t)); err != nil || string(ready) != "ok" {
+		t.Errorf("/readyz after finishing: %v %s", err, ready)
 	}
 }
