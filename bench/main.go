@@ -160,7 +160,7 @@ func nodePhases(binary string, runs int) ([]Phase, error) {
 	}
 	return []Phase{
 		summarize("images build, nothing changed", warm, 10000, "every image of the release checked against its recipe hash"),
-		summarize("up --nodes-only cluster1 (3 nodes ready)", ups, 5000, "from the command's start until every node's engine answered through its tunnel with its images loaded"),
+		summarize("up --nodes-only cluster1 (3 nodes ready)", ups, 5000, "from the command's start until every node's engine answered through its tunnel (images load right after, see the next phase)"),
 		summarize("images into 3 nodes", loads, 10000, "the slowest node's image load at boot (runtime image into its engine, pause into containerd); the binaries are layers of the node image, shared, so nothing else is copied"),
 		summarize("rm cluster1 (3 nodes)", rms, 3000, ""),
 	}, nil

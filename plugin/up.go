@@ -74,7 +74,7 @@ func (a *App) upCommand() *cli.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			log.Printf("%d nodes ready", len(statuses))
+			log.Printf("%d nodes: done in %s", len(statuses), time.Since(nodesStart).Round(10*time.Millisecond))
 			for _, cl := range plan.Clusters {
 				timings.Clusters[cl.Name] = []deploy.Phase{deploy.NewPhase("nodes", time.Since(nodesStart))}
 			}
