@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -38,14 +39,21 @@ type State struct {
 	// Kubeconfig is the absolute path of the kubeconfig up wrote, which
 	// rm removes with the cluster.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
-	// Server is the API server's URL in the kubeconfig.
-	Server string `json:"server,omitempty"`
+	// Server is the API server's URL in the kubeconfig; Servers has both
+	// ways to reach it: "address" (the node's address on its network)
+	// and "published" (127.0.0.1 on the engine's host).
+	Server  string            `json:"server,omitempty"`
+	Servers map[string]string `json:"servers,omitempty"`
 }
 
 // Options tune Up.
 type Options struct {
 	// KubeconfigDir is where kube_config_<cluster>.yml is written.
 	KubeconfigDir string
+	// Published makes the kubeconfig reach the API server on the port
+	// published on the engine host's 127.0.0.1 instead of the node's
+	// address (for engines whose container addresses cannot be reached).
+	Published bool
 	// Timeout bounds each wait for a component's health.
 	Timeout time.Duration
 	Log     dind.Logger
@@ -187,7 +195,18 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}
 	phase("control plane", start)
 
-	server := fmt.Sprintf("https://%s:%d", addrs[cps[0].Name], runtime.APIServerPort)
+	servers := map[string]string{"address": fmt.Sprintf("https://%s:%d", addrs[cps[0].Name], runtime.APIServerPort)}
+	for _, n := range nodes {
+		if n.Node == cps[0].Name && n.APIPort != "" {
+			servers["published"] = "https://127.0.0.1:" + n.APIPort
+		}
+	}
+	server := servers["address"]
+	if opts.Published {
+		if server = servers["published"]; server == "" {
+			return nil, fmt.Errorf("cluster %s: node %s publishes no API server port", c.Name, cps[0].Name)
+		}
+	}
 	kc, err := bundle.Kubeconfig(c.Name, server, "kube-admin")
 	if err != nil {
 		return nil, err
@@ -197,8 +216,8 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if err := pki.WriteKubeconfig(res.Kubeconfig, kc); err != nil {
 		return nil, err
 	}
-	if abs, err := filepath.Abs(res.Kubeconfig); err == nil && (abs != st.Kubeconfig || server != st.Server) {
-		st.Kubeconfig, st.Server = abs, server
+	if abs, err := filepath.Abs(res.Kubeconfig); err == nil && (abs != st.Kubeconfig || server != st.Server || !maps.Equal(servers, st.Servers)) {
+		st.Kubeconfig, st.Server, st.Servers = abs, server, servers
 		data, err := json.Marshal(st)
 		if err != nil {
 			return nil, err

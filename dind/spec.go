@@ -9,12 +9,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
 
 	"github.com/docker-rke/docker-rke/model"
 	"github.com/docker-rke/docker-rke/runtime"
@@ -102,6 +104,15 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
 		host.ReadonlyPaths = []string{} // systempaths=unconfined
 		host.Resources.DeviceCgroupRules = []string{"a *:* rwm"}
 	}
+	if hasRole(n.Roles, model.RoleControlPlane) {
+		// The API server on 127.0.0.1 of the engine's host, at a port
+		// the engine picks: where container addresses cannot be reached
+		// (Docker Desktop on macOS), the kubeconfig uses it. Loopback
+		// only, so it is not exposed to the network.
+		port := nat.Port(fmt.Sprintf("%d/tcp", runtime.APIServerPort))
+		cfg.ExposedPorts = nat.PortSet{port: {}}
+		host.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1"}}}
+	}
 	netcfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		c.Network: {Aliases: []string{n.Hostname}},
 	}}
@@ -148,6 +159,15 @@ func ClusterNetwork(c runtime.Cluster) (string, network.CreateOptions) {
 		opts.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: c.Subnet}}}
 	}
 	return c.Network, opts
+}
+
+func hasRole(roles []model.Role, r model.Role) bool {
+	for _, have := range roles {
+		if have == r {
+			return true
+		}
+	}
+	return false
 }
 
 func joinRoles(roles []model.Role) string {

@@ -85,8 +85,12 @@ func checkCommon(t *testing.T, s NodeSpec) {
 	if string(h.NetworkMode) != "rke-c1" || s.Networking.EndpointsConfig["rke-c1"] == nil {
 		t.Errorf("network %q %v", h.NetworkMode, s.Networking.EndpointsConfig)
 	}
-	if len(h.PortBindings) != 0 || len(s.Config.ExposedPorts) != 0 {
-		t.Error("a node must publish no port: its engine is reached only through the tunnel")
+	for port, bindings := range h.PortBindings {
+		// Only the API server, and only on loopback: the node's engine
+		// is reached through the tunnel alone.
+		if port != "6443/tcp" || len(bindings) != 1 || bindings[0].HostIP != "127.0.0.1" {
+			t.Errorf("node publishes %s %v", port, bindings)
+		}
 	}
 	for _, k := range []string{LabelCluster, LabelNode, LabelRoles, LabelKubernetesVersion, LabelMode, LabelSpec} {
 		if s.Config.Labels[k] == "" {
@@ -95,6 +99,16 @@ func checkCommon(t *testing.T, s NodeSpec) {
 	}
 	if s.Config.Labels[LabelSpec] != s.Hash {
 		t.Error("spec label differs from the hash")
+	}
+}
+
+func TestPublishedAPIServer(t *testing.T) {
+	c := plan(t, "")
+	if b := NodeContainer(c, c.Nodes[0], Capabilities).Host.PortBindings; len(b) != 1 {
+		t.Errorf("a controlplane node must publish the API server on loopback: %v", b)
+	}
+	if b := NodeContainer(c, c.Nodes[1], Capabilities).Host.PortBindings; len(b) != 0 {
+		t.Errorf("a worker publishes %v", b)
 	}
 }
 

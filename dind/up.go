@@ -70,7 +70,10 @@ type NodeStatus struct {
 	Container string   `json:"container"`
 	Roles     []string `json:"roles"`
 	Address   string   `json:"address"`
-	Action    Action   `json:"action"`
+	// APIPort is the API server's port published on the engine host's
+	// 127.0.0.1, for controlplane nodes.
+	APIPort string `json:"apiPort,omitempty"`
+	Action  Action `json:"action"`
 }
 
 // undo records what a run created, to remove it when the run fails.
@@ -203,11 +206,11 @@ func (e *Engine) upCluster(ctx context.Context, c runtime.Cluster, mode Mode, op
 		return nil, err
 	}
 	for i := range statuses {
-		addr, err := e.address(ctx, statuses[i].Container, c.Network)
+		addr, port, err := e.address(ctx, statuses[i].Container, c.Network)
 		if err != nil {
 			return nil, err
 		}
-		statuses[i].Address = addr
+		statuses[i].Address, statuses[i].APIPort = addr, port
 	}
 	return statuses, nil
 }
@@ -378,17 +381,25 @@ func (e *Engine) waitLogLine(ctx context.Context, name, want string) error {
 	return fmt.Errorf("node container %s before its engine answered:\n%s", state, e.logTail(ctx, name, 15))
 }
 
-func (e *Engine) address(ctx context.Context, name, net string) (string, error) {
+// address returns a node's IP on its network and the host port its API
+// server is published on, if any.
+func (e *Engine) address(ctx context.Context, name, net string) (string, string, error) {
 	inspect, err := e.api.ContainerInspect(ctx, name)
 	if err != nil {
-		return "", fmt.Errorf("inspecting container %s: %w", name, err)
+		return "", "", fmt.Errorf("inspecting container %s: %w", name, err)
 	}
+	var ip, port string
 	if inspect.NetworkSettings != nil {
 		if ep := inspect.NetworkSettings.Networks[net]; ep != nil {
-			return ep.IPAddress, nil
+			ip = ep.IPAddress
+		}
+		for p, bindings := range inspect.NetworkSettings.Ports {
+			if p.Int() == runtime.APIServerPort && len(bindings) > 0 {
+				port = bindings[0].HostPort
+			}
 		}
 	}
-	return "", nil
+	return ip, port, nil
 }
 
 // clusterContainers returns the cluster's node containers by name.

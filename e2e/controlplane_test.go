@@ -111,6 +111,16 @@ func TestControlPlane(t *testing.T) {
 	if cfg, err := clientcmd.Load([]byte(printed.stdout)); err != nil || cfg.CurrentContext != "rke-cluster1" {
 		t.Errorf("kubeconfig cluster1: %v %q", err, printed.stderr)
 	}
+	// The API server is also published on 127.0.0.1 of the engine's host
+	// (for Docker Desktop); here that host is this one.
+	published := docker(t, "rke", "kubeconfig", "--via", "published", "cluster1")
+	if pc, err := clientcmd.RESTConfigFromKubeConfig([]byte(published.stdout)); err != nil || !strings.HasPrefix(pc.Host, "https://127.0.0.1:") {
+		t.Errorf("kubeconfig --via published: %v %q", err, published.stderr)
+	} else if cs, err := kubernetes.NewForConfig(pc); err != nil {
+		t.Error(err)
+	} else if ready, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctxT(t)); err != nil || string(ready) != "ok" {
+		t.Errorf("/readyz through the published port: %v %s", err, ready)
+	}
 	mine := filepath.Join(dir, "my-kubeconfig")
 	if err := os.WriteFile(mine, []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://example.invalid\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ func (a *App) kubeconfigCommand() *cli.Command {
 		ArgsUsage: "NAME",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "merge", Usage: "merge into the kubeconfig kubectl uses ($KUBECONFIG or ~/.kube/config) as context rke-NAME"},
+			&cli.StringFlag{Name: "via", Usage: "how to reach the API server: address (the node's address) or published (127.0.0.1 on the engine's host); default: what up chose"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -36,8 +37,14 @@ func (a *App) kubeconfigCommand() *cli.Command {
 			if st.Server == "" || st.Certificates == nil {
 				return fmt.Errorf("cluster %s: no control plane yet (docker rke up brings it up)", name)
 			}
+			server := st.Server
+			if via := c.String("via"); via != "" {
+				if server = st.Servers[via]; server == "" {
+					return cli.Exit(fmt.Sprintf("--via %q: want address or published", via), 2)
+				}
+			}
 			context := "rke-" + name
-			data, err := st.Certificates.Kubeconfig(context, st.Server, "kube-admin")
+			data, err := st.Certificates.Kubeconfig(context, server, "kube-admin")
 			if err != nil {
 				return err
 			}

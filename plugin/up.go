@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -193,6 +195,7 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 			defer wg.Done()
 			results[i], errs[i] = deploy.Up(c.Context, engine, a.Docker.Client(), cl, nodes, deploy.Options{
 				KubeconfigDir: c.String("kubeconfig-dir"),
+				Published:     !a.containerAddressesReachable(),
 				Timeout:       c.Duration("timeout"),
 				Log:           log,
 			})
@@ -229,4 +232,12 @@ func (t *upTimings) write(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// containerAddressesReachable says whether this machine can route to the
+// engine's container addresses: a Linux client of a local engine (unix
+// socket) can; Docker Desktop on macOS and remote contexts cannot, and
+// their kubeconfigs use the API server port published on 127.0.0.1.
+func (a *App) containerAddressesReachable() bool {
+	return goruntime.GOOS == "linux" && strings.HasPrefix(a.Docker.DockerEndpoint().Host, "unix://")
 }
