@@ -70,6 +70,24 @@ func TestControlPlane(t *testing.T) {
 		if err != nil || !strings.Contains(string(ready), "[+]etcd ok") || !strings.Contains(string(ready), "readyz check passed") {
 			t.Errorf("%s /readyz?verbose: %v\n%s", cl, err, ready)
 		}
+		// kubectl get componentstatuses: etcd, controller-manager and
+		// scheduler healthy.
+		statuses, err := cs.CoreV1().ComponentStatuses().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Errorf("%s: componentstatuses: %v", cl, err)
+		} else {
+			healthy := map[string]bool{}
+			for _, c := range statuses.Items {
+				for _, cond := range c.Conditions {
+					healthy[strings.TrimSuffix(c.Name, "-0")] = cond.Type == corev1.ComponentHealthy && cond.Status == corev1.ConditionTrue
+				}
+			}
+			for _, want := range []string{"etcd", "controller-manager", "scheduler"} {
+				if !healthy[want] {
+					t.Errorf("%s: componentstatus %s not healthy: %+v", cl, want, statuses.Items)
+				}
+			}
+		}
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + cl}}
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 			t.Errorf("%s: the admin cannot create a namespace: %v", cl, err)
