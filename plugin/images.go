@@ -44,6 +44,7 @@ func (a *App) imagesCommand() *cli.Command {
 
 func (a *App) imagesBuild(c *cli.Context) error {
 	log := newStepLog(a.Stderr)
+	defer log.Spin()()
 	start := time.Now()
 	if c.Args().First() == "node" {
 		ref, built, err := node.Build(c.Context, a.Docker.Client(), node.BuildOptions{Progress: func(line string) { log.Printf("%s", line) }})
@@ -80,6 +81,8 @@ func buildCacheDir() (string, error) {
 }
 
 func (a *App) printBuildResults(results []builder.Result, start time.Time) error {
+	// Callers stop the spinner (deferred) after this returns; its line is
+	// on stderr and this table on stdout, so clear it first.
 	tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tRESULT\tSIZE\tTIME")
 	built := 0

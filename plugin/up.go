@@ -54,6 +54,7 @@ func (a *App) upCommand() *cli.Command {
 				}
 			}
 			log := newStepLog(a.Stderr)
+			defer log.Spin()()
 			if err := a.ensureImages(c, plan, log); err != nil {
 				return err
 			}
@@ -68,6 +69,7 @@ func (a *App) upCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			log.Clear()
 			tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
 			fmt.Fprintln(tw, "CLUSTER\tNODE\tROLES\tADDRESS\tCONTAINER\tACTION")
 			for _, s := range statuses {
@@ -205,6 +207,7 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	log.Clear()
 	for i, r := range results {
 		name := plan.Clusters[i].Name
 		timings.Clusters[name] = append(timings.Clusters[name], r.Phases...)
