@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -232,10 +233,17 @@ func TestEtcdMemberDown(t *testing.T) {
 	if r := run(t, "docker", "stop", nodes[2]); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	// Two of three members: quorum holds, reads and writes go on.
+	// Two of three members: quorum holds, reads and writes go on. If the
+	// stopped member led, the other two elect a new leader first, and a
+	// write in that moment times out: allow the election its time.
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "written-with-two-members"}}
-	if _, err := cs.CoreV1().Namespaces().Create(ctxT(t), ns, metav1.CreateOptions{}); err != nil {
-		t.Errorf("with one etcd member down the API refuses writes: %v", err)
+	var lastErr error
+	err = wait.PollUntilContextTimeout(ctxT(t), 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, lastErr = cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+		return lastErr == nil, nil
+	})
+	if err != nil {
+		t.Errorf("with one etcd member down the API refuses writes for a minute: %v", lastErr)
 	}
 	if ready, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctxT(t)); err != nil || string(ready) != "ok" {
 		t.Errorf("/readyz with one member down: %v %s", err, ready)

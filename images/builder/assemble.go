@@ -89,7 +89,7 @@ func (b *Builder) assemble(ctx context.Context, c images.Component, hash string,
 	}
 	defer resp.Close()
 	var id string
-	if err := readStatus(resp, func(s string) {
+	if err := node.ReadMessages(resp, func(s string) {
 		if strings.HasPrefix(s, "sha256:") {
 			id = strings.TrimSpace(s)
 		}

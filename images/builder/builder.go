@@ -9,10 +9,8 @@ package builder
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -200,24 +198,3 @@ func tail(s string, n int) string {
 
 // ErrUnknownVersion is returned for a Kubernetes version without a recipe.
 var ErrUnknownVersion = errors.New("unknown Kubernetes version")
-
-// readStatus reads the engine's JSON message stream and returns the first
-// error it reports.
-func readStatus(r io.Reader, status func(string)) error {
-	dec := json.NewDecoder(r)
-	for {
-		var msg struct {
-			Status string `json:"status"`
-			Error  string `json:"error"`
-		}
-		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("reading the engine's answer: %w", err)
-		}
-		if msg.Error != "" {
-			return errors.New(msg.Error)
-		}
-		status(msg.Status)
-	}
-}

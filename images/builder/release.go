@@ -128,7 +128,7 @@ func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, re
 		return fmt.Errorf("build: %w", err)
 	}
 	defer resp.Body.Close()
-	return readStatus(resp.Body, func(string) {})
+	return node.ReadMessages(resp.Body, func(string) {})
 }
 
 // SavedName is the file name of a saved image in a node:

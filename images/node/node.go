@@ -214,7 +214,7 @@ func importRootfs(ctx context.Context, api client.ImageAPIClient, rootfs io.Read
 	}
 	defer resp.Close()
 	var id string
-	err = readMessages(resp, func(status string) {
+	err = ReadMessages(resp, func(status string) {
 		if strings.HasPrefix(status, "sha256:") {
 			id = strings.TrimSpace(status)
 		}
@@ -264,15 +264,15 @@ func buildNode(ctx context.Context, api client.ImageAPIClient, base, ref string)
 		return fmt.Errorf("node image: build: %w", err)
 	}
 	defer resp.Body.Close()
-	if err := readMessages(resp.Body, func(string) {}); err != nil {
+	if err := ReadMessages(resp.Body, func(string) {}); err != nil {
 		return fmt.Errorf("node image: build: %w", err)
 	}
 	return nil
 }
 
-// readMessages reads the engine's JSON message stream and returns the
-// first error it reports.
-func readMessages(r io.Reader, status func(string)) error {
+// ReadMessages reads the engine's JSON message stream (import, build) and
+// returns the first error it reports; status sees every status line.
+func ReadMessages(r io.Reader, status func(string)) error {
 	dec := json.NewDecoder(r)
 	for {
 		var msg struct {
