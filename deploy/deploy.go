@@ -108,8 +108,28 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 	}
-	changed := len(made) > 0 || st.EncryptionKey == ""
-	st.Certificates = bundle
+	cps := nodesWith(c, model.RoleControlPlane)
+	servers := map[string]string{"address": fmt.Sprintf("https://%s:%d", addrs[cps[0].Name], runtime.APIServerPort)}
+	for _, n := range nodes {
+		if n.Node == cps[0].Name && n.APIPort != "" {
+			servers["published"] = "https://127.0.0.1:" + n.APIPort
+		}
+	}
+	server := servers["address"]
+	if opts.Published {
+		if server = servers["published"]; server == "" {
+			return nil, fmt.Errorf("cluster %s: node %s publishes no API server port", c.Name, cps[0].Name)
+		}
+	}
+	kubeconfig := filepath.Join(opts.KubeconfigDir, "kube_config_"+c.Name+".yml")
+	abs, err := filepath.Abs(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	// Everything the state holds is known now: save it once, before any
+	// node uses the certificates, and only if something changed.
+	changed := len(made) > 0 || st.EncryptionKey == "" || abs != st.Kubeconfig || server != st.Server || !maps.Equal(servers, st.Servers)
+	st.Certificates, st.Kubeconfig, st.Server, st.Servers = bundle, abs, server, servers
 	if st.EncryptionKey == "" {
 		if st.EncryptionKey, err = newEncryptionKey(); err != nil {
 			return nil, err
@@ -160,7 +180,6 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if err != nil {
 		return nil, err
 	}
-	cps := nodesWith(c, model.RoleControlPlane)
 	if err := eachNode(cps, func(n runtime.Node) error {
 		if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
 			return err
@@ -195,36 +214,13 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}
 	phase("control plane", start)
 
-	servers := map[string]string{"address": fmt.Sprintf("https://%s:%d", addrs[cps[0].Name], runtime.APIServerPort)}
-	for _, n := range nodes {
-		if n.Node == cps[0].Name && n.APIPort != "" {
-			servers["published"] = "https://127.0.0.1:" + n.APIPort
-		}
-	}
-	server := servers["address"]
-	if opts.Published {
-		if server = servers["published"]; server == "" {
-			return nil, fmt.Errorf("cluster %s: node %s publishes no API server port", c.Name, cps[0].Name)
-		}
-	}
 	kc, err := bundle.Kubeconfig(c.Name, server, "kube-admin")
 	if err != nil {
 		return nil, err
 	}
-	res.Server = server
-	res.Kubeconfig = filepath.Join(opts.KubeconfigDir, "kube_config_"+c.Name+".yml")
-	if err := pki.WriteKubeconfig(res.Kubeconfig, kc); err != nil {
+	res.Server, res.Kubeconfig = server, kubeconfig
+	if err := pki.WriteKubeconfig(kubeconfig, kc); err != nil {
 		return nil, err
-	}
-	if abs, err := filepath.Abs(res.Kubeconfig); err == nil && (abs != st.Kubeconfig || server != st.Server || !maps.Equal(servers, st.Servers)) {
-		st.Kubeconfig, st.Server, st.Servers = abs, server, servers
-		data, err := json.Marshal(st)
-		if err != nil {
-			return nil, err
-		}
-		if err := e.SaveState(ctx, c.Name, c.NodeImage, data); err != nil {
-			return nil, err
-		}
 	}
 	return res, nil
 }
@@ -351,7 +347,7 @@ func component(n runtime.Node, name string) (runtime.Component, bool) {
 func nodesWith(c runtime.Cluster, r model.Role) []runtime.Node {
 	var out []runtime.Node
 	for _, n := range c.Nodes {
-		if hasRole(n, r) {
+		if n.HasRole(r) {
 			out = append(out, n)
 		}
 	}

@@ -42,15 +42,15 @@ func nodeFiles(b pki.Bundle, n runtime.Node, encryptionConfig []byte) ([]file, e
 		}
 		return nil
 	}
-	if err := add(pki.CA, hasRole(n, model.RoleControlPlane)); err != nil {
+	if err := add(pki.CA, n.HasRole(model.RoleControlPlane)); err != nil {
 		return nil, err
 	}
-	if hasRole(n, model.RoleEtcd) {
+	if n.HasRole(model.RoleEtcd) {
 		if err := add("kube-etcd-"+n.Name, true); err != nil {
 			return nil, err
 		}
 	}
-	if hasRole(n, model.RoleControlPlane) {
+	if n.HasRole(model.RoleControlPlane) {
 		for _, name := range []string{"kube-apiserver", "kube-apiserver-etcd-client", "kube-apiserver-proxy-client", pki.ServiceAccount} {
 			if err := add(name, true); err != nil {
 				return nil, err
@@ -140,13 +140,4 @@ resources:
               secret: ` + key + `
       - identity: {}
 `)
-}
-
-func hasRole(n runtime.Node, r model.Role) bool {
-	for _, have := range n.Roles {
-		if have == r {
-			return true
-		}
-	}
-	return false
 }

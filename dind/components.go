@@ -110,8 +110,9 @@ func NodeLocalDialer(api client.ContainerAPIClient, node string) func(ctx contex
 	}
 }
 
-// ComponentLogs returns the last lines a component printed, for errors.
-func ComponentLogs(ctx context.Context, node client.APIClient, name string, lines int) string {
+// ComponentLogs returns the last lines a container printed (a node on the
+// outer engine, or a component in a node's engine), for errors.
+func ComponentLogs(ctx context.Context, node client.ContainerAPIClient, name string, lines int) string {
 	rc, err := node.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(lines)})
 	if err != nil {
 		return fmt.Sprintf("(no logs: %v)", err)

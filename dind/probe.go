@@ -3,14 +3,12 @@ package dind
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/docker-rke/docker-rke/runtime"
 )
@@ -88,14 +86,5 @@ func (e *Engine) probe(ctx context.Context, image string) (Mode, error) {
 
 // logTail returns the last lines a node container printed.
 func (e *Engine) logTail(ctx context.Context, name string, lines int) string {
-	rc, err := e.api.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(lines)})
-	if err != nil {
-		return fmt.Sprintf("(no logs: %v)", err)
-	}
-	defer rc.Close()
-	var out strings.Builder
-	if _, err := stdcopy.StdCopy(&out, &out, io.LimitReader(rc, 64<<10)); err != nil {
-		return out.String()
-	}
-	return out.String()
+	return ComponentLogs(ctx, e.api, name, lines)
 }

@@ -104,7 +104,7 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
 		host.ReadonlyPaths = []string{} // systempaths=unconfined
 		host.Resources.DeviceCgroupRules = []string{"a *:* rwm"}
 	}
-	if hasRole(n.Roles, model.RoleControlPlane) {
+	if n.HasRole(model.RoleControlPlane) {
 		// The API server on 127.0.0.1 of the engine's host, at a port
 		// the engine picks: where container addresses cannot be reached
 		// (Docker Desktop on macOS), the kubeconfig uses it. Loopback
@@ -159,15 +159,6 @@ func ClusterNetwork(c runtime.Cluster) (string, network.CreateOptions) {
 		opts.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: c.Subnet}}}
 	}
 	return c.Network, opts
-}
-
-func hasRole(roles []model.Role, r model.Role) bool {
-	for _, have := range roles {
-		if have == r {
-			return true
-		}
-	}
-	return false
 }
 
 func joinRoles(roles []model.Role) string {

@@ -31,7 +31,7 @@ func Requests(c runtime.Cluster, addresses map[string]net.IP) ([]Request, error)
 	apiDNS := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + c.ClusterDomain}
 	apiIPs := []net.IP{net.IPv4(127, 0, 0, 1).To4(), apiServiceIP}
 	for _, n := range c.Nodes {
-		if hasRole(n, model.RoleControlPlane) {
+		if n.HasRole(model.RoleControlPlane) {
 			apiDNS = append(apiDNS, n.Name)
 			if ip := addresses[n.Name]; ip != nil {
 				apiIPs = append(apiIPs, ip)
@@ -54,7 +54,7 @@ func Requests(c runtime.Cluster, addresses map[string]net.IP) ([]Request, error)
 		if ip := addresses[n.Name]; ip != nil {
 			ips = []net.IP{ip}
 		}
-		if hasRole(n, model.RoleEtcd) {
+		if n.HasRole(model.RoleEtcd) {
 			reqs = append(reqs, Request{
 				Name: "kube-etcd-" + n.Name, Kind: KindPeer, CommonName: "kube-etcd-" + n.Name,
 				DNSNames: []string{n.Name, "localhost"}, IPs: append([]net.IP{net.IPv4(127, 0, 0, 1).To4()}, ips...), Issuer: CA,
@@ -67,13 +67,4 @@ func Requests(c runtime.Cluster, addresses map[string]net.IP) ([]Request, error)
 		)
 	}
 	return reqs, nil
-}
-
-func hasRole(n runtime.Node, r model.Role) bool {
-	for _, have := range n.Roles {
-		if have == r {
-			return true
-		}
-	}
-	return false
 }

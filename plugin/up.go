@@ -73,7 +73,7 @@ func (a *App) upCommand() *cli.Command {
 			tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
 			fmt.Fprintln(tw, "CLUSTER\tNODE\tROLES\tADDRESS\tCONTAINER\tACTION")
 			for _, s := range statuses {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Cluster, s.Node, joinStrings(s.Roles), s.Address, s.Container, s.Action)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Cluster, s.Node, strings.Join(s.Roles, ","), s.Address, s.Container, s.Action)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -98,47 +98,47 @@ func (a *App) upCommand() *cli.Command {
 // first use. Other images must be on the engine already; Up says which node
 // lacks one.
 func (a *App) ensureImages(c *cli.Context, plan *runtime.Plan, log *stepLog) error {
-	done := map[string]bool{}
+	checked := map[string]bool{} // by Kubernetes version
 	for _, cl := range plan.Clusters {
+		if checked[cl.KubernetesVersion] {
+			continue
+		}
 		rel, err := images.Lookup(cl.KubernetesVersion)
 		if err != nil {
 			return err
 		}
 		want := images.NodeImage(rel)
-		for _, n := range cl.Nodes {
-			if n.Image != want || done[want] {
-				continue
-			}
-			done[want] = true
-			ok, err := node.Exists(c.Context, a.Docker.Client(), want)
-			if err != nil || ok {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			log.Printf("node image %s is not built yet: building the %s images (once; the first build compiles Kubernetes and takes a while)", want, rel.Kubernetes)
-			cacheDir, err := buildCacheDir()
-			if err != nil {
-				return err
-			}
-			if _, err := builder.New(a.Docker.Client(), log, cacheDir).BuildRelease(c.Context, rel); err != nil {
-				return err
-			}
+		if !usesImage(cl, want) {
+			continue
+		}
+		checked[cl.KubernetesVersion] = true
+		ok, err := node.Exists(c.Context, a.Docker.Client(), want)
+		if err != nil {
+			return err
+		}
+		if ok {
+			continue
+		}
+		log.Printf("node image %s is not built yet: building the %s images (once; the first build compiles Kubernetes and takes a while)", want, rel.Kubernetes)
+		cacheDir, err := buildCacheDir()
+		if err != nil {
+			return err
+		}
+		if _, err := builder.New(a.Docker.Client(), log, cacheDir).BuildRelease(c.Context, rel); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func joinStrings(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ","
+// usesImage reports whether a node of the cluster runs image.
+func usesImage(cl runtime.Cluster, image string) bool {
+	for _, n := range cl.Nodes {
+		if n.Image == image {
+			return true
 		}
-		out += x
 	}
-	return out
+	return false
 }
 
 func (a *App) rmCommand() *cli.Command {

@@ -49,6 +49,16 @@ type Node struct {
 	Components    []Component       `json:"components"`
 }
 
+// HasRole reports whether the node carries role r.
+func (n Node) HasRole(r model.Role) bool {
+	for _, have := range n.Roles {
+		if have == r {
+			return true
+		}
+	}
+	return false
+}
+
 // Component is one process a node runs as a container of its own engine,
 // RKE-style.
 type Component struct {
