@@ -19,6 +19,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +46,9 @@ type State struct {
 	// and "published" (127.0.0.1 on the engine's host).
 	Server  string            `json:"server,omitempty"`
 	Servers map[string]string `json:"servers,omitempty"`
+	// PodCIDRs is each node's block of the pod CIDR, kept for the life of
+	// the node.
+	PodCIDRs map[string]string `json:"podCIDRs,omitempty"`
 }
 
 // Options tune Up.
@@ -65,6 +70,9 @@ type Result struct {
 	Server     string
 	// Phases are the durations of each phase, for progress and bench.
 	Phases []Phase
+	// Critical is the critical path inside the run: etcd answering, the
+	// first API server answering, every kubelet registered.
+	Critical map[string]time.Duration
 }
 
 // Phase is one timed step.
@@ -84,7 +92,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if opts.Timeout == 0 {
 		opts.Timeout = 3 * time.Minute
 	}
-	res := &Result{}
+	res := &Result{Critical: map[string]time.Duration{}}
 	phase := func(name string, start time.Time) {
 		d := time.Since(start)
 		res.Phases = append(res.Phases, NewPhase(name, d))
@@ -92,19 +100,30 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}
 
 	start := time.Now()
+	runStart := start
 	st, err := loadState(ctx, e, c)
 	if err != nil {
 		return nil, err
 	}
 	addrs := map[string]net.IP{}
+	modes := map[string]dind.Mode{}
 	for _, n := range nodes {
 		addrs[n.Node] = net.ParseIP(n.Address).To4()
+		modes[n.Node] = n.Mode
 	}
 	reqs, err := pki.Requests(c, addrs)
 	if err != nil {
 		return nil, err
 	}
 	bundle, made, err := pki.Ensure(st.Certificates, reqs, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+	names := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		names[i] = n.Name
+	}
+	podCIDRs, err := assignPodCIDRs(c.PodCIDR, runtime.NodeCIDRMaskSize, st.PodCIDRs, names)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 	}
@@ -128,8 +147,8 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}
 	// Everything the state holds is known now: save it once, before any
 	// node uses the certificates, and only if something changed.
-	changed := len(made) > 0 || st.EncryptionKey == "" || abs != st.Kubeconfig || server != st.Server || !maps.Equal(servers, st.Servers)
-	st.Certificates, st.Kubeconfig, st.Server, st.Servers = bundle, abs, server, servers
+	changed := len(made) > 0 || st.EncryptionKey == "" || abs != st.Kubeconfig || server != st.Server || !maps.Equal(servers, st.Servers) || !maps.Equal(podCIDRs, st.PodCIDRs)
+	st.Certificates, st.Kubeconfig, st.Server, st.Servers, st.PodCIDRs = bundle, abs, server, servers, podCIDRs
 	if st.EncryptionKey == "" {
 		if st.EncryptionKey, err = newEncryptionKey(); err != nil {
 			return nil, err
@@ -148,11 +167,24 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	var mu sync.Mutex
 	filesHash := map[string]string{}
 	if err := eachNode(c.Nodes, func(n runtime.Node) error {
-		h, err := copyFiles(ctx, api, bundle, n, encryptionConfig(st.EncryptionKey))
+		h, err := copyFiles(ctx, api, bundle, c, n, podCIDRs[n.Name], encryptionConfig(st.EncryptionKey))
+		if err != nil {
+			return err
+		}
 		mu.Lock()
 		filesHash[n.Name] = h
 		mu.Unlock()
-		return err
+		// Routes to the other nodes' pods, while nothing runs yet.
+		var peers []peer
+		for _, o := range c.Nodes {
+			if o.Name != n.Name {
+				peers = append(peers, peer{podCIDR: podCIDRs[o.Name], address: addrs[o.Name].String()})
+			}
+		}
+		if _, err := dind.Exec(ctx, api, n.ContainerName, []string{"sh", "-c", networkScript(c.PodCIDR, peers)}); err != nil {
+			return fmt.Errorf("cluster %s node %s: pod network routes: %w", c.Name, n.Name, err)
+		}
+		return nil
 	}); err != nil {
 		return nil, err
 	}
@@ -164,7 +196,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
 			return err
 		}
-		return converge(ctx, e, opts, c.Name, n, model.ComponentEtcd, filesHash[n.Name])
+		return converge(ctx, e, opts, c.Name, n, model.ComponentEtcd, filesHash[n.Name], modes[n.Name])
 	}); err != nil {
 		return nil, err
 	}
@@ -174,6 +206,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		return nil, err
 	}
 	phase("etcd", start)
+	res.Critical["etcd"] = time.Since(runStart)
 
 	start = time.Now()
 	admin, err := adminTLS(bundle)
@@ -187,15 +220,20 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		// The API server first, alone: starting the controller-manager and
 		// the scheduler beside it was measured slower on two cores, as they
 		// take CPU from the API server's start.
-		if err := converge(ctx, e, opts, c.Name, n, model.ComponentAPIServer, filesHash[n.Name]); err != nil {
+		if err := converge(ctx, e, opts, c.Name, n, model.ComponentAPIServer, filesHash[n.Name], modes[n.Name]); err != nil {
 			return err
 		}
 		apiClient := tlsClient(api, n, admin)
 		if err := waitHealthy(ctx, api, opts, c.Name, n, model.ComponentAPIServer, apiClient, fmt.Sprintf("https://127.0.0.1:%d/readyz", runtime.APIServerPort), "ok"); err != nil {
 			return err
 		}
+		mu.Lock()
+		if _, ok := res.Critical["apiserver"]; !ok {
+			res.Critical["apiserver"] = time.Since(runStart)
+		}
+		mu.Unlock()
 		for _, name := range []string{model.ComponentControllerManager, model.ComponentScheduler} {
-			if err := converge(ctx, e, opts, c.Name, n, name, filesHash[n.Name]); err != nil {
+			if err := converge(ctx, e, opts, c.Name, n, name, filesHash[n.Name], modes[n.Name]); err != nil {
 				return err
 			}
 		}
@@ -213,6 +251,53 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		return nil, err
 	}
 	phase("control plane", start)
+
+	start = time.Now()
+	cs, dyn, err := kubeClients(api, cps[0], bundle)
+	if err != nil {
+		return nil, err
+	}
+	// Every Node exists, with its pod block, roles and taints, before its
+	// kubelet registers.
+	if err := ensureNodes(ctx, cs, c, podCIDRs); err != nil {
+		return nil, err
+	}
+	if err := eachCheck([]func() error{
+		func() error { return applyAddons(ctx, dyn, c) },
+		func() error {
+			return eachNode(c.Nodes, func(n runtime.Node) error {
+				if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
+					return err
+				}
+				for _, name := range []string{runtime.ComponentAPIProxy, model.ComponentKubelet, model.ComponentKubeProxy} {
+					if _, ok := component(n, name); !ok {
+						continue
+					}
+					if err := converge(ctx, e, opts, c.Name, n, name, filesHash[n.Name], modes[n.Name]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+	}); err != nil {
+		return nil, err
+	}
+	phase("kubelets", start)
+
+	start = time.Now()
+	prog, notReady, err := waitNodesReady(ctx, cs, c, opts.Timeout, opts.Log)
+	if err != nil {
+		return nil, notReadyError(ctx, api, c, notReady, opts.Timeout)
+	}
+	res.Critical["kubelets registered"] = start.Sub(runStart) + prog.registered
+	phase("nodes ready", start)
+
+	start = time.Now()
+	if err := checkDNS(ctx, cs, c, opts.Timeout); err != nil {
+		return nil, err
+	}
+	phase("dns", start)
 
 	kc, err := bundle.Kubeconfig(c.Name, server, "kube-admin")
 	if err != nil {
@@ -246,8 +331,8 @@ func loadState(ctx context.Context, e *dind.Engine, c runtime.Cluster) (*State, 
 }
 
 // copyFiles puts a node's files in place and returns their hash.
-func copyFiles(ctx context.Context, api client.APIClient, b pki.Bundle, n runtime.Node, enc []byte) (string, error) {
-	files, err := nodeFiles(b, n, enc)
+func copyFiles(ctx context.Context, api client.APIClient, b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, enc []byte) (string, error) {
+	files, err := nodeFiles(b, c, n, podCIDR, enc)
 	if err != nil {
 		return "", fmt.Errorf("node %s: %w", n.Name, err)
 	}
@@ -261,7 +346,7 @@ func copyFiles(ctx context.Context, api client.APIClient, b pki.Bundle, n runtim
 	return filesDigest(files), nil
 }
 
-func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string, n runtime.Node, name, filesHash string) error {
+func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string, n runtime.Node, name, filesHash string, mode dind.Mode) error {
 	comp, ok := component(n, name)
 	if !ok {
 		return fmt.Errorf("node %s: no %s in the plan", n.Name, name)
@@ -271,7 +356,7 @@ func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string,
 		return err
 	}
 	defer nodeAPI.Close()
-	action, err := dind.ConvergeComponent(ctx, nodeAPI, comp, filesHash)
+	action, err := dind.ConvergeComponent(ctx, nodeAPI, comp, filesHash, mode)
 	if err != nil {
 		return fmt.Errorf("cluster %s node %s (container %s): %w", cluster, n.Name, n.ContainerName, err)
 	}
@@ -382,4 +467,27 @@ func eachCheck(checks []func() error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// notReadyError names every node that is not Ready, why, and the last
+// lines of its kubelet's log.
+func notReadyError(ctx context.Context, api client.APIClient, c runtime.Cluster, notReady map[string]string, timeout time.Duration) error {
+	names := slices.Sorted(maps.Keys(notReady))
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster %s: not every node Ready within %s:", c.Name, timeout)
+	for _, name := range names {
+		fmt.Fprintf(&b, "\n  node %s: %s", name, notReady[name])
+	}
+	for _, n := range c.Nodes {
+		if _, ok := notReady[n.Name]; !ok {
+			continue
+		}
+		logs := "(no logs)"
+		if nodeAPI, err := dind.NodeClient(dind.ExecDialerFactory(api), n.ContainerName); err == nil {
+			logs = dind.ComponentLogs(context.WithoutCancel(ctx), nodeAPI, model.ComponentKubelet, 15)
+			nodeAPI.Close()
+		}
+		fmt.Fprintf(&b, "\nkubelet on node %s, last lines:\n%s", n.Name, logs)
+	}
+	return errors.New(b.String())
 }

@@ -18,18 +18,20 @@ import (
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
-// file is one file for a node's /etc/kubernetes/ssl.
+// file is one file for a node.
 type file struct {
-	path string // absolute, under runtime.SSLDir
+	path string // absolute
 	data []byte
 	mode int64
 }
 
-// nodeFiles is what one node needs of the cluster's PKI: the CA to all;
-// its member certificate to an etcd node; the API server's, the signing
-// keys, the encryption config and the components' kubeconfigs to a
-// controlplane node. No node gets what it does not use.
-func nodeFiles(b pki.Bundle, n runtime.Node, encryptionConfig []byte) ([]file, error) {
+// nodeFiles is what one node needs of the cluster's PKI and settings: to
+// every node the CA, its kubelet's certificates, configuration and
+// kubeconfig, kube-proxy's kubeconfig and its pod network; its member
+// certificate to an etcd node; the API server's, the signing keys, the
+// encryption config and the components' kubeconfigs to a controlplane
+// node. No node gets what it does not use.
+func nodeFiles(b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, encryptionConfig []byte) ([]file, error) {
 	var out []file
 	add := func(name string, withKey bool) error {
 		c, ok := b[name]
@@ -44,6 +46,19 @@ func nodeFiles(b pki.Bundle, n runtime.Node, encryptionConfig []byte) ([]file, e
 	}
 	if err := add(pki.CA, n.HasRole(model.RoleControlPlane)); err != nil {
 		return nil, err
+	}
+	if err := add("kube-kubelet-"+n.Name, true); err != nil {
+		return nil, err
+	}
+	out = append(out, file{runtime.KubeletConfig, kubeletConfig(c, n.Name), 0o644}, file{CNIConfig, cniConfig(podCIDR), 0o644})
+	// kubelet and kube-proxy reach the API server on the node's loopback:
+	// the local API server, or the node's API proxy.
+	for path, user := range map[string]string{runtime.Kubeconfig("kube-node"): "kube-node-" + n.Name, runtime.Kubeconfig("kube-proxy"): "kube-proxy"} {
+		kc, err := b.Kubeconfig("local", runtime.LocalAPIServer, user)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, file{path, kc, 0o600})
 	}
 	if n.HasRole(model.RoleEtcd) {
 		if err := add("kube-etcd-"+n.Name, true); err != nil {

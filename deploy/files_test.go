@@ -48,7 +48,7 @@ func TestNodeFiles(t *testing.T) {
 	b := bundle(t, c)
 	enc := encryptionConfig("a2V5")
 	paths := func(n runtime.Node) map[string]int64 {
-		files, err := nodeFiles(b, n, enc)
+		files, err := nodeFiles(b, c, n, "10.42.0.0/24", enc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,10 +62,16 @@ func TestNodeFiles(t *testing.T) {
 		return out
 	}
 	cp, etcd, w := paths(c.Nodes[0]), paths(c.Nodes[1]), paths(c.Nodes[2])
-	if len(w) != 1 || w[runtime.CACert] == 0 {
-		t.Errorf("a worker gets only the CA for now: %v", w)
+	// Every node: CA, its kubelet's serving pair, kubelet config, CNI
+	// config, the kubelet's and kube-proxy's kubeconfigs.
+	const common = 7
+	if len(w) != common || w[runtime.CACert] == 0 || w[runtime.Key("kube-kubelet-w")] != 0o600 || w[runtime.Kubeconfig("kube-node")] != 0o600 || w[CNIConfig] == 0 || w[runtime.KubeletConfig] == 0 {
+		t.Errorf("worker files: %v", w)
 	}
-	if _, ok := etcd[runtime.Key("kube-etcd-etcd1")]; !ok || len(etcd) != 3 {
+	if _, ok := w[runtime.Key("kube-ca")]; ok {
+		t.Error("a worker got the CA key")
+	}
+	if _, ok := etcd[runtime.Key("kube-etcd-etcd1")]; !ok || len(etcd) != common+2 {
 		t.Errorf("etcd node files: %v", etcd)
 	}
 	for _, want := range []string{runtime.Key("kube-ca"), runtime.Key("kube-apiserver"), runtime.PublicKey(pki.ServiceAccount), runtime.EncryptionConfig, runtime.Kubeconfig("kube-scheduler")} {
@@ -81,12 +87,12 @@ func TestNodeFiles(t *testing.T) {
 func TestFilesDigest(t *testing.T) {
 	c := plan(t)
 	b := bundle(t, c)
-	f1, _ := nodeFiles(b, c.Nodes[0], encryptionConfig("a2V5"))
-	f2, _ := nodeFiles(b, c.Nodes[0], encryptionConfig("a2V5"))
+	f1, _ := nodeFiles(b, c, c.Nodes[0], "10.42.0.0/24", encryptionConfig("a2V5"))
+	f2, _ := nodeFiles(b, c, c.Nodes[0], "10.42.0.0/24", encryptionConfig("a2V5"))
 	if filesDigest(f1) != filesDigest(f2) {
 		t.Fatal("the same files gave two digests")
 	}
-	f3, _ := nodeFiles(b, c.Nodes[0], encryptionConfig("b3RoZXI="))
+	f3, _ := nodeFiles(b, c, c.Nodes[0], "10.42.0.0/24", encryptionConfig("b3RoZXI="))
 	if filesDigest(f1) == filesDigest(f3) {
 		t.Error("a changed encryption key kept the digest")
 	}

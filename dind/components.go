@@ -29,7 +29,9 @@ const LabelFiles = "io.docker-rke.files"
 
 // componentSpec translates a planned component into docker's configs for
 // the node's engine. It is pure.
-func componentSpec(c runtime.Component, filesHash string) (*container.Config, *container.HostConfig, string) {
+// mode is how the node itself runs: a privileged component gets what the
+// node can give.
+func componentSpec(c runtime.Component, filesHash string, mode Mode) (*container.Config, *container.HostConfig, string) {
 	cfg := &container.Config{
 		Image:  c.Image,
 		Cmd:    append(append([]string{}, c.Command...), c.Args...),
@@ -46,6 +48,9 @@ func componentSpec(c runtime.Component, filesHash string) (*container.Config, *c
 	}
 	if c.HostPID {
 		host.PidMode = "host"
+	}
+	if c.Privileged {
+		grantPrivileges(host, mode)
 	}
 	data, err := json.Marshal(struct {
 		C *container.Config
@@ -64,8 +69,8 @@ func componentSpec(c runtime.Component, filesHash string) (*container.Config, *c
 // its plan: kept when it matches and runs, started when stopped, replaced
 // when it drifted (its configuration or the files it reads), created when
 // missing. RKE's run-container helper does the same on hosts.
-func ConvergeComponent(ctx context.Context, node client.APIClient, c runtime.Component, filesHash string) (Action, error) {
-	cfg, host, hash := componentSpec(c, filesHash)
+func ConvergeComponent(ctx context.Context, node client.APIClient, c runtime.Component, filesHash string, mode Mode) (Action, error) {
+	cfg, host, hash := componentSpec(c, filesHash, mode)
 	have, err := node.ContainerInspect(ctx, c.Name)
 	switch {
 	case cerrdefs.IsNotFound(err):

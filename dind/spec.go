@@ -93,17 +93,7 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
 		// saves copying thousands of files at every node's start.
 		Mounts: []mount.Mount{{Type: mount.TypeVolume, Target: "/var", VolumeOptions: &mount.VolumeOptions{NoCopy: true}}},
 	}
-	switch mode {
-	case Privileged:
-		host.Privileged = true
-	default:
-		host.CapAdd = []string{"ALL"}
-		host.CapDrop = []string{"SYS_RESOURCE"}
-		host.SecurityOpt = []string{"seccomp=unconfined", "apparmor=unconfined"}
-		host.MaskedPaths = []string{}   // systempaths=unconfined
-		host.ReadonlyPaths = []string{} // systempaths=unconfined
-		host.Resources.DeviceCgroupRules = []string{"a *:* rwm"}
-	}
+	grantPrivileges(host, mode)
 	if n.HasRole(model.RoleControlPlane) {
 		// The API server on 127.0.0.1 of the engine's host, at a port
 		// the engine picks: where container addresses cannot be reached
@@ -120,6 +110,24 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
 	spec.Hash = specHash(spec)
 	cfg.Labels[LabelSpec] = spec.Hash
 	return spec
+}
+
+// grantPrivileges gives a container every privilege the engine can give:
+// --privileged, or on engines whose capability bounding set lacks
+// CAP_SYS_RESOURCE, every other capability with nothing confined. Nodes
+// and the privileged components inside them (kubelet, kube-proxy) get the
+// same, since a node cannot pass on what it lacks.
+func grantPrivileges(host *container.HostConfig, mode Mode) {
+	if mode == Privileged {
+		host.Privileged = true
+		return
+	}
+	host.CapAdd = []string{"ALL"}
+	host.CapDrop = []string{"SYS_RESOURCE"}
+	host.SecurityOpt = []string{"seccomp=unconfined", "apparmor=unconfined"}
+	host.MaskedPaths = []string{}   // systempaths=unconfined
+	host.ReadonlyPaths = []string{} // systempaths=unconfined
+	host.Resources.DeviceCgroupRules = []string{"a *:* rwm"}
 }
 
 // nodeEnv tells the node's entrypoint what to configure.

@@ -74,6 +74,8 @@ type NodeStatus struct {
 	// 127.0.0.1, for controlplane nodes.
 	APIPort string `json:"apiPort,omitempty"`
 	Action  Action `json:"action"`
+	// Mode is how the node runs, and so what its components can get.
+	Mode Mode `json:"mode"`
 }
 
 // undo records what a run created, to remove it when the run fails.
@@ -198,7 +200,7 @@ func (e *Engine) upCluster(ctx context.Context, c runtime.Cluster, mode Mode, op
 				errs[i] = fmt.Errorf("cluster %s node %s (container %s): %w", c.Name, n.Name, n.ContainerName, err)
 				return
 			}
-			statuses[i] = NodeStatus{Cluster: c.Name, Node: n.Name, Container: n.ContainerName, Roles: rolesOf(n), Action: action}
+			statuses[i] = NodeStatus{Cluster: c.Name, Node: n.Name, Container: n.ContainerName, Roles: rolesOf(n), Action: action, Mode: mode}
 		}()
 	}
 	wg.Wait()

@@ -100,6 +100,14 @@ func Components(rel Release) []Component {
 			Check:      []string{"/coredns", "-version"}, Want: "CoreDNS-" + strings.TrimPrefix(rel.CoreDNS, "v"),
 		},
 		{
+			// docker rke's own node program: the API proxy of worker
+			// nodes and the probes readiness checks and tests run in pods.
+			Name: Tools, Version: rel.Kubernetes, Ref: refs.Tools, Recipe: "tools",
+			Binaries:   []Binary{{Package: ".", Path: "/rke-tools", LDFlags: []string{"-X main.version=" + rel.Kubernetes}}},
+			Entrypoint: []string{"/rke-tools"},
+			Check:      []string{"/rke-tools", "version"}, Want: "rke-tools " + rel.Kubernetes,
+		},
+		{
 			// The tools kubelet and kube-proxy call, without the binaries:
 			// inside nodes, components run from this small image with the
 			// binaries of the node image bound in.
@@ -221,7 +229,7 @@ func NodeImage(rel Release) string {
 // shares the image's layers between all nodes.
 //
 //	/opt/docker-rke/bin/      kubernetes (multi-call) and its names, etcd,
-//	                          etcdctl, coredns
+//	                          etcdctl, coredns, rke-tools
 //	/opt/cni/bin/             ptp, host-local, loopback, portmap
 //	/opt/docker-rke/images/   the two small saved images each node loads at
 //	                          boot: the runtime image for its own engine
@@ -235,6 +243,7 @@ COPY --from=%[2]s /usr/local/bin/ /opt/docker-rke/bin/
 COPY --from=%[3]s /usr/local/bin/ /opt/docker-rke/bin/
 COPY --from=%[4]s /opt/cni/bin/ /opt/cni/bin/
 COPY --from=%[7]s /coredns /opt/docker-rke/bin/coredns
+COPY --from=%[8]s /rke-tools /opt/docker-rke/bin/rke-tools
 COPY images/ /opt/docker-rke/images/
 LABEL io.docker-rke.release=%[5]s io.docker-rke.recipe=%[6]s
 `

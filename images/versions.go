@@ -86,6 +86,7 @@ const (
 	Pause      = "pause"
 	CNI        = "cni"
 	Runtime    = "runtime"
+	Tools      = "tools"
 )
 
 // Set is the image reference of every component of one cluster.
@@ -97,6 +98,8 @@ type Set struct {
 	CNI        string `json:"cni"`
 	// Runtime is the slim image components run from inside nodes.
 	Runtime string `json:"runtime"`
+	// Tools holds docker rke's own node program (API proxy, probes).
+	Tools string `json:"tools"`
 }
 
 // Defaults returns the image references the tool builds for a release.
@@ -108,6 +111,7 @@ func (r Release) Defaults() Set {
 		Pause:      ref(Pause, r.Pause),
 		CNI:        ref(CNI, r.CNIPlugins),
 		Runtime:    ref(Runtime, r.Kubernetes),
+		Tools:      ref(Tools, r.Kubernetes),
 	}
 }
 
@@ -126,6 +130,7 @@ func (s Set) Override(o Set) Set {
 		Pause:      pick(s.Pause, o.Pause),
 		CNI:        pick(s.CNI, o.CNI),
 		Runtime:    pick(s.Runtime, o.Runtime),
+		Tools:      pick(s.Tools, o.Tools),
 	}
 }
 

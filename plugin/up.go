@@ -59,7 +59,7 @@ func (a *App) upCommand() *cli.Command {
 				return err
 			}
 			engine := dind.NewEngine(a.Docker.Client(), log)
-			timings := &upTimings{Clusters: map[string][]deploy.Phase{}}
+			timings := &upTimings{Clusters: map[string][]deploy.Phase{}, Critical: map[string]map[string]float64{}}
 			nodesStart := time.Now()
 			statuses, err := engine.Up(c.Context, plan.Clusters, dind.UpOptions{
 				Retain:       c.Bool("retain"),
@@ -211,9 +211,13 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 	for i, r := range results {
 		name := plan.Clusters[i].Name
 		timings.Clusters[name] = append(timings.Clusters[name], r.Phases...)
-		fmt.Fprintf(a.Stdout, "%s: control plane ready at %s\n  kubectl --kubeconfig %s get --raw /readyz\n", plan.Clusters[i].Name, r.Server, r.Kubeconfig)
+		crit := map[string]float64{}
+		for k, d := range r.Critical {
+			crit[k] = d.Seconds()
+		}
+		timings.Critical[name] = crit
+		fmt.Fprintf(a.Stdout, "%s: every node Ready and DNS answering, API server %s\n  kubectl --kubeconfig %s get nodes\n", name, r.Server, r.Kubeconfig)
 	}
-	log.Printf("kubelet and kube-proxy are not deployed yet: nodes do not register with the control plane")
 	return nil
 }
 
@@ -221,7 +225,10 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 // order, and the whole command.
 type upTimings struct {
 	Clusters map[string][]deploy.Phase `json:"clusters"`
-	Total    time.Duration             `json:"-"`
+	// Critical is each cluster's critical path, seconds from the start of
+	// its deployment: etcd, apiserver, kubelets registered.
+	Critical map[string]map[string]float64 `json:"criticalPath"`
+	Total    time.Duration                 `json:"-"`
 	Seconds  float64                   `json:"totalSeconds"`
 }
 

@@ -34,7 +34,28 @@ type Cluster struct {
 	ClusterDNS        string     `json:"clusterDNS"`
 	ClusterDomain     string     `json:"clusterDomain"`
 	Images            images.Set `json:"images"`
-	Nodes             []Node     `json:"nodes"`
+	// DNS is the cluster's CoreDNS, applied through the API.
+	DNS DNS `json:"dns"`
+	// Probe runs the pods up uses to check a cluster (a DNS lookup) and
+	// the tests use; they need no image from a registry.
+	Probe PodImage `json:"probe"`
+	Nodes []Node   `json:"nodes"`
+}
+
+// PodImage is an image pods run, and where its program comes from.
+type PodImage struct {
+	Image   string   `json:"image"`
+	Command []string `json:"command,omitempty"`
+	// HostBin is a directory of the node a pod mounts at the same path:
+	// the binaries baked into the node image, run from the tiny pause
+	// image instead of importing a big image into every node.
+	HostBin string `json:"hostBin,omitempty"`
+}
+
+// DNS is the plan of CoreDNS.
+type DNS struct {
+	PodImage
+	Replicas int32 `json:"replicas"`
 }
 
 // Node is the plan of one node container.
@@ -76,6 +97,9 @@ type Component struct {
 	// Health is polled until it answers; it never is a sleep.
 	Health string `json:"health"`
 }
+
+// NodeCIDRMaskSize is the size of each node's block of the pod CIDR.
+const NodeCIDRMaskSize = 24
 
 // Ports the components listen on.
 const (
@@ -137,7 +161,11 @@ func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error
 		if n.HasRole(model.RoleEtcd) {
 			ctx.etcd = append(ctx.etcd, n.Name)
 		}
+		if n.HasRole(model.RoleControlPlane) {
+			ctx.controlPlanes = append(ctx.controlPlanes, n.Name)
+		}
 	}
+	cp.DNS, cp.Probe = ctx.dns(), ctx.probe()
 	for _, n := range c.Nodes {
 		cp.Nodes = append(cp.Nodes, ctx.node(n))
 	}
@@ -169,6 +197,29 @@ type clusterContext struct {
 	plan    *Cluster
 	builtin images.Set // the images docker rke builds for the release
 	etcd    []string   // names of the etcd nodes, in definition order
+	// controlPlanes are the controlplane nodes, in definition order.
+	controlPlanes []string
+}
+
+// dns plans CoreDNS: the binary baked into the node image, run from the
+// pause image, unless the user named an image of their own. Two replicas
+// once there are two nodes, so that losing one node keeps DNS.
+func (cc clusterContext) dns() DNS {
+	d := DNS{Replicas: 1}
+	if len(cc.model.Nodes) > 1 {
+		d.Replicas = 2
+	}
+	if img := cc.plan.Images.CoreDNS; img != cc.builtin.CoreDNS {
+		d.Image = img
+		return d
+	}
+	d.Image, d.HostBin = cc.plan.Images.Pause, BinDir
+	d.Command = []string{BinDir + "/coredns"}
+	return d
+}
+
+func (cc clusterContext) probe() PodImage {
+	return PodImage{Image: cc.builtin.Pause, HostBin: BinDir, Command: []string{BinDir + "/rke-tools"}}
 }
 
 // BinDir is where a release's node image carries its binaries.
@@ -204,6 +255,8 @@ func (cc clusterContext) node(n model.Node) Node {
 	}
 	if n.HasRole(model.RoleControlPlane) {
 		np.Components = append(np.Components, cc.apiServer(), cc.controllerManager(), cc.scheduler())
+	} else {
+		np.Components = append(np.Components, cc.apiProxy())
 	}
 	np.Components = append(np.Components, cc.kubelet(n, labels, taints), cc.kubeProxy(n))
 	return np
@@ -350,7 +403,7 @@ func (cc clusterContext) controllerManager() Component {
 		"leader-elect":                     "true",
 		"allocate-node-cidrs":              "true",
 		"cluster-cidr":                     c.PodCIDR,
-		"node-cidr-mask-size":              "24",
+		"node-cidr-mask-size":              fmt.Sprint(NodeCIDRMaskSize),
 		"service-cluster-ip-range":         c.ServiceCIDR,
 		"cluster-signing-cert-file":        CACert,
 		"cluster-signing-key-file":         Key("kube-ca"),
@@ -376,14 +429,45 @@ func (cc clusterContext) scheduler() Component {
 	}, []string{SSLDir + ":" + SSLDir + ":ro"}, "https://127.0.0.1:10259/healthz")
 }
 
+// apiProxy is the node-local API server proxy of a node without the
+// controlplane role (RKE's nginx-proxy): its kubelet and kube-proxy dial
+// 127.0.0.1:6443 as on a controlplane node and reach whichever API server
+// answers, so losing one controlplane node does not cut them off.
+func (cc clusterContext) apiProxy() Component {
+	args := []string{fmt.Sprintf("--listen=127.0.0.1:%d", APIServerPort)}
+	for _, n := range cc.controlPlanes {
+		args = append(args, fmt.Sprintf("%s:%d", n, APIServerPort))
+	}
+	return Component{
+		Name:        ComponentAPIProxy,
+		Image:       cc.plan.Images.Runtime,
+		Command:     []string{BinDir + "/rke-tools", "proxy"},
+		Args:        args,
+		Binds:       []string{BinDir + ":" + BinDir + ":ro"},
+		HostNetwork: true,
+		Health:      fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort),
+	}
+}
+
+// ComponentAPIProxy is the node-local API server proxy's name.
+const ComponentAPIProxy = "api-proxy"
+
+// LocalAPIServer is where kubelet and kube-proxy reach the API server on
+// every node: the API server itself on a controlplane node, the API proxy
+// elsewhere.
+var LocalAPIServer = fmt.Sprintf("https://127.0.0.1:%d", APIServerPort)
+
+// kubelet runs in the node's engine with the node's network and PIDs. up
+// creates its Node with every label and taint before it starts (the
+// NodeRestriction admission plugin forbids a kubelet to set role labels
+// itself); the flags repeat the user's own, for a Node deleted and
+// registered again.
 func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints []string) Component {
 	flags := map[string]string{
 		"config":            KubeletConfig,
 		"kubeconfig":        Kubeconfig("kube-node"),
 		"hostname-override": n.Name,
 	}
-	// The NodeRestriction admission plugin forbids a kubelet to set labels
-	// under kubernetes.io itself; role labels are set through the API.
 	var own []string
 	for k, v := range labels {
 		if !strings.Contains(k, "kubernetes.io/") && !strings.Contains(k, "k8s.io/") {
@@ -401,10 +485,17 @@ func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints 
 		SSLDir + ":" + SSLDir + ":ro",
 		"/etc/cni:/etc/cni:ro",
 		"/opt/cni:/opt/cni:ro",
+		// Volumes kubelet mounts must reach containerd: shared.
 		"/var/lib/kubelet:/var/lib/kubelet:shared",
-		"/var/log/pods:/var/log/pods",
+		// cAdvisor finds the image file system by its path.
+		"/var/lib/containerd:/var/lib/containerd",
+		"/var/log:/var/log",
 		"/run/containerd:/run/containerd",
+		"/lib/modules:/lib/modules:ro",
 		"/sys:/sys",
+		// Over the engine's own read-only cgroup mount: kubelet makes the
+		// pods' cgroups.
+		"/sys/fs/cgroup:/sys/fs/cgroup",
 		"/dev:/dev",
 	}, "http://127.0.0.1:10248/healthz")
 	c.HostPID = true
@@ -414,13 +505,17 @@ func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints 
 
 func (cc clusterContext) kubeProxy(n model.Node) Component {
 	c := cc.component(model.ComponentKubeProxy, cc.plan.Images.Kubernetes, []string{"kube-proxy"}, map[string]string{
-		"kubeconfig":             Kubeconfig("kube-proxy"),
-		"hostname-override":      n.Name,
-		"cluster-cidr":           cc.model.PodCIDR,
-		"proxy-mode":             "iptables",
-		"conntrack-max-per-core": "0",
-		"healthz-bind-address":   "127.0.0.1:10256",
-		"metrics-bind-address":   "127.0.0.1:10249",
+		"kubeconfig":        Kubeconfig("kube-proxy"),
+		"hostname-override": n.Name,
+		"cluster-cidr":      cc.model.PodCIDR,
+		"proxy-mode":        "iptables",
+		// Leave conntrack's sysctls as they are: raising the table size
+		// needs the host's init namespace, which a node is not.
+		"conntrack-max-per-core":            "0",
+		"conntrack-tcp-timeout-established": "0s",
+		"conntrack-tcp-timeout-close-wait":  "0s",
+		"healthz-bind-address":              "127.0.0.1:10256",
+		"metrics-bind-address":              "127.0.0.1:10249",
 	}, []string{SSLDir + ":" + SSLDir + ":ro", "/lib/modules:/lib/modules:ro", "/run/xtables.lock:/run/xtables.lock"}, "http://127.0.0.1:10256/healthz")
 	c.Privileged = true
 	return c

@@ -43,15 +43,16 @@ func componentNames(n Node) []string {
 func TestComponentsFollowRoles(t *testing.T) {
 	cp := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 	node := []string{"kubelet", "kube-proxy"}
+	proxied := append([]string{"api-proxy"}, node...)
 	tests := []struct {
 		roles []model.Role
 		want  []string
 	}{
 		{all, append(append([]string{"etcd"}, cp...), node...)},
-		{[]model.Role{model.RoleWorker}, node},
-		{[]model.Role{model.RoleEtcd}, append([]string{"etcd"}, node...)},
+		{[]model.Role{model.RoleWorker}, proxied},
+		{[]model.Role{model.RoleEtcd}, append([]string{"etcd"}, proxied...)},
 		{[]model.Role{model.RoleControlPlane}, append(append([]string{}, cp...), node...)},
-		{[]model.Role{model.RoleWorker, model.RoleEtcd}, append([]string{"etcd"}, node...)},
+		{[]model.Role{model.RoleWorker, model.RoleEtcd}, append([]string{"etcd"}, proxied...)},
 	}
 	for _, tt := range tests {
 		c := build(t, model.Cluster{Name: "c", Nodes: []model.Node{{Name: "base", Roles: all}, {Name: "x", Roles: tt.roles}}})
@@ -205,4 +206,47 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestAPIProxyReachesEveryControlPlane(t *testing.T) {
+	c := build(t, model.Cluster{Name: "c", Nodes: []model.Node{
+		{Name: "cp1", Roles: []model.Role{model.RoleControlPlane, model.RoleEtcd}},
+		{Name: "w1", Roles: []model.Role{model.RoleWorker}},
+		{Name: "cp2", Roles: []model.Role{model.RoleControlPlane}},
+	}})
+	comp, ok := findComponent(c.Nodes[1], ComponentAPIProxy)
+	if !ok {
+		t.Fatalf("worker has no %s: %v", ComponentAPIProxy, componentNames(c.Nodes[1]))
+	}
+	want := []string{"--listen=127.0.0.1:6443", "cp1:6443", "cp2:6443"}
+	if !reflect.DeepEqual(comp.Args, want) {
+		t.Errorf("api-proxy args %v, want %v", comp.Args, want)
+	}
+	if _, ok := findComponent(c.Nodes[0], ComponentAPIProxy); ok {
+		t.Errorf("a controlplane node runs its own API server, not the proxy")
+	}
+}
+
+func TestDNSPlan(t *testing.T) {
+	one := build(t, model.Cluster{Name: "c", Nodes: []model.Node{{Name: "n1", Roles: all}}})
+	if one.DNS.Replicas != 1 || one.DNS.Image != one.Images.Pause || one.DNS.HostBin != BinDir {
+		t.Errorf("one node: DNS %+v", one.DNS)
+	}
+	two := build(t, model.Cluster{Name: "c", Nodes: []model.Node{{Name: "n1", Roles: all}, {Name: "n2", Roles: all}}})
+	if two.DNS.Replicas != 2 {
+		t.Errorf("two nodes: %d replicas, want 2", two.DNS.Replicas)
+	}
+	own := build(t, model.Cluster{Name: "c", Images: model.Images{CoreDNS: "example.com/coredns:1"}, Nodes: []model.Node{{Name: "n1", Roles: all}}})
+	if own.DNS.Image != "example.com/coredns:1" || own.DNS.HostBin != "" || len(own.DNS.Command) != 0 {
+		t.Errorf("the user's CoreDNS image runs as it is: %+v", own.DNS)
+	}
+}
+
+func findComponent(n Node, name string) (Component, bool) {
+	for _, c := range n.Components {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Component{}, false
 }

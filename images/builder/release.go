@@ -102,7 +102,7 @@ func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, re
 	refs := rel.Defaults()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	dockerfile := fmt.Sprintf(images.ReleaseDockerfile, node.Image(), refs.Kubernetes, refs.Etcd, refs.CNI, rel.Kubernetes, hash, refs.CoreDNS)
+	dockerfile := fmt.Sprintf(images.ReleaseDockerfile, node.Image(), refs.Kubernetes, refs.Etcd, refs.CNI, rel.Kubernetes, hash, refs.CoreDNS, refs.Tools)
 	if err := addFile(tw, "Dockerfile", []byte(dockerfile)); err != nil {
 		return err
 	}

@@ -49,6 +49,9 @@ if [ -n "${DOCKER_RKE_REGISTRY_MIRRORS:-}" ]; then
 fi
 
 mkdir -p /var/log /run/containerd
+# iptables' lock, shared with kube-proxy's container (a bind of a missing
+# file would make a directory).
+touch /run/xtables.lock
 # containerd needs none of what follows (writable cgroups are needed only
 # once it runs containers), so it starts first and boots while the node is
 # prepared.

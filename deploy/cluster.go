@@ -1,0 +1,490 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/docker/docker/client"
+
+	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/pki"
+	"github.com/docker-rke/docker-rke/runtime"
+)
+
+// fieldManager owns what up applies.
+const fieldManager = "docker-rke"
+
+// kubeClients reach the API server of a controlplane node through the
+// outer engine (exec + socat on the node's loopback), which works wherever
+// the engine is, as the admin.
+func kubeClients(api client.APIClient, n runtime.Node, b pki.Bundle) (*kubernetes.Clientset, *dynamic.DynamicClient, error) {
+	cfg := &rest.Config{
+		Host: runtime.LocalAPIServer,
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData:   b[pki.CA].CertPEM,
+			CertData: b["kube-admin"].CertPEM,
+			KeyData:  b["kube-admin"].KeyPEM,
+		},
+		Dial:      dind.NodeLocalDialer(api, n.ContainerName),
+		QPS:       50,
+		Burst:     100,
+		Timeout:   20 * time.Second,
+		UserAgent: "docker-rke",
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	return cs, dyn, err
+}
+
+// nodeObject is the Node docker rke creates for a planned node before its
+// kubelet starts: roles and the user's labels, taints, and its pod block.
+func nodeObject(n runtime.Node, podCIDR string) (*corev1.Node, error) {
+	taints, err := parseTaints(n.Taints)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	labels := maps.Clone(n.Labels)
+	labels["kubernetes.io/hostname"] = n.Name
+	labels["kubernetes.io/os"] = "linux"
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels},
+		Spec:       corev1.NodeSpec{PodCIDR: podCIDR, PodCIDRs: []string{podCIDR}, Taints: taints},
+	}, nil
+}
+
+// parseTaints reads key[=value]:effect.
+func parseTaints(in []string) ([]corev1.Taint, error) {
+	var out []corev1.Taint
+	for _, t := range in {
+		kv, effect, ok := strings.Cut(t, ":")
+		if !ok {
+			return nil, fmt.Errorf("taint %q has no effect", t)
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
+	}
+	return out, nil
+}
+
+// ensureNodes creates every planned Node that does not exist, brings the
+// labels and taints of those that do to the plan (role labels the plan no
+// longer has are removed; taints others added are left), and deletes the
+// Nodes of nodes that left the definition.
+func ensureNodes(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, podCIDRs map[string]string) error {
+	planned := map[string]bool{}
+	for _, n := range c.Nodes {
+		planned[n.Name] = true
+		want, err := nodeObject(n, podCIDRs[n.Name])
+		if err != nil {
+			return err
+		}
+		have, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			if _, err := cs.CoreV1().Nodes().Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager}); err != nil {
+				return fmt.Errorf("cluster %s node %s: creating its Node: %w", c.Name, n.Name, err)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("cluster %s node %s: %w", c.Name, n.Name, err)
+		}
+		if have.Spec.PodCIDR != "" && have.Spec.PodCIDR != podCIDRs[n.Name] {
+			return fmt.Errorf("cluster %s node %s: its Node has pod CIDR %s, the cluster's state says %s; remove the Node (kubectl delete node %s) and run up again", c.Name, n.Name, have.Spec.PodCIDR, podCIDRs[n.Name], n.Name)
+		}
+		if merged, changed := mergeNode(have, want); changed {
+			if _, err := cs.CoreV1().Nodes().Update(ctx, merged, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
+				return fmt.Errorf("cluster %s node %s: updating its labels and taints: %w", c.Name, n.Name, err)
+			}
+		}
+	}
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("cluster %s: listing Nodes: %w", c.Name, err)
+	}
+	for _, n := range list.Items {
+		if !planned[n.Name] {
+			if err := cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("cluster %s: deleting the Node of the removed node %s: %w", c.Name, n.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// mergeNode applies the planned labels and taints to an existing Node.
+func mergeNode(have, want *corev1.Node) (*corev1.Node, bool) {
+	out := have.DeepCopy()
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	for k := range out.Labels {
+		if strings.HasPrefix(k, "node-role.kubernetes.io/") && want.Labels[k] == "" {
+			delete(out.Labels, k)
+		}
+	}
+	maps.Copy(out.Labels, want.Labels)
+	for _, t := range want.Spec.Taints {
+		if !slices.ContainsFunc(out.Spec.Taints, func(h corev1.Taint) bool { return h.MatchTaint(&t) && h.Value == t.Value }) {
+			out.Spec.Taints = slices.DeleteFunc(out.Spec.Taints, func(h corev1.Taint) bool { return h.MatchTaint(&t) })
+			out.Spec.Taints = append(out.Spec.Taints, t)
+		}
+	}
+	if out.Spec.PodCIDR == "" {
+		out.Spec.PodCIDR, out.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
+	}
+	changed := !maps.Equal(out.Labels, have.Labels) || len(out.Spec.Taints) != len(have.Spec.Taints) || out.Spec.PodCIDR != have.Spec.PodCIDR
+	return out, changed
+}
+
+// applied is one object up applies, with its resource.
+type applied struct {
+	gvr schema.GroupVersionResource
+	obj kruntime.Object
+}
+
+var (
+	gvrServiceAccount     = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+	gvrConfigMap          = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	gvrService            = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	gvrDeployment         = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	gvrClusterRole        = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+	gvrClusterRoleBinding = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
+)
+
+// applyAddons applies, server-side, what a cluster needs beyond its
+// components: the API server's access to kubelets (logs, exec) and
+// CoreDNS.
+func applyAddons(ctx context.Context, dyn dynamic.Interface, c runtime.Cluster) error {
+	var errs []error
+	for _, a := range addons(c) {
+		m, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(a.obj)
+		if err != nil {
+			return err
+		}
+		u := &unstructured.Unstructured{Object: m}
+		gvk := a.obj.GetObjectKind().GroupVersionKind()
+		u.SetAPIVersion(gvk.GroupVersion().String())
+		u.SetKind(gvk.Kind)
+		var ri dynamic.ResourceInterface = dyn.Resource(a.gvr)
+		if ns := u.GetNamespace(); ns != "" {
+			ri = dyn.Resource(a.gvr).Namespace(ns)
+		}
+		if _, err := ri.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: applying %s %s: %w", c.Name, gvk.Kind, u.GetName(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// corefile serves the cluster domain from the API and forwards the rest
+// to the node's resolver, which is the outer engine's DNS on the node's
+// gateway, never a loopback address (that would loop back into CoreDNS).
+func corefile(c runtime.Cluster) string {
+	return fmt.Sprintf(`.:53 {
+    errors
+    health {
+        lameduck 5s
+    }
+    ready
+    kubernetes %s in-addr.arpa ip6.arpa {
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 30
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+`, c.ClusterDomain)
+}
+
+func addons(c runtime.Cluster) []applied {
+	meta := func(name, ns string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "docker-rke"}}
+	}
+	typeMeta := func(apiVersion, kind string) metav1.TypeMeta {
+		return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+	}
+	dnsLabels := map[string]string{"k8s-app": "kube-dns"}
+	port := func(name string, p int32, proto corev1.Protocol) corev1.ContainerPort {
+		return corev1.ContainerPort{Name: name, ContainerPort: p, Protocol: proto}
+	}
+	dns := c.DNS
+	ctr := corev1.Container{
+		Name:            "coredns",
+		Image:           dns.Image,
+		ImagePullPolicy: pullPolicy(c, dns.Image),
+		Command:         dns.Command,
+		Args:            []string{"-conf", "/etc/coredns/Corefile"},
+		Ports:           []corev1.ContainerPort{port("dns", 53, corev1.ProtocolUDP), port("dns-tcp", 53, corev1.ProtocolTCP), port("metrics", 9153, corev1.ProtocolTCP)},
+		VolumeMounts:    []corev1.VolumeMount{{Name: "config", MountPath: "/etc/coredns", ReadOnly: true}},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("170Mi")},
+		},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8181)}}, PeriodSeconds: 2},
+		LivenessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8080)}}, InitialDelaySeconds: 60, TimeoutSeconds: 5, FailureThreshold: 5},
+	}
+	volumes := []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "coredns"}}}}}
+	if dns.HostBin != "" {
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: "bin", MountPath: dns.HostBin, ReadOnly: true})
+		volumes = append(volumes, hostBinVolume(dns.HostBin))
+	}
+	replicas := dns.Replicas
+	return []applied{
+		{gvrClusterRoleBinding, &rbacv1.ClusterRoleBinding{
+			// The API server is a client of kubelets (logs, exec, port-forward).
+			TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+			ObjectMeta: meta("docker-rke:kube-apiserver-kubelet-api-admin", ""),
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:kubelet-api-admin"},
+			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "kube-apiserver"}},
+		}},
+		{gvrServiceAccount, &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta("coredns", "kube-system")}},
+		{gvrClusterRole, &rbacv1.ClusterRole{
+			TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"),
+			ObjectMeta: meta("system:coredns", ""),
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"endpoints", "services", "pods", "namespaces"}, Verbs: []string{"list", "watch"}},
+				{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+			},
+		}},
+		{gvrClusterRoleBinding, &rbacv1.ClusterRoleBinding{
+			TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+			ObjectMeta: meta("system:coredns", ""),
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:coredns"},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "coredns", Namespace: "kube-system"}},
+		}},
+		{gvrConfigMap, &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta("coredns", "kube-system"), Data: map[string]string{"Corefile": corefile(c)}}},
+		{gvrDeployment, &appsv1.Deployment{
+			TypeMeta:   typeMeta("apps/v1", "Deployment"),
+			ObjectMeta: meta("coredns", "kube-system"),
+			Spec: appsv1.DeploymentSpec{
+				Replicas: &replicas,
+				Selector: &metav1.LabelSelector{MatchLabels: dnsLabels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: dnsLabels},
+					Spec: corev1.PodSpec{
+						ServiceAccountName: "coredns",
+						PriorityClassName:  "system-cluster-critical",
+						// CoreDNS itself asks the node's resolver.
+						DNSPolicy:   corev1.DNSDefault,
+						Tolerations: tolerateAll(),
+						Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+							Weight:          100,
+							PodAffinityTerm: corev1.PodAffinityTerm{TopologyKey: "kubernetes.io/hostname", LabelSelector: &metav1.LabelSelector{MatchLabels: dnsLabels}},
+						}}}},
+						Containers: []corev1.Container{ctr},
+						Volumes:    volumes,
+					},
+				},
+			},
+		}},
+		{gvrService, &corev1.Service{
+			TypeMeta:   typeMeta("v1", "Service"),
+			ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS", "app.kubernetes.io/managed-by": "docker-rke"}},
+			Spec: corev1.ServiceSpec{
+				Selector:  dnsLabels,
+				ClusterIP: c.ClusterDNS,
+				Ports: []corev1.ServicePort{
+					{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(53)},
+					{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(53)},
+					{Name: "metrics", Port: 9153, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(9153)},
+				},
+			},
+		}},
+	}
+}
+
+// tolerateAll lets cluster services run on every node, tainted or not.
+func tolerateAll() []corev1.Toleration {
+	return []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+}
+
+// pullPolicy never pulls the images docker rke builds: no registry has
+// them, and every node has them already.
+func pullPolicy(c runtime.Cluster, image string) corev1.PullPolicy {
+	if image == c.Images.Pause || image == c.Probe.Image {
+		return corev1.PullNever
+	}
+	return corev1.PullIfNotPresent
+}
+
+func hostBinVolume(dir string) corev1.Volume {
+	return corev1.Volume{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}
+}
+
+// ProbePod is a pod that runs the node tools (rke-tools) with args, from
+// the pause image, on node if given. up runs one to check DNS; the tests
+// run them to check the pod network.
+func ProbePod(c runtime.Cluster, name, node string, args ...string) *corev1.Pod {
+	p := c.Probe
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "docker-rke", "docker-rke/probe": name}},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			NodeName:                      node,
+			Tolerations:                   tolerateAll(),
+			TerminationGracePeriodSeconds: new(int64),
+			Containers: []corev1.Container{{
+				Name:            "probe",
+				Image:           p.Image,
+				ImagePullPolicy: pullPolicy(c, p.Image),
+				Command:         p.Command,
+				Args:            args,
+				VolumeMounts:    []corev1.VolumeMount{{Name: "bin", MountPath: p.HostBin, ReadOnly: true}},
+			}},
+			Volumes: []corev1.Volume{hostBinVolume(p.HostBin)},
+		},
+	}
+}
+
+// nodeProgress is what waitNodesReady saw.
+type nodeProgress struct {
+	registered time.Duration // until every kubelet had posted its status
+	ready      time.Duration
+}
+
+// waitNodesReady polls the Nodes until every planned one is Ready.
+func waitNodesReady(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration, log dind.Logger) (nodeProgress, map[string]string, error) {
+	start := time.Now()
+	var prog nodeProgress
+	notReady := map[string]string{}
+	seenReady := map[string]bool{}
+	err := wait.PollUntilContextTimeout(ctx, 300*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			notReady[""] = err.Error()
+			return false, nil
+		}
+		delete(notReady, "")
+		byName := map[string]corev1.Node{}
+		for _, n := range list.Items {
+			byName[n.Name] = n
+		}
+		registered := true
+		for _, pn := range c.Nodes {
+			n, ok := byName[pn.Name]
+			if !ok || n.Status.NodeInfo.KubeletVersion == "" {
+				registered = false
+				notReady[pn.Name] = "kubelet has not registered"
+				continue
+			}
+			cond := readyCondition(n)
+			if cond.Status == corev1.ConditionTrue {
+				delete(notReady, pn.Name)
+				if !seenReady[pn.Name] {
+					seenReady[pn.Name] = true
+					log.Printf("[%s] node %s: Ready", c.Name, pn.Name)
+				}
+				continue
+			}
+			notReady[pn.Name] = fmt.Sprintf("%s: %s", cond.Reason, cond.Message)
+		}
+		if registered && prog.registered == 0 {
+			prog.registered = time.Since(start)
+		}
+		return len(notReady) == 0, nil
+	})
+	prog.ready = time.Since(start)
+	return prog, notReady, err
+}
+
+func readyCondition(n corev1.Node) corev1.NodeCondition {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c
+		}
+	}
+	return corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, Reason: "NoStatus", Message: "no Ready condition yet"}
+}
+
+// checkDNS runs a pod that looks up kubernetes.default through the
+// cluster DNS, and waits for it to succeed.
+func checkDNS(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration) error {
+	name := fmt.Sprintf("docker-rke-dns-check-%d", time.Now().UnixNano()%1e6)
+	pod := ProbePod(c, name, "", "lookup", "--timeout="+timeout.String(), "kubernetes.default.svc."+c.ClusterDomain)
+	pods := cs.CoreV1().Pods("kube-system")
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("cluster %s: DNS check pod: %w", c.Name, err)
+	}
+	defer pods.Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
+	phase, err := WaitPodDone(ctx, cs, "kube-system", name, timeout+30*time.Second)
+	if err == nil && phase == corev1.PodSucceeded {
+		return nil
+	}
+	detail := PodLogs(ctx, cs, "kube-system", name)
+	return fmt.Errorf("cluster %s: a pod's DNS lookup of kubernetes.default failed (pod %s: %s %v); CoreDNS: %s; its output:\n%s", c.Name, name, phase, err, dnsPodsSummary(ctx, cs), detail)
+}
+
+// WaitPodDone waits until a pod has succeeded or failed.
+func WaitPodDone(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) (corev1.PodPhase, error) {
+	var phase corev1.PodPhase
+	err := wait.PollUntilContextTimeout(ctx, 300*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		phase = p.Status.Phase
+		return phase == corev1.PodSucceeded || phase == corev1.PodFailed, nil
+	})
+	return phase, err
+}
+
+// PodLogs returns a pod's last lines, or why there are none.
+func PodLogs(ctx context.Context, cs kubernetes.Interface, ns, name string) string {
+	tail := int64(20)
+	data, err := cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{TailLines: &tail}).DoRaw(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Sprintf("(no logs: %v)", err)
+	}
+	return string(data)
+}
+
+func dnsPodsSummary(ctx context.Context, cs kubernetes.Interface) string {
+	list, err := cs.CoreV1().Pods("kube-system").List(context.WithoutCancel(ctx), metav1.ListOptions{LabelSelector: "k8s-app=kube-dns"})
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, p := range list.Items {
+		ready := false
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready = true
+			}
+		}
+		out = append(out, fmt.Sprintf("%s on %s %s ready=%v", p.Name, p.Spec.NodeName, p.Status.Phase, ready))
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return "no pods"
+	}
+	return strings.Join(out, ", ")
+}
