@@ -229,7 +229,7 @@ type upTimings struct {
 	// its deployment: etcd, apiserver, kubelets registered.
 	Critical map[string]map[string]float64 `json:"criticalPath"`
 	Total    time.Duration                 `json:"-"`
-	Seconds  float64                   `json:"totalSeconds"`
+	Seconds  float64                       `json:"totalSeconds"`
 }
 
 func (t *upTimings) write(path string) error {
