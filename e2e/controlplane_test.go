@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -21,16 +22,21 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/docker-rke/docker-rke/deploy"
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/runtime"
 )
 
-// TestControlPlane brings up cluster1 and cluster2 at once and checks,
-// with client-go from the kubeconfigs up wrote: /readyz, etcd healthy,
-// the admin creates a namespace, an anonymous request is refused. A
-// second up recreates no component and rewrites no certificate; rm leaves
-// nothing, kubeconfig included.
-func TestControlPlane(t *testing.T) {
+// TestClusters brings up the article's cluster1 and cluster2 at once and
+// checks, with client-go from the kubeconfigs up wrote: /readyz, etcd,
+// controller-manager and scheduler healthy, the admin creates a
+// namespace, an anonymous request is refused; every node Ready with its
+// roles, a DaemonSet on every node, pod-to-pod traffic across nodes, a
+// ClusterIP Service, DNS from pods. A second up recreates no component
+// and rewrites no certificate; a worker added to the script is the only
+// thing created and turns Ready; rm leaves nothing, kubeconfig included.
+func TestClusters(t *testing.T) {
 	requireAbsent(t, "cluster1", "cluster2")
 	rmAtEnd(t, "cluster1", "cluster2")
 	dir := t.TempDir()
@@ -96,6 +102,9 @@ func TestControlPlane(t *testing.T) {
 		if code := anonymousStatus(t, cfg); code != http.StatusUnauthorized {
 			t.Errorf("%s: anonymous request got %d, want 401", cl, code)
 		}
+		plan := clusterPlan(t, "samples/"+cl+".go", cl)
+		checkNodesReady(t, cs, plan)
+		checkWorkloads(t, cs, plan)
 	}
 
 	// A second up with nothing changed: no component recreated, no
@@ -116,7 +125,7 @@ func TestControlPlane(t *testing.T) {
 			t.Errorf("%s was recreated by an up with nothing changed", name)
 		}
 	}
-	if len(beforeIDs) != 4 {
+	if len(beforeIDs) != 6 {
 		t.Errorf("components on a controlplane+etcd node: %v", beforeIDs)
 	}
 	afterState, err := e.LoadState(ctxT(t), "cluster2", img)
@@ -157,6 +166,41 @@ func TestControlPlane(t *testing.T) {
 	} else if _, err := cs.CoreV1().Namespaces().Get(ctxT(t), "e2e-cluster1", metav1.GetOptions{}); err != nil {
 		t.Errorf("the merged context does not reach cluster1: %v", err)
 	}
+
+	// One worker more in the script: only its node is created, nothing
+	// else is touched, and it turns Ready.
+	grown := writeScript(t, "cluster1-grown.go", `	c := rke.NewCluster("cluster1")
+	c.Node("cluster1-node1", rke.All()...)
+	for i := 2; i <= 4; i++ {
+		c.Node(fmt.Sprintf("cluster1-node%d", i), rke.Worker)
+	}
+`)
+	nodesBefore := containerIDs(t, "cluster1")
+	compsBefore := map[string]map[string]string{}
+	for name := range nodesBefore {
+		compsBefore[name] = componentIDs(t, name)
+	}
+	r := docker(t, "rke", "up", "--kubeconfig-dir", dir, grown)
+	if r.code != 0 {
+		t.Fatalf("up with a worker added: %s", r.stderr)
+	}
+	nodesAfter := containerIDs(t, "cluster1")
+	if len(nodesAfter) != 4 || nodesAfter["rke-dind-cluster1-node4"] == "" {
+		t.Errorf("after adding a worker: %v", nodesAfter)
+	}
+	for name, id := range nodesBefore {
+		if nodesAfter[name] != id {
+			t.Errorf("adding a worker replaced node %s", name)
+		}
+		after := componentIDs(t, name)
+		for comp, cid := range compsBefore[name] {
+			if after[comp] != cid {
+				t.Errorf("adding a worker recreated %s on %s", comp, name)
+			}
+		}
+	}
+	cs1, _ := kubeClient(t, filepath.Join(dir, "kube_config_cluster1.yml"))
+	checkNodesReady(t, cs1, clusterPlan(t, grown, "cluster1"))
 
 	for _, cl := range []string{"cluster1", "cluster2"} {
 		if r := docker(t, "rke", "rm", cl); r.code != 0 {
@@ -206,31 +250,52 @@ func componentIDs(t *testing.T, node string) map[string]string {
 	return out
 }
 
-// TestEtcdMemberDown stops one of cluster2's three nodes: with two etcd
-// members left the API still answers and writes. Started again and
-// converged by up, nothing is recreated.
-func TestEtcdMemberDown(t *testing.T) {
+// TestControlPlaneNodeDown stops the node of cluster2 that holds the
+// active controller-manager (every node of cluster2 has every role). With
+// two of three etcd members and two API servers left, the API still
+// writes, another controller-manager takes the lease, and a new
+// Deployment gets a running pod. Started again and converged by up,
+// nothing is recreated and every node is Ready.
+func TestControlPlaneNodeDown(t *testing.T) {
 	requireAbsent(t, "cluster2")
 	rmAtEnd(t, "cluster2")
 	dir := t.TempDir()
 	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/cluster2.go"); r.code != 0 {
 		t.Fatalf("up: %s", r.stderr)
 	}
-	nodes := []string{"rke-dind-cluster2-node1", "rke-dind-cluster2-node2", "rke-dind-cluster2-node3"}
+	plan := clusterPlan(t, "samples/cluster2.go", "cluster2")
 	before := map[string]map[string]string{}
-	for _, n := range nodes {
-		before[n] = componentIDs(t, n)
+	for _, n := range plan.Nodes {
+		before[n.ContainerName] = componentIDs(t, n.ContainerName)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kube_config_cluster2.yml"))
-	if err != nil {
-		t.Fatal(err)
+	cs, cfg := kubeClient(t, filepath.Join(dir, "kube_config_cluster2.yml"))
+	lease, err := cs.CoordinationV1().Leases("kube-system").Get(ctxT(t), "kube-controller-manager", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil {
+		t.Fatalf("controller-manager lease: %v %+v", err, lease)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	leader, _, _ := strings.Cut(*lease.Spec.HolderIdentity, "_")
+	var stopped, live runtime.Node
+	for _, n := range plan.Nodes {
+		if n.Name == leader {
+			stopped = n
+		} else if live.Name == "" {
+			live = n
+		}
+	}
+	if stopped.Name == "" {
+		t.Fatalf("the lease holder %q is no node of cluster2", *lease.Spec.HolderIdentity)
+	}
+	t.Logf("stopping %s, the active controller-manager's node", stopped.Name)
+	// The client goes to a node that stays up: the kubeconfig names the
+	// first node's address, which may be the one stopped.
+	liveCfg := rest.CopyConfig(cfg)
+	liveCfg.Host = "https://" + inspect(t, live.ContainerName).NetworkSettings.Networks[plan.Network].IPAddress + ":6443"
+	cs, err = kubernetes.NewForConfig(liveCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	if r := run(t, "docker", "stop", nodes[2]); r.code != 0 {
+	if r := run(t, "docker", "stop", stopped.ContainerName); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	// Two of three members: quorum holds, reads and writes go on. If the
@@ -248,24 +313,75 @@ func TestEtcdMemberDown(t *testing.T) {
 	if ready, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctxT(t)); err != nil || string(ready) != "ok" {
 		t.Errorf("/readyz with one member down: %v %s", err, ready)
 	}
+	// Another controller-manager takes over (lease 15 s) and does its
+	// work: the Deployment's pod runs on a node that is up.
+	var holder string
+	err = wait.PollUntilContextTimeout(ctxT(t), time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		l, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, "kube-controller-manager", metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil {
+			return false, nil
+		}
+		holder, _, _ = strings.Cut(*l.Spec.HolderIdentity, "_")
+		return holder != stopped.Name, nil
+	})
+	if err != nil {
+		t.Errorf("no other controller-manager took the lease (holder %s)", holder)
+	}
+	replicas := int32(1)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "after-failover", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "after-failover"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "after-failover"}},
+				Spec:       deploy.ProbePod(plan, "", "", "serve").Spec,
+			},
+		},
+	}
+	dep.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+	dep.Spec.Template.Spec.Tolerations = nil
+	if _, err := cs.AppsV1().Deployments("default").Create(ctxT(t), dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var where string
+	err = wait.PollUntilContextTimeout(ctxT(t), time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=after-failover"})
+		if err != nil {
+			return false, nil
+		}
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning && p.Spec.NodeName != stopped.Name {
+				where = p.Spec.NodeName
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Errorf("with %s down, a new Deployment got no running pod", stopped.Name)
+	} else {
+		t.Logf("the Deployment's pod runs on %s; controller-manager leader %s", where, holder)
+	}
 
-	if r := run(t, "docker", "start", nodes[2]); r.code != 0 {
+	if r := run(t, "docker", "start", stopped.ContainerName); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/cluster2.go"); r.code != 0 {
 		t.Fatalf("up after the node came back: %s", r.stderr)
 	}
-	for _, n := range nodes {
-		after := componentIDs(t, n)
-		for name, id := range before[n] {
+	for _, n := range plan.Nodes {
+		after := componentIDs(t, n.ContainerName)
+		for name, id := range before[n.ContainerName] {
 			if after[name] != id {
-				t.Errorf("%s: %s was recreated", n, name)
+				t.Errorf("%s: %s was recreated", n.Name, name)
 			}
 		}
 	}
 	if _, err := cs.CoreV1().Namespaces().Get(ctxT(t), "written-with-two-members", metav1.GetOptions{}); err != nil {
 		t.Errorf("after converging: %v", err)
 	}
+	checkNodesReady(t, cs, plan)
 }
 
 // TestInterruptDuringEtcd cancels up (SIGINT, as Ctrl-C) once it reached
