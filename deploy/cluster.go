@@ -249,7 +249,7 @@ func addons(c runtime.Cluster) []applied {
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("170Mi")},
 		},
-		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8181)}}, PeriodSeconds: 2},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8181)}}, PeriodSeconds: 1},
 		LivenessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8080)}}, InitialDelaySeconds: 60, TimeoutSeconds: 5, FailureThreshold: 5},
 	}
 	volumes := []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "coredns"}}}}}
@@ -267,6 +267,9 @@ func addons(c runtime.Cluster) []applied {
 			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "kube-apiserver"}},
 		}},
 		{gvrServiceAccount, &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta("coredns", "kube-system")}},
+		// The DNS check's pod starts before the controller-manager has made
+		// any namespace's default service account.
+		{gvrServiceAccount, &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(probeServiceAccount, "kube-system"), AutomountServiceAccountToken: new(bool)}},
 		{gvrClusterRole, &rbacv1.ClusterRole{
 			TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "ClusterRole"),
 			ObjectMeta: meta("system:coredns", ""),
@@ -425,22 +428,41 @@ func readyCondition(n corev1.Node) corev1.NodeCondition {
 	return corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, Reason: "NoStatus", Message: "no Ready condition yet"}
 }
 
-// checkDNS runs a pod that looks up kubernetes.default through the
-// cluster DNS, and waits for it to succeed.
-func checkDNS(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration) error {
-	name := fmt.Sprintf("docker-rke-dns-check-%d", time.Now().UnixNano()%1e6)
-	pod := ProbePod(c, name, "", "lookup", "--timeout="+timeout.String(), "kubernetes.default.svc."+c.ClusterDomain)
-	pods := cs.CoreV1().Pods("kube-system")
-	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("cluster %s: DNS check pod: %w", c.Name, err)
+// probeServiceAccount runs docker rke's own probe pods in kube-system.
+const probeServiceAccount = "docker-rke-probe"
+
+// dnsCheck is a pod that looks up kubernetes.default through the cluster
+// DNS. It is created as soon as the API answers and retries on its own, so
+// it runs the moment a node and CoreDNS can take it.
+type dnsCheck struct {
+	cs      kubernetes.Interface
+	c       runtime.Cluster
+	name    string
+	timeout time.Duration
+}
+
+func startDNSCheck(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration) (*dnsCheck, error) {
+	d := &dnsCheck{cs: cs, c: c, name: fmt.Sprintf("docker-rke-dns-check-%d", time.Now().UnixNano()%1e6), timeout: timeout}
+	pod := ProbePod(c, d.name, "", "lookup", "--timeout="+timeout.String(), "kubernetes.default.svc."+c.ClusterDomain+".")
+	pod.Spec.ServiceAccountName = probeServiceAccount
+	pod.Spec.AutomountServiceAccountToken = new(bool)
+	if _, err := cs.CoreV1().Pods("kube-system").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("cluster %s: DNS check pod: %w", c.Name, err)
 	}
-	defer pods.Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
-	phase, err := WaitPodDone(ctx, cs, "kube-system", name, timeout+30*time.Second)
+	return d, nil
+}
+
+func (d *dnsCheck) wait(ctx context.Context) error {
+	phase, err := WaitPodDone(ctx, d.cs, "kube-system", d.name, d.timeout+30*time.Second)
 	if err == nil && phase == corev1.PodSucceeded {
 		return nil
 	}
-	detail := PodLogs(ctx, cs, "kube-system", name)
-	return fmt.Errorf("cluster %s: a pod's DNS lookup of kubernetes.default failed (pod %s: %s %v); CoreDNS: %s; its output:\n%s", c.Name, name, phase, err, dnsPodsSummary(ctx, cs), detail)
+	detail := PodLogs(ctx, d.cs, "kube-system", d.name)
+	return fmt.Errorf("cluster %s: a pod's DNS lookup of kubernetes.default failed (pod %s: %s %v%s); CoreDNS: %s; the pod's output:\n%s", d.c.Name, d.name, phase, err, PodStatus(ctx, d.cs, "kube-system", d.name), dnsPodsSummary(ctx, d.cs), detail)
+}
+
+func (d *dnsCheck) cleanup(ctx context.Context) {
+	_ = d.cs.CoreV1().Pods("kube-system").Delete(context.WithoutCancel(ctx), d.name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
 }
 
 // WaitPodDone waits until a pod has succeeded or failed.
@@ -455,6 +477,24 @@ func WaitPodDone(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 		return phase == corev1.PodSucceeded || phase == corev1.PodFailed, nil
 	})
 	return phase, err
+}
+
+// PodStatus says why a pod is where it is: its reason and message and
+// its containers' states.
+func PodStatus(ctx context.Context, cs kubernetes.Interface, ns, name string) string {
+	p, err := cs.CoreV1().Pods(ns).Get(context.WithoutCancel(ctx), name, metav1.GetOptions{})
+	if err != nil {
+		return "; " + err.Error()
+	}
+	out := fmt.Sprintf("; node %q reason %q message %q", p.Spec.NodeName, p.Status.Reason, p.Status.Message)
+	for _, c := range p.Status.ContainerStatuses {
+		if t := c.State.Terminated; t != nil {
+			out += fmt.Sprintf("; container %s exited %d (%s) %s", c.Name, t.ExitCode, t.Reason, t.Message)
+		} else if w := c.State.Waiting; w != nil {
+			out += fmt.Sprintf("; container %s waiting (%s) %s", c.Name, w.Reason, w.Message)
+		}
+	}
+	return out
 }
 
 // PodLogs returns a pod's last lines, or why there are none.

@@ -93,8 +93,11 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		opts.Timeout = 3 * time.Minute
 	}
 	res := &Result{Critical: map[string]time.Duration{}}
+	var phaseMu sync.Mutex
 	phase := func(name string, start time.Time) {
 		d := time.Since(start)
+		phaseMu.Lock()
+		defer phaseMu.Unlock()
 		res.Phases = append(res.Phases, NewPhase(name, d))
 		opts.Log.Printf("[%s] %s: done in %s", c.Name, name, d.Round(10*time.Millisecond))
 	}
@@ -196,7 +199,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
 			return err
 		}
-		return converge(ctx, e, opts, c.Name, n, model.ComponentEtcd, filesHash[n.Name], modes[n.Name])
+		return converge(ctx, e, opts, c.Name, n, filesHash[n.Name], modes[n.Name], model.ComponentEtcd)
 	}); err != nil {
 		return nil, err
 	}
@@ -208,52 +211,84 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	phase("etcd", start)
 	res.Critical["etcd"] = time.Since(runStart)
 
-	start = time.Now()
+	// The control plane and the nodes overlap: kubelets start as soon as
+	// one API server answers, while the controller-managers and
+	// schedulers start; DNS needs them all, and is waited for last.
+	cpStart := time.Now()
 	admin, err := adminTLS(bundle)
 	if err != nil {
 		return nil, err
 	}
-	if err := eachNode(cps, func(n runtime.Node) error {
-		if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
-			return err
-		}
-		// The API server first, alone: starting the controller-manager and
-		// the scheduler beside it was measured slower on two cores, as they
-		// take CPU from the API server's start.
-		if err := converge(ctx, e, opts, c.Name, n, model.ComponentAPIServer, filesHash[n.Name], modes[n.Name]); err != nil {
-			return err
-		}
-		apiClient := tlsClient(api, n, admin)
-		if err := waitHealthy(ctx, api, opts, c.Name, n, model.ComponentAPIServer, apiClient, fmt.Sprintf("https://127.0.0.1:%d/readyz", runtime.APIServerPort), "ok"); err != nil {
-			return err
-		}
-		mu.Lock()
-		if _, ok := res.Critical["apiserver"]; !ok {
-			res.Critical["apiserver"] = time.Since(runStart)
-		}
-		mu.Unlock()
-		for _, name := range []string{model.ComponentControllerManager, model.ComponentScheduler} {
-			if err := converge(ctx, e, opts, c.Name, n, name, filesHash[n.Name], modes[n.Name]); err != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	firstAPI := make(chan runtime.Node, 1)
+	var firstOnce sync.Once
+	cpDone := make(chan error, 1)
+	go func() {
+		err := eachNode(cps, func(n runtime.Node) error {
+			if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
 				return err
 			}
-		}
-		// Their serving certificates are self-signed: only health is read.
-		insecure := tlsClient(api, n, &tls.Config{InsecureSkipVerify: true})
-		return eachCheck([]func() error{
-			func() error {
-				return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentControllerManager, insecure, "https://127.0.0.1:10257/healthz", "ok")
-			},
-			func() error {
-				return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentScheduler, insecure, "https://127.0.0.1:10259/healthz", "ok")
-			},
+			// All three at once: the controller-manager's start (its
+			// controllers' service accounts and caches, ~5 s on two cores)
+			// is on the path to DNS answering, and it waits for the API
+			// server by itself.
+			if err := converge(ctx, e, opts, c.Name, n, filesHash[n.Name], modes[n.Name], model.ComponentAPIServer, model.ComponentControllerManager, model.ComponentScheduler); err != nil {
+				return err
+			}
+			apiClient := tlsClient(api, n, admin)
+			if err := waitHealthy(ctx, api, opts, c.Name, n, model.ComponentAPIServer, apiClient, fmt.Sprintf("https://127.0.0.1:%d/readyz", runtime.APIServerPort), "ok"); err != nil {
+				return err
+			}
+			firstOnce.Do(func() {
+				mu.Lock()
+				res.Critical["apiserver"] = time.Since(runStart)
+				mu.Unlock()
+				firstAPI <- n
+			})
+			// Their serving certificates are self-signed: only health is read.
+			insecure := tlsClient(api, n, &tls.Config{InsecureSkipVerify: true})
+			return eachCheck([]func() error{
+				func() error {
+					return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentControllerManager, insecure, "https://127.0.0.1:10257/healthz", "ok")
+				},
+				func() error {
+					return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentScheduler, insecure, "https://127.0.0.1:10259/healthz", "ok")
+				},
+			})
 		})
-	}); err != nil {
-		return nil, err
+		if err == nil {
+			phase("control plane", cpStart)
+		}
+		cpDone <- err
+	}()
+	// On any way out, stop the control plane's goroutine and wait for it.
+	cpErr := error(nil)
+	cpWaited := false
+	waitCP := func() error {
+		if !cpWaited {
+			cpErr, cpWaited = <-cpDone, true
+		}
+		return cpErr
 	}
-	phase("control plane", start)
+	defer func() { cancel(); waitCP() }()
+
+	var apiNode runtime.Node
+	select {
+	case apiNode = <-firstAPI:
+	case cpErr = <-cpDone:
+		cpWaited = true
+		select {
+		case apiNode = <-firstAPI: // sent before the control plane ended
+		default:
+			if cpErr == nil {
+				cpErr = fmt.Errorf("cluster %s: no API server answered", c.Name)
+			}
+			return nil, cpErr
+		}
+	}
 
 	start = time.Now()
-	cs, dyn, err := kubeClients(api, cps[0], bundle)
+	cs, dyn, err := kubeClients(api, apiNode, bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -262,22 +297,32 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if err := ensureNodes(ctx, cs, c, podCIDRs); err != nil {
 		return nil, err
 	}
+	var dnsCheck *dnsCheck
+	defer func() {
+		if dnsCheck != nil {
+			dnsCheck.cleanup(ctx)
+		}
+	}()
 	if err := eachCheck([]func() error{
-		func() error { return applyAddons(ctx, dyn, c) },
+		func() error {
+			if err := applyAddons(ctx, dyn, c); err != nil {
+				return err
+			}
+			dnsCheck, err = startDNSCheck(ctx, cs, c, opts.Timeout)
+			return err
+		},
 		func() error {
 			return eachNode(c.Nodes, func(n runtime.Node) error {
 				if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
 					return err
 				}
+				var names []string
 				for _, name := range []string{runtime.ComponentAPIProxy, model.ComponentKubelet, model.ComponentKubeProxy} {
-					if _, ok := component(n, name); !ok {
-						continue
-					}
-					if err := converge(ctx, e, opts, c.Name, n, name, filesHash[n.Name], modes[n.Name]); err != nil {
-						return err
+					if _, ok := component(n, name); ok {
+						names = append(names, name)
 					}
 				}
-				return nil
+				return converge(ctx, e, opts, c.Name, n, filesHash[n.Name], modes[n.Name], names...)
 			})
 		},
 	}); err != nil {
@@ -290,11 +335,16 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if err != nil {
 		return nil, notReadyError(ctx, api, c, notReady, opts.Timeout)
 	}
+	mu.Lock()
 	res.Critical["kubelets registered"] = start.Sub(runStart) + prog.registered
+	mu.Unlock()
 	phase("nodes ready", start)
 
+	if err := waitCP(); err != nil {
+		return nil, err
+	}
 	start = time.Now()
-	if err := checkDNS(ctx, cs, c, opts.Timeout); err != nil {
+	if err := dnsCheck.wait(ctx); err != nil {
 		return nil, err
 	}
 	phase("dns", start)
@@ -346,22 +396,30 @@ func copyFiles(ctx context.Context, api client.APIClient, b pki.Bundle, c runtim
 	return filesDigest(files), nil
 }
 
-func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string, n runtime.Node, name, filesHash string, mode dind.Mode) error {
-	comp, ok := component(n, name)
-	if !ok {
-		return fmt.Errorf("node %s: no %s in the plan", n.Name, name)
-	}
+// converge brings components of a node to the plan, in parallel, over one
+// tunnel to the node's engine.
+func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string, n runtime.Node, filesHash string, mode dind.Mode, names ...string) error {
 	nodeAPI, err := dind.NodeClient(e.Dialer(), n.ContainerName)
 	if err != nil {
 		return err
 	}
 	defer nodeAPI.Close()
-	action, err := dind.ConvergeComponent(ctx, nodeAPI, comp, filesHash, mode)
-	if err != nil {
-		return fmt.Errorf("cluster %s node %s (container %s): %w", cluster, n.Name, n.ContainerName, err)
+	checks := make([]func() error, len(names))
+	for i, name := range names {
+		checks[i] = func() error {
+			comp, ok := component(n, name)
+			if !ok {
+				return fmt.Errorf("node %s: no %s in the plan", n.Name, name)
+			}
+			action, err := dind.ConvergeComponent(ctx, nodeAPI, comp, filesHash, mode)
+			if err != nil {
+				return fmt.Errorf("cluster %s node %s (container %s): %w", cluster, n.Name, n.ContainerName, err)
+			}
+			opts.Log.Printf("[%s] node %s: %s %s", cluster, n.Name, name, action)
+			return nil
+		}
 	}
-	opts.Log.Printf("[%s] node %s: %s %s", cluster, n.Name, name, action)
-	return nil
+	return eachCheck(checks)
 }
 
 // waitHealthy polls a component's health endpoint inside the node until it

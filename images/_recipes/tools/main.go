@@ -184,15 +184,15 @@ func serveCmd(ctx context.Context, args []string) error {
 	return nil
 }
 
-// retry runs fn until it succeeds or the timeout passes, and returns the
-// last error.
-func retry(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
+// retry runs fn, each try bounded by try, until it succeeds or the
+// timeout passes, and returns the last error.
+func retry(ctx context.Context, timeout, try time.Duration, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(500 * time.Millisecond)
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		tctx, tcancel := context.WithTimeout(ctx, 5*time.Second)
+		tctx, tcancel := context.WithTimeout(ctx, try)
 		err := fn(tctx)
 		tcancel()
 		if err == nil {
@@ -216,7 +216,7 @@ func getCmd(ctx context.Context, args []string) error {
 		return errors.New("get: one URL")
 	}
 	url := fs.Arg(0)
-	return retry(ctx, *timeout, func(ctx context.Context) error {
+	return retry(ctx, *timeout, 5*time.Second, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
@@ -254,7 +254,9 @@ func lookupCmd(ctx context.Context, args []string) error {
 	// The pure Go resolver reads the pod's resolv.conf (search domains,
 	// ndots) as any libc resolver would.
 	r := &net.Resolver{PreferGo: true}
-	return retry(ctx, *timeout, func(ctx context.Context) error {
+	// A query lost while the service has no endpoint yet would wait the
+	// resolver's 5 s: ask again after a second instead.
+	return retry(ctx, *timeout, time.Second, func(ctx context.Context) error {
 		addrs, err := r.LookupHost(ctx, name)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
