@@ -223,8 +223,24 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	firstAPI := make(chan runtime.Node, 1)
 	var firstOnce sync.Once
 	cpDone := make(chan error, 1)
+	// The first controlplane node's API server starts alone: it writes
+	// the cluster's bootstrap objects (RBAC, priority classes, ...), and
+	// three API servers doing that at once on two cores, with etcd
+	// replicating every write, was measured four times slower. The others
+	// start once it answered (or failed).
+	firstDone := make(chan struct{})
+	var firstDoneOnce sync.Once
 	go func() {
 		err := eachNode(cps, func(n runtime.Node) error {
+			if n.Name == cps[0].Name {
+				defer firstDoneOnce.Do(func() { close(firstDone) })
+			} else {
+				select {
+				case <-firstDone:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
 			if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
 				return err
 			}
@@ -245,6 +261,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 				mu.Unlock()
 				firstAPI <- n
 			})
+			firstDoneOnce.Do(func() { close(firstDone) })
 			// Their serving certificates are self-signed: only health is read.
 			insecure := tlsClient(api, n, &tls.Config{InsecureSkipVerify: true})
 			return eachCheck([]func() error{
@@ -425,6 +442,7 @@ func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string,
 // waitHealthy polls a component's health endpoint inside the node until it
 // answers with want, or fails with the component's last log lines.
 func waitHealthy(ctx context.Context, api client.APIClient, opts Options, cluster string, n runtime.Node, name string, hc *http.Client, url, want string) error {
+	defer hc.CloseIdleConnections()
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, opts.Timeout, true, func(ctx context.Context) (bool, error) {
 		reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -455,12 +473,15 @@ func waitHealthy(ctx context.Context, api client.APIClient, opts Options, cluste
 	return nil
 }
 
+// plainClient and tlsClient reach a node's loopback. Every new connection
+// is an exec in the node (socat), which costs the node's CPU: connections
+// are kept and reused between polls.
 func plainClient(api client.APIClient, n runtime.Node) *http.Client {
-	return &http.Client{Transport: &http.Transport{DialContext: dind.NodeLocalDialer(api, n.ContainerName), DisableKeepAlives: true}}
+	return &http.Client{Transport: &http.Transport{DialContext: dind.NodeLocalDialer(api, n.ContainerName), MaxIdleConnsPerHost: 1, IdleConnTimeout: 10 * time.Second}}
 }
 
 func tlsClient(api client.APIClient, n runtime.Node, cfg *tls.Config) *http.Client {
-	return &http.Client{Transport: &http.Transport{DialContext: dind.NodeLocalDialer(api, n.ContainerName), TLSClientConfig: cfg, DisableKeepAlives: true}}
+	return &http.Client{Transport: &http.Transport{DialContext: dind.NodeLocalDialer(api, n.ContainerName), TLSClientConfig: cfg, MaxIdleConnsPerHost: 1, IdleConnTimeout: 10 * time.Second}}
 }
 
 // adminTLS trusts the cluster CA and presents the admin certificate.
