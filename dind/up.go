@@ -468,3 +468,21 @@ func (e *Engine) rollback(u *undo) {
 		e.log.Printf("cleanup: removed %d containers and %d networks this run created (use --retain to keep them)", len(u.containers), len(u.networks))
 	}
 }
+
+// RemoveNodes removes node containers (with their /var volumes) that a
+// failed run created in a cluster that existed before it.
+func (e *Engine) RemoveNodes(ctx context.Context, containers []string) error {
+	errs := make([]error, len(containers))
+	var wg sync.WaitGroup
+	for i, name := range containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.removeContainer(ctx, name); err != nil {
+				errs[i] = fmt.Errorf("removing node container %s: %w", name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -384,13 +384,15 @@ func TestControlPlaneNodeDown(t *testing.T) {
 	checkNodesReady(t, cs, plan)
 }
 
-// TestInterruptDuringEtcd cancels up (SIGINT, as Ctrl-C) once it reached
-// the etcd phase; a new up finishes the cluster.
+// TestInterruptDuringEtcd cancels up --retain (SIGINT, as Ctrl-C) once
+// it reached the etcd phase; a new up finishes the cluster.
 func TestInterruptDuringEtcd(t *testing.T) {
 	requireAbsent(t, "cluster1")
 	rmAtEnd(t, "cluster1")
 	dir := t.TempDir()
-	cmd := exec.Command(shared.binary, "up", "--kubeconfig-dir", dir, "samples/cluster1.go")
+	// --retain: an interrupted up keeps what it made, and the next up
+	// carries on from there (without it, the cluster would be removed).
+	cmd := exec.Command(shared.binary, "up", "--retain", "--kubeconfig-dir", dir, "samples/cluster1.go")
 	cmd.Dir = shared.repo
 	var stderr syncBuffer
 	cmd.Stderr = &stderr

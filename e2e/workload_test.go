@@ -200,3 +200,29 @@ func checkWorkloads(t *testing.T, cs kubernetes.Interface, c runtime.Cluster) {
 	}
 	wg.Wait()
 }
+
+// TestNotReadyTimesOut: a kubelet that cannot start makes up fail within
+// --timeout, with an error that names the node and shows the kubelet's
+// last log lines; the cluster this run created is removed.
+func TestNotReadyTimesOut(t *testing.T) {
+	requireAbsent(t, "notready")
+	rmAtEnd(t, "notready")
+	dir := t.TempDir()
+	script := writeScript(t, "notready.go", `	c := rke.NewCluster("notready")
+	c.ExtraArgs(rke.Kubelet, map[string]string{"no-such-flag": "1"})
+	c.Node("notready-node1", rke.All()...)
+`)
+	r := docker(t, "rke", "up", "--timeout", "40s", "--kubeconfig-dir", dir, script)
+	if r.code == 0 {
+		t.Fatal("up succeeded with a kubelet that cannot start")
+	}
+	for _, want := range []string{"node notready-node1: kubelet has not registered", "kubelet on node notready-node1, last lines", "unknown flag: --no-such-flag", "cleanup: removed the cluster"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("the error lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	assertGone(t, "notready")
+	if files, _ := filepath.Glob(filepath.Join(dir, "kube_config_*")); len(files) > 0 {
+		t.Errorf("a failed up left %v", files)
+	}
+}

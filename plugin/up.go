@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,6 +206,13 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		if !c.Bool("retain") {
+			for i, cl := range plan.Clusters {
+				if errs[i] != nil {
+					a.rollbackCluster(engine, cl, statuses, log)
+				}
+			}
+		}
 		return err
 	}
 	log.Clear()
@@ -219,6 +227,45 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 		fmt.Fprintf(a.Stdout, "%s: every node Ready and DNS answering, API server %s\n  kubectl --kubeconfig %s get nodes\n", name, r.Server, r.Kubeconfig)
 	}
 	return nil
+}
+
+// rollbackCluster removes what a failed up created in a cluster: the whole
+// cluster (state and kubeconfig included) when this run created every
+// node, else only the nodes it created. It runs with a context of its own,
+// since the run's may be cancelled.
+func (a *App) rollbackCluster(engine *dind.Engine, cl runtime.Cluster, statuses []dind.NodeStatus, log *stepLog) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var created []string
+	all := true
+	for _, s := range statuses {
+		if s.Cluster != cl.Name {
+			continue
+		}
+		if s.Action == dind.Created {
+			created = append(created, s.Container)
+		} else {
+			all = false
+		}
+	}
+	switch {
+	case all:
+		st, _ := deploy.LoadState(ctx, engine, cl.Name, cl.NodeImage)
+		if err := engine.Remove(ctx, cl.Name); err != nil {
+			log.Printf("[%s] cleanup: %v", cl.Name, err)
+			return
+		}
+		if st != nil && st.Kubeconfig != "" {
+			_ = os.Remove(st.Kubeconfig)
+		}
+		log.Printf("[%s] cleanup: removed the cluster this run created (use --retain to keep it)", cl.Name)
+	case len(created) > 0:
+		if err := engine.RemoveNodes(ctx, created); err != nil {
+			log.Printf("[%s] cleanup: %v", cl.Name, err)
+			return
+		}
+		log.Printf("[%s] cleanup: removed the %d nodes this run created (use --retain to keep them)", cl.Name, len(created))
+	}
 }
 
 // upTimings is what --json-timings writes: each cluster's phases, in
