@@ -17,6 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
 	"github.com/docker-rke/docker-rke/dsl"
 	"github.com/docker-rke/docker-rke/runtime"
 )
@@ -34,8 +38,10 @@ type Phase struct {
 
 // Report is what bench prints.
 type Report struct {
-	When   time.Time `json:"when"`
-	Phases []Phase   `json:"phases"`
+	When    time.Time `json:"when"`
+	Commit  string    `json:"commit,omitempty"`
+	Phases  []Phase   `json:"phases"`
+	Metrics []Metric  `json:"metrics,omitempty"`
 }
 
 func main() {
@@ -43,12 +49,15 @@ func main() {
 	nodeRuns := flag.Int("node-runs", 3, "runs of the phases that create nodes")
 	binary := flag.String("binary", "bin/docker-rke", "the docker-rke binary, for phases on a real engine")
 	engine := flag.Bool("engine", true, "also measure phases that need a Docker engine")
-	cpRuns := flag.Int("cp-runs", 2, "runs of up with the control plane, per cluster")
+	cpRuns := flag.Int("cluster-runs", 2, "runs of a whole up, per cluster")
 	out := flag.String("out", "", "also write the report to this file")
 	flag.Parse()
 
 	ctx := context.Background()
 	r := Report{When: time.Now().UTC()}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		r.Commit = strings.TrimSpace(string(out))
+	}
 	phase, err := evalAndPlan(ctx, "testdata/bench/100x10.go", *runs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -64,14 +73,18 @@ func main() {
 		r.Phases = append(r.Phases, phases...)
 		for _, cl := range []struct {
 			name   string
-			target float64
-		}{{"cluster1", 15000}, {"cluster2", 0}} {
-			phases, err := controlPlanePhases(*binary, cl.name, *cpRuns, cl.target)
+			target clusterTargets
+		}{
+			{"cluster1", clusterTargets{totalMS: 30000, controlPlaneMS: 15000, ratio: 1.5, memoryMiB: 1536}},
+			{"cluster2", clusterTargets{totalMS: 45000, ratio: 1.5}},
+		} {
+			phases, metrics, err := clusterPhases(*binary, cl.name, *cpRuns, cl.target)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "bench:", err)
 				os.Exit(1)
 			}
 			r.Phases = append(r.Phases, phases...)
+			r.Metrics = append(r.Metrics, metrics...)
 		}
 	}
 
@@ -196,52 +209,160 @@ func imageLoadTime(nodes []string) (time.Duration, error) {
 	return slowest, nil
 }
 
-// controlPlanePhases times `up` of a sample cluster until its control plane
-// is ready (/readyz ok), phase by phase from up's own --json-timings.
-func controlPlanePhases(binary, cluster string, runs int, targetMS float64) ([]Phase, error) {
+// clusterPhases times `up` of a sample cluster until every node is Ready
+// and DNS answers, phase by phase from up's own --json-timings, with the
+// time to control plane ready, the critical path and its ratio, and the
+// cluster's peak memory while it came up.
+func clusterPhases(binary, cluster string, runs int, target clusterTargets) ([]Phase, []Metric, error) {
 	dir, err := os.MkdirTemp("", "bench-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
+	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, nil, err
+	}
+	defer api.Close()
 	byPhase := map[string][]time.Duration{}
 	var order []string
-	var totals []time.Duration
+	var totals, cpReady, critical []time.Duration
+	var ratios, peaks []float64
 	for i := 0; i < runs; i++ {
 		timings := filepath.Join(dir, "timings.json")
+		stop := sampleMemory(api, cluster)
 		total, err := timed(binary, "up", "--kubeconfig-dir", dir, "--json-timings", timings, "samples/"+cluster+".go")
+		peak := stop()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		totals = append(totals, total)
+		peaks = append(peaks, peak/(1<<20))
 		var t struct {
 			Clusters map[string][]struct {
 				Name    string  `json:"name"`
 				Seconds float64 `json:"seconds"`
 			} `json:"clusters"`
+			Critical map[string]struct {
+				Seconds float64            `json:"seconds"`
+				Ratio   float64            `json:"ratio"`
+				Marks   map[string]float64 `json:"marks"`
+			} `json:"criticalPath"`
 		}
 		data, err := os.ReadFile(timings)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := json.Unmarshal(data, &t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, p := range t.Clusters[cluster] {
 			if _, seen := byPhase[p.Name]; !seen {
 				order = append(order, p.Name)
 			}
-			byPhase[p.Name] = append(byPhase[p.Name], time.Duration(p.Seconds*float64(time.Second)))
+			byPhase[p.Name] = append(byPhase[p.Name], seconds(p.Seconds))
 		}
+		cp := t.Critical[cluster]
+		cpReady = append(cpReady, seconds(cp.Marks["control plane"]))
+		critical = append(critical, seconds(cp.Seconds))
+		ratios = append(ratios, cp.Ratio)
 		if _, err := timed(binary, "rm", cluster); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	out := []Phase{summarize("up "+cluster+" until the control plane is ready", totals, targetMS, "from the command's start until /readyz answered ok on every controlplane node")}
-	for _, name := range order {
-		out = append(out, summarize("  "+cluster+" phase: "+name, byPhase[name], 0, ""))
+	out := []Phase{
+		summarize("up "+cluster+" until every node is Ready and DNS answers", totals, target.totalMS, "from the command's start until a pod's DNS lookup of kubernetes.default succeeded"),
+		summarize("  "+cluster+" control plane ready", cpReady, target.controlPlaneMS, "from up's start until every API server, controller-manager and scheduler is healthy"),
+		summarize("  "+cluster+" critical path", critical, 0, "node engines booting + etcd start to healthy + first API server start to ready + kubelets start to registered, measured inside the run"),
 	}
-	return out, nil
+	for _, name := range order {
+		out = append(out, summarize("  "+cluster+" phase: "+name, byPhase[name], 0, "phases overlap: kubelets start once one API server answers"))
+	}
+	metrics := []Metric{
+		summarizeValues(cluster+" up time / critical path", ratios, target.ratio, "ratio"),
+		summarizeValues(cluster+" peak memory of its node containers during up", peaks, target.memoryMiB, "MiB"),
+	}
+	return out, metrics, nil
+}
+
+type clusterTargets struct {
+	totalMS, controlPlaneMS, ratio, memoryMiB float64
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// sampleMemory sums the memory of a cluster's node containers (what
+// docker stats shows: usage less inactive page cache) every half second
+// until the returned function is called, which returns the peak in bytes.
+func sampleMemory(api client.APIClient, cluster string) func() float64 {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan float64)
+	go func() {
+		var peak float64
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if sum := clusterMemory(ctx, api, cluster); sum > peak {
+				peak = sum
+			}
+			select {
+			case <-ctx.Done():
+				done <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() float64 {
+		cancel()
+		return <-done
+	}
+}
+
+func clusterMemory(ctx context.Context, api client.APIClient, cluster string) float64 {
+	list, err := api.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "io.docker-rke.cluster="+cluster))})
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for _, c := range list {
+		resp, err := api.ContainerStatsOneShot(ctx, c.ID)
+		if err != nil {
+			continue
+		}
+		var st container.StatsResponse
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		cache := st.MemoryStats.Stats["total_inactive_file"]
+		if v, ok := st.MemoryStats.Stats["inactive_file"]; ok {
+			cache = v // cgroup v2
+		}
+		if st.MemoryStats.Usage > cache {
+			sum += float64(st.MemoryStats.Usage - cache)
+		}
+	}
+	return sum
+}
+
+// Metric is a measured value that is not a duration.
+type Metric struct {
+	Name   string  `json:"name"`
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Runs   int     `json:"runs"`
+	Target float64 `json:"target,omitempty"`
+	Unit   string  `json:"unit"`
+}
+
+func summarizeValues(name string, vs []float64, target float64, unit string) Metric {
+	sorted := append([]float64(nil), vs...)
+	sort.Float64s(sorted)
+	round := func(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
+	return Metric{Name: name, Median: round(sorted[len(sorted)/2]), Min: round(sorted[0]), Max: round(sorted[len(sorted)-1]), Runs: len(sorted), Target: target, Unit: unit}
 }
 
 func timed(binary string, args ...string) (time.Duration, error) {

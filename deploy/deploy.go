@@ -62,6 +62,8 @@ type Options struct {
 	// Timeout bounds each wait for a component's health.
 	Timeout time.Duration
 	Log     dind.Logger
+	// Start is when the command started, for Result.Marks.
+	Start time.Time
 }
 
 // Result says what Up produced.
@@ -70,9 +72,12 @@ type Result struct {
 	Server     string
 	// Phases are the durations of each phase, for progress and bench.
 	Phases []Phase
-	// Critical is the critical path inside the run: etcd answering, the
-	// first API server answering, every kubelet registered.
-	Critical map[string]time.Duration
+	// Links are the links of the critical path, measured inside the run:
+	// etcd from its start to healthy, the first API server from its start
+	// to ready, kubelets from their start to every one registered.
+	Links map[string]time.Duration
+	// Marks are when milestones were reached, since Options.Start.
+	Marks map[string]time.Duration
 }
 
 // Phase is one timed step.
@@ -92,7 +97,16 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if opts.Timeout == 0 {
 		opts.Timeout = 3 * time.Minute
 	}
-	res := &Result{Critical: map[string]time.Duration{}}
+	res := &Result{Links: map[string]time.Duration{}, Marks: map[string]time.Duration{}}
+	if opts.Start.IsZero() {
+		opts.Start = time.Now()
+	}
+	var markMu sync.Mutex
+	mark := func(name string) {
+		markMu.Lock()
+		defer markMu.Unlock()
+		res.Marks[name] = time.Since(opts.Start)
+	}
 	var phaseMu sync.Mutex
 	phase := func(name string, start time.Time) {
 		d := time.Since(start)
@@ -103,7 +117,6 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}
 
 	start := time.Now()
-	runStart := start
 	st, err := loadState(ctx, e, c)
 	if err != nil {
 		return nil, err
@@ -209,7 +222,8 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		return nil, err
 	}
 	phase("etcd", start)
-	res.Critical["etcd"] = time.Since(runStart)
+	res.Links["etcd"] = time.Since(start)
+	mark("etcd")
 
 	// The control plane and the nodes overlap: kubelets start as soon as
 	// one API server answers, while the controller-managers and
@@ -257,8 +271,9 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 			}
 			firstOnce.Do(func() {
 				mu.Lock()
-				res.Critical["apiserver"] = time.Since(runStart)
+				res.Links["apiserver"] = time.Since(cpStart)
 				mu.Unlock()
+				mark("apiserver")
 				firstAPI <- n
 			})
 			firstDoneOnce.Do(func() { close(firstDone) })
@@ -275,6 +290,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		})
 		if err == nil {
 			phase("control plane", cpStart)
+			mark("control plane")
 		}
 		cpDone <- err
 	}()
@@ -305,6 +321,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}
 
 	start = time.Now()
+	kubeletStart := start
 	cs, dyn, err := kubeClients(api, apiNode, bundle)
 	if err != nil {
 		return nil, err
@@ -353,9 +370,13 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		return nil, notReadyError(ctx, api, c, notReady, opts.Timeout)
 	}
 	mu.Lock()
-	res.Critical["kubelets registered"] = start.Sub(runStart) + prog.registered
+	res.Links["kubelet registration"] = start.Sub(kubeletStart) + prog.registered
 	mu.Unlock()
+	markMu.Lock()
+	res.Marks["kubelets registered"] = start.Sub(opts.Start) + prog.registered
+	markMu.Unlock()
 	phase("nodes ready", start)
+	mark("nodes ready")
 
 	if err := waitCP(); err != nil {
 		return nil, err
@@ -365,6 +386,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		return nil, err
 	}
 	phase("dns", start)
+	mark("dns")
 
 	kc, err := bundle.Kubeconfig(c.Name, server, "kube-admin")
 	if err != nil {

@@ -60,7 +60,7 @@ func (a *App) upCommand() *cli.Command {
 				return err
 			}
 			engine := dind.NewEngine(a.Docker.Client(), log)
-			timings := &upTimings{Clusters: map[string][]deploy.Phase{}, Critical: map[string]map[string]float64{}}
+			timings := &upTimings{Clusters: map[string][]deploy.Phase{}, Critical: map[string]critical{}}
 			nodesStart := time.Now()
 			statuses, err := engine.Up(c.Context, plan.Clusters, dind.UpOptions{
 				Retain:       c.Bool("retain"),
@@ -201,6 +201,7 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 				Published:     !a.containerAddressesReachable(),
 				Timeout:       c.Duration("timeout"),
 				Log:           log,
+				Start:         log.start,
 			})
 		}()
 	}
@@ -219,11 +220,7 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 	for i, r := range results {
 		name := plan.Clusters[i].Name
 		timings.Clusters[name] = append(timings.Clusters[name], r.Phases...)
-		crit := map[string]float64{}
-		for k, d := range r.Critical {
-			crit[k] = d.Seconds()
-		}
-		timings.Critical[name] = crit
+		timings.Critical[name] = criticalPath(timings.Clusters[name][0].Duration, r, time.Since(log.start))
 		fmt.Fprintf(a.Stdout, "%s: every node Ready and DNS answering, API server %s\n  kubectl --kubeconfig %s get nodes\n", name, r.Server, r.Kubeconfig)
 	}
 	return nil
@@ -268,15 +265,48 @@ func (a *App) rollbackCluster(engine *dind.Engine, cl runtime.Cluster, statuses 
 	}
 }
 
+// critical is the critical path of a cluster's up: the node engines
+// booting, etcd, the first API server, kubelet registration, each measured
+// inside the run, and the ratio of the whole up to their sum (what
+// docker rke's own work adds).
+type critical struct {
+	Links   map[string]float64 `json:"links"`
+	Seconds float64            `json:"seconds"`
+	Ratio   float64            `json:"ratio"`
+	// Marks are seconds from the command's start to each milestone.
+	Marks map[string]float64 `json:"marks"`
+}
+
+func criticalPath(nodes time.Duration, r *deploy.Result, total time.Duration) critical {
+	c := critical{Links: map[string]float64{"nodes": nodes.Seconds()}, Marks: map[string]float64{"nodes": nodes.Seconds()}}
+	sum := nodes
+	for k, d := range r.Links {
+		c.Links[k] = d.Seconds()
+		sum += d
+	}
+	for k, d := range r.Marks {
+		c.Marks[k] = d.Seconds()
+	}
+	c.Seconds = sum.Seconds()
+	// The cluster's own end (its DNS answering), when clusters came up
+	// together.
+	if end, ok := r.Marks["dns"]; ok {
+		total = end
+	}
+	if sum > 0 {
+		c.Ratio = total.Seconds() / sum.Seconds()
+	}
+	return c
+}
+
 // upTimings is what --json-timings writes: each cluster's phases, in
 // order, and the whole command.
 type upTimings struct {
 	Clusters map[string][]deploy.Phase `json:"clusters"`
-	// Critical is each cluster's critical path, seconds from the start of
-	// its deployment: etcd, apiserver, kubelets registered.
-	Critical map[string]map[string]float64 `json:"criticalPath"`
-	Total    time.Duration                 `json:"-"`
-	Seconds  float64                       `json:"totalSeconds"`
+	// Critical is each cluster's critical path and milestones.
+	Critical map[string]critical `json:"criticalPath"`
+	Total    time.Duration       `json:"-"`
+	Seconds  float64             `json:"totalSeconds"`
 }
 
 func (t *upTimings) write(path string) error {
