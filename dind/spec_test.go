@@ -141,3 +141,25 @@ func TestClusterNetwork(t *testing.T) {
 		t.Errorf("subnet not set: %+v", opts.IPAM)
 	}
 }
+
+// TestComponentPrivileges: a privileged component gets --privileged in a
+// privileged node, and the node's own capability set where privileged
+// containers cannot start.
+func TestComponentPrivileges(t *testing.T) {
+	c := runtime.Component{Name: "kubelet", Image: "img", Command: []string{"kubelet"}, Privileged: true, HostPID: true, HostNetwork: true}
+	_, host, hashPriv := componentSpec(c, "f", Privileged)
+	if !host.Privileged || len(host.CapAdd) != 0 || host.PidMode != "host" {
+		t.Errorf("privileged node: %+v", host)
+	}
+	_, host, hashCaps := componentSpec(c, "f", Capabilities)
+	if host.Privileged || len(host.CapAdd) != 1 || host.CapAdd[0] != "ALL" || len(host.CapDrop) != 1 || host.CapDrop[0] != "SYS_RESOURCE" || len(host.Resources.DeviceCgroupRules) != 1 {
+		t.Errorf("capabilities node: %+v", host)
+	}
+	if hashPriv == hashCaps {
+		t.Error("the two translations share a spec hash")
+	}
+	c.Privileged = false
+	if _, host, _ := componentSpec(c, "f", Capabilities); host.Privileged || len(host.CapAdd) != 0 {
+		t.Errorf("an unprivileged component got privileges: %+v", host)
+	}
+}
