@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/network"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -224,5 +225,37 @@ func TestNotReadyTimesOut(t *testing.T) {
 	assertGone(t, "notready")
 	if files, _ := filepath.Glob(filepath.Join(dir, "kube_config_*")); len(files) > 0 {
 		t.Errorf("a failed up left %v", files)
+	}
+}
+
+// TestMultiClusterScript brings up samples/multi.go: every cluster the
+// script's loop makes, in parallel, each on its own network with its own
+// kubeconfig that sees only its own nodes, all listed by ls.
+func TestMultiClusterScript(t *testing.T) {
+	requireAbsent(t, "dev", "staging")
+	rmAtEnd(t, "dev", "staging")
+	dir := t.TempDir()
+	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/multi.go"); r.code != 0 {
+		t.Fatalf("up samples/multi.go: %s", r.stderr)
+	}
+	ls := docker(t, "rke", "ls", "--format", "{{.Name}} {{.Nodes}}")
+	for _, want := range []string{"dev 2", "staging 3"} {
+		if !strings.Contains(ls.stdout, want) {
+			t.Errorf("ls lacks %q:\n%s", want, ls.stdout)
+		}
+	}
+	subnets := map[string]string{}
+	for _, cl := range []string{"dev", "staging"} {
+		plan := clusterPlan(t, "samples/multi.go", cl)
+		cs, _ := kubeClient(t, filepath.Join(dir, "kube_config_"+cl+".yml"))
+		checkNodesReady(t, cs, plan)
+		nw, err := engine(t).NetworkInspect(ctxT(t), plan.Network, network.InspectOptions{})
+		if err != nil || len(nw.IPAM.Config) == 0 {
+			t.Fatalf("%s: network %s: %v", cl, plan.Network, err)
+		}
+		subnets[cl] = nw.IPAM.Config[0].Subnet
+	}
+	if subnets["dev"] == subnets["staging"] {
+		t.Errorf("dev and staging share subnet %s", subnets["dev"])
 	}
 }
