@@ -171,9 +171,10 @@ func TestClusters(t *testing.T) {
 	// else is touched, and it turns Ready.
 	grown := writeScript(t, "cluster1-grown.go", `	c := rke.NewCluster("cluster1")
 	c.Node("cluster1-node1", rke.All()...)
-	for i := 2; i <= 4; i++ {
+	for i := 2; i <= 3; i++ {
 		c.Node(fmt.Sprintf("cluster1-node%d", i), rke.Worker)
 	}
+	c.Node("cluster1-node4", rke.Worker).Label("disk", "ssd").Taint("dedicated=e2e:NoSchedule")
 `)
 	nodesBefore := containerIDs(t, "cluster1")
 	compsBefore := map[string]map[string]string{}
@@ -201,6 +202,21 @@ func TestClusters(t *testing.T) {
 	}
 	cs1, _ := kubeClient(t, filepath.Join(dir, "kube_config_cluster1.yml"))
 	checkNodesReady(t, cs1, clusterPlan(t, grown, "cluster1"))
+	// The script's label and taint are on the Node.
+	if n, err := cs1.CoreV1().Nodes().Get(ctxT(t), "cluster1-node4", metav1.GetOptions{}); err != nil {
+		t.Error(err)
+	} else {
+		if n.Labels["disk"] != "ssd" {
+			t.Errorf("node4 labels: %v", n.Labels)
+		}
+		tainted := false
+		for _, taint := range n.Spec.Taints {
+			tainted = tainted || (taint.Key == "dedicated" && taint.Value == "e2e" && taint.Effect == corev1.TaintEffectNoSchedule)
+		}
+		if !tainted {
+			t.Errorf("node4 taints: %v", n.Spec.Taints)
+		}
+	}
 
 	for _, cl := range []string{"cluster1", "cluster2"} {
 		if r := docker(t, "rke", "rm", cl); r.code != 0 {

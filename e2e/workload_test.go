@@ -249,6 +249,10 @@ func TestMultiClusterScript(t *testing.T) {
 		plan := clusterPlan(t, "samples/multi.go", cl)
 		cs, _ := kubeClient(t, filepath.Join(dir, "kube_config_"+cl+".yml"))
 		checkNodesReady(t, cs, plan)
+		worker, err := cs.CoreV1().Nodes().Get(ctxT(t), cl+"-worker1", metav1.GetOptions{})
+		if err != nil || worker.Labels["environment"] != cl {
+			t.Errorf("%s-worker1 lacks the script's label environment=%s: %v %v", cl, cl, err, worker.Labels)
+		}
 		nw, err := engine(t).NetworkInspect(ctxT(t), plan.Network, network.InspectOptions{})
 		if err != nil || len(nw.IPAM.Config) == 0 {
 			t.Fatalf("%s: network %s: %v", cl, plan.Network, err)
