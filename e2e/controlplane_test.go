@@ -357,6 +357,13 @@ func TestControlPlaneNodeDown(t *testing.T) {
 	}
 	dep.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
 	dep.Spec.Template.Spec.Tolerations = nil
+	// Kubernetes notices a stopped node only after its 40 s grace, and
+	// until then may schedule onto it: keep the pod to the nodes that run.
+	dep.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpNotIn, Values: []string{stopped.Name}}},
+		}}},
+	}}
 	if _, err := cs.AppsV1().Deployments("default").Create(ctxT(t), dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
