@@ -209,7 +209,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	start = time.Now()
 	etcd := nodesWith(c, model.RoleEtcd)
 	if err := eachNode(etcd, func(n runtime.Node) error {
-		if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
+		if err := waitImages(ctx, e, c, n, model.ComponentEtcd); err != nil {
 			return err
 		}
 		return converge(ctx, e, opts, c.Name, n, filesHash[n.Name], modes[n.Name], model.ComponentEtcd)
@@ -255,7 +255,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 					return ctx.Err()
 				}
 			}
-			if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
+			if err := waitImages(ctx, e, c, n, model.ComponentAPIServer, model.ComponentControllerManager, model.ComponentScheduler); err != nil {
 				return err
 			}
 			// All three at once: the controller-manager's start (its
@@ -347,14 +347,14 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		},
 		func() error {
 			return eachNode(c.Nodes, func(n runtime.Node) error {
-				if err := e.WaitImagesLoaded(ctx, n.ContainerName); err != nil {
-					return err
-				}
 				var names []string
 				for _, name := range []string{runtime.ComponentAPIProxy, model.ComponentKubelet, model.ComponentKubeProxy} {
 					if _, ok := component(n, name); ok {
 						names = append(names, name)
 					}
+				}
+				if err := waitImages(ctx, e, c, n, names...); err != nil {
+					return err
 				}
 				return converge(ctx, e, opts, c.Name, n, filesHash[n.Name], modes[n.Name], names...)
 			})
@@ -519,6 +519,18 @@ func adminTLS(b pki.Bundle) (*tls.Config, error) {
 		return nil, err
 	}
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}, nil
+}
+
+// waitImages waits until the node has loaded the runtime image, if one of
+// the components runs from it (the pause image is loaded before the node
+// says ready).
+func waitImages(ctx context.Context, e *dind.Engine, c runtime.Cluster, n runtime.Node, names ...string) error {
+	for _, name := range names {
+		if comp, ok := component(n, name); ok && comp.Image == c.Images.Runtime {
+			return e.WaitImagesLoaded(ctx, n.ContainerName)
+		}
+	}
+	return nil
 }
 
 func component(n runtime.Node, name string) (runtime.Component, bool) {

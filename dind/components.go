@@ -33,10 +33,13 @@ const LabelFiles = "io.docker-rke.files"
 // node can give.
 func componentSpec(c runtime.Component, filesHash string, mode Mode) (*container.Config, *container.HostConfig, string) {
 	cfg := &container.Config{
-		Image:  c.Image,
-		Cmd:    append(append([]string{}, c.Command...), c.Args...),
-		Env:    c.Env,
-		Labels: map[string]string{LabelComponent: c.Name, LabelFiles: filesHash},
+		Image: c.Image,
+		// The command replaces the image's entrypoint: components may run
+		// from an image whose entrypoint is something else (pause's).
+		Entrypoint: c.Command,
+		Cmd:        c.Args,
+		Env:        c.Env,
+		Labels:     map[string]string{LabelComponent: c.Name, LabelFiles: filesHash},
 	}
 	host := &container.HostConfig{
 		Binds:         c.Binds,

@@ -299,13 +299,20 @@ func (cc clusterContext) flags(component string, defaults map[string]string) []s
 }
 
 // component plans one component. With the images docker rke builds, the
-// binaries are baked into the node image, and the component runs from the
-// small runtime image (already in the node's engine) with them bound in;
-// an image the user named instead (system_images) runs as it is.
+// binaries are baked into the node image and bound into the component's
+// container: kubelet and kube-proxy run from the small runtime image (the
+// Debian tools they call: iptables, mount, ...), which the node loads
+// after its engine answers; the others are static Go programs that need
+// no userland and run from the pause image, which the node loads before
+// it says ready, so that etcd and the control plane start at once. An
+// image the user named instead (system_images) runs as it is.
 func (cc clusterContext) component(name, image string, command []string, defaults map[string]string, binds []string, health string) Component {
 	svc := cc.model.Services[name]
 	if image == cc.builtin.Kubernetes || image == cc.builtin.Etcd {
-		image = cc.plan.Images.Runtime
+		image = cc.builtin.Pause
+		if name == model.ComponentKubelet || name == model.ComponentKubeProxy {
+			image = cc.plan.Images.Runtime
+		}
 		command = append([]string{BinDir + "/" + command[0]}, command[1:]...)
 		binds = append([]string{BinDir + ":" + BinDir + ":ro"}, binds...)
 	}
@@ -444,8 +451,9 @@ func (cc clusterContext) apiProxy() Component {
 		args = append(args, fmt.Sprintf("%s:%d", n, APIServerPort))
 	}
 	return Component{
-		Name:        ComponentAPIProxy,
-		Image:       cc.plan.Images.Runtime,
+		Name:  ComponentAPIProxy,
+		Image: cc.builtin.Pause, // a static program: see component
+
 		Command:     []string{BinDir + "/rke-tools", "proxy"},
 		Args:        args,
 		Binds:       []string{BinDir + ":" + BinDir + ":ro"},

@@ -140,10 +140,16 @@ func TestUserOverrides(t *testing.T) {
 		t.Errorf("kubernetes image %q, want the built one", c.Images.Kubernetes)
 	}
 	api := c.Nodes[0].Components[1]
-	// The built Kubernetes runs from the runtime image with the node's
-	// binaries bound in.
-	if api.Image != c.Images.Runtime || api.Command[0] != BinDir+"/kube-apiserver" || !contains(api.Binds, BinDir+":"+BinDir+":ro") {
+	// The built Kubernetes runs with the node's binaries bound in: the
+	// static control plane from the pause image, kubelet and kube-proxy
+	// from the runtime image (the tools they call).
+	if api.Image != c.Images.Pause || api.Command[0] != BinDir+"/kube-apiserver" || !contains(api.Binds, BinDir+":"+BinDir+":ro") {
 		t.Errorf("apiserver image %s command %v binds %v", api.Image, api.Command, api.Binds)
+	}
+	for _, name := range []string{model.ComponentKubelet, model.ComponentKubeProxy} {
+		if comp, _ := findComponent(c.Nodes[0], name); comp.Image != c.Images.Runtime {
+			t.Errorf("%s runs from %s, want the runtime image", name, comp.Image)
+		}
 	}
 	if !contains(api.Args, "--v=4") || !contains(api.Args, "--anonymous-auth=true") || contains(api.Args, "--anonymous-auth=false") {
 		t.Errorf("extra args must be added and win: %v", api.Args)
