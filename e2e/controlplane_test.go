@@ -25,6 +25,7 @@ import (
 	"github.com/docker-rke/docker-rke/deploy"
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/model"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
@@ -267,19 +268,27 @@ func componentIDs(t *testing.T, node string) map[string]string {
 }
 
 // TestControlPlaneNodeDown stops the node of cluster2 that holds the
-// active controller-manager (every node of cluster2 has every role). With
-// two of three etcd members and two API servers left, the API still
-// writes, another controller-manager takes the lease, and a new
-// Deployment gets a running pod. Started again and converged by up,
+// active controller-manager (every node of cluster2 has every role; a
+// worker is added, which reaches the API servers through its node-local
+// proxy). With two of three etcd members and two API servers left, the
+// API still writes, another controller-manager takes the lease, and a new
+// Deployment gets a running pod on the worker, whose kubelet must find a
+// live API server through the proxy. Started again and converged by up,
 // nothing is recreated and every node is Ready.
 func TestControlPlaneNodeDown(t *testing.T) {
 	requireAbsent(t, "cluster2")
 	rmAtEnd(t, "cluster2")
 	dir := t.TempDir()
-	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/cluster2.go"); r.code != 0 {
+	script := writeScript(t, "cluster2-worker.go", `	c := rke.NewCluster("cluster2")
+	for i := 1; i <= 3; i++ {
+		c.Node(fmt.Sprintf("cluster2-node%d", i), rke.All()...)
+	}
+	c.Node("cluster2-worker", rke.Worker)
+`)
+	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, script); r.code != 0 {
 		t.Fatalf("up: %s", r.stderr)
 	}
-	plan := clusterPlan(t, "samples/cluster2.go", "cluster2")
+	plan := clusterPlan(t, script, "cluster2")
 	before := map[string]map[string]string{}
 	for _, n := range plan.Nodes {
 		before[n.ContainerName] = componentIDs(t, n.ContainerName)
@@ -294,7 +303,7 @@ func TestControlPlaneNodeDown(t *testing.T) {
 	for _, n := range plan.Nodes {
 		if n.Name == leader {
 			stopped = n
-		} else if live.Name == "" {
+		} else if live.Name == "" && n.HasRole(model.RoleControlPlane) {
 			live = n
 		}
 	}
@@ -357,13 +366,9 @@ func TestControlPlaneNodeDown(t *testing.T) {
 	}
 	dep.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
 	dep.Spec.Template.Spec.Tolerations = nil
-	// Kubernetes notices a stopped node only after its 40 s grace, and
-	// until then may schedule onto it: keep the pod to the nodes that run.
-	dep.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
-		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpNotIn, Values: []string{stopped.Name}}},
-		}}},
-	}}
+	// On the worker: its kubelet reaches the API servers only through its
+	// proxy, which must skip the stopped one.
+	dep.Spec.Template.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "cluster2-worker"}
 	if _, err := cs.AppsV1().Deployments("default").Create(ctxT(t), dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +395,7 @@ func TestControlPlaneNodeDown(t *testing.T) {
 	if r := run(t, "docker", "start", stopped.ContainerName); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/cluster2.go"); r.code != 0 {
+	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, script); r.code != 0 {
 		t.Fatalf("up after the node came back: %s", r.stderr)
 	}
 	for _, n := range plan.Nodes {
