@@ -521,14 +521,23 @@ func adminTLS(b pki.Bundle) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}, nil
 }
 
-// waitImages waits until the node has loaded the runtime image, if one of
-// the components runs from it (the pause image is loaded before the node
-// says ready).
+// waitImages waits until the node has loaded the images the components
+// run from: the pause image (loaded first) or the runtime image (loaded
+// last, after it).
 func waitImages(ctx context.Context, e *dind.Engine, c runtime.Cluster, n runtime.Node, names ...string) error {
+	static := false
 	for _, name := range names {
-		if comp, ok := component(n, name); ok && comp.Image == c.Images.Runtime {
+		comp, ok := component(n, name)
+		switch {
+		case !ok:
+		case comp.Image == c.Images.Runtime:
 			return e.WaitImagesLoaded(ctx, n.ContainerName)
+		case comp.Image == c.Probe.Image:
+			static = true
 		}
+	}
+	if static {
+		return e.WaitStaticImageLoaded(ctx, n.ContainerName)
 	}
 	return nil
 }

@@ -346,6 +346,16 @@ func (e *Engine) WaitImagesLoaded(ctx context.Context, container string) error {
 	return nil
 }
 
+// WaitStaticImageLoaded returns when a node has loaded the pause image
+// into its engine, which static components run from: the entrypoint loads
+// it first, right after the engine answers.
+func (e *Engine) WaitStaticImageLoaded(ctx context.Context, container string) error {
+	if err := e.waitLogLine(ctx, container, "entrypoint: static image loaded"); err != nil {
+		return fmt.Errorf("node container %s: waiting for the pause image: %w", container, err)
+	}
+	return nil
+}
+
 // waitLogLine follows a container's log from its current start until a
 // line contains want. It fails if the container stops first.
 func (e *Engine) waitLogLine(ctx context.Context, name, want string) error {

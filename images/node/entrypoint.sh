@@ -206,12 +206,18 @@ trap stop TERM INT
 
 # A release's node image carries the images its components run from
 # (docker rke images build): the runtime image (kubelet's and kube-proxy's
-# tools) goes into this node's engine after ready; pause into containerd
-# meanwhile (above), and into the engine before ready (below).
+# tools) goes into this node's engine after ready, after pause (static
+# components run from it); pause goes into containerd meanwhile (above).
 load_images() {
   local dir=/opt/docker-rke/images start f n=0
   [ -d "$dir" ] || return 0
   start=$(date +%s%N)
+  # The pause image into the engine first: etcd and the control plane
+  # (static programs bound in from /opt/docker-rke/bin) run from it.
+  for f in "$dir"/pause_*.tar; do
+    [ -e "$f" ] || continue
+    docker load -q -i "$f" >/dev/null && log "static image loaded"
+  done
   for f in "$dir"/runtime_*.tar; do
     [ -e "$f" ] || continue
     docker load -q -i "$f" >/dev/null && n=$((n + 1))
@@ -231,12 +237,6 @@ for _ in $(seq 1 600); do
     # resolv.conf points at the served DNS: both ran while dockerd started.
     wait "$cgroups_pid" || { log "remounting cgroups failed"; exit 1; }
     wait "$dns_pid" || log "warning: dns setup failed"
-    # The pause image into the engine too, before ready: etcd and the
-    # control plane (static programs bound in from /opt/docker-rke/bin)
-    # run from it, and can start the moment the node is ready.
-    for f in /opt/docker-rke/images/pause_*.tar; do
-      [ -e "$f" ] && docker load -q -i "$f" >/dev/null
-    done
     ready=1
     log "ready"
     break
