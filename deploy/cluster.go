@@ -330,6 +330,24 @@ func tolerateAll() []corev1.Toleration {
 	return []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
 }
 
+// tolerateDefined tolerates the taints the definition puts on nodes, and
+// not the ones Kubernetes puts on nodes that are not Ready: a probe must
+// run where it can run now.
+func tolerateDefined(c runtime.Cluster) []corev1.Toleration {
+	seen := map[string]bool{}
+	var out []corev1.Toleration
+	for _, n := range c.Nodes {
+		taints, _ := parseTaints(n.Taints)
+		for _, t := range taints {
+			if !seen[t.Key] {
+				seen[t.Key] = true
+				out = append(out, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOpExists})
+			}
+		}
+	}
+	return out
+}
+
 // pullPolicy never pulls the images docker rke builds: no registry has
 // them, and every node has them already.
 func pullPolicy(c runtime.Cluster, image string) corev1.PullPolicy {
@@ -353,7 +371,7 @@ func ProbePod(c runtime.Cluster, name, node string, args ...string) *corev1.Pod 
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			NodeName:                      node,
-			Tolerations:                   tolerateAll(),
+			Tolerations:                   tolerateDefined(c),
 			TerminationGracePeriodSeconds: new(int64),
 			Containers: []corev1.Container{{
 				Name:            "probe",

@@ -170,38 +170,49 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 			return nil, err
 		}
 	}
-	if changed {
+	// The state is saved while the files go into the nodes: no component
+	// starts with certificates that are not saved, since both finish
+	// before etcd starts.
+	saveState := func() error {
+		if !changed {
+			return nil
+		}
 		data, err := json.Marshal(st)
-		if err != nil {
-			return nil, err
-		}
-		if err := e.SaveState(ctx, c.Name, c.NodeImage, data); err != nil {
-			return nil, err
-		}
-		opts.Log.Printf("[%s] certificates: %d made or renewed", c.Name, len(made))
-	}
-	var mu sync.Mutex
-	filesHash := map[string]string{}
-	if err := eachNode(c.Nodes, func(n runtime.Node) error {
-		h, err := copyFiles(ctx, api, bundle, c, n, podCIDRs[n.Name], encryptionConfig(st.EncryptionKey))
 		if err != nil {
 			return err
 		}
-		mu.Lock()
-		filesHash[n.Name] = h
-		mu.Unlock()
-		// Routes to the other nodes' pods, while nothing runs yet.
-		var peers []peer
-		for _, o := range c.Nodes {
-			if o.Name != n.Name {
-				peers = append(peers, peer{podCIDR: podCIDRs[o.Name], address: addrs[o.Name].String()})
-			}
+		if err := e.SaveState(ctx, c.Name, c.NodeImage, data); err != nil {
+			return err
 		}
-		if _, err := dind.Exec(ctx, api, n.ContainerName, []string{"sh", "-c", networkScript(c.PodCIDR, peers)}); err != nil {
-			return fmt.Errorf("cluster %s node %s: pod network routes: %w", c.Name, n.Name, err)
-		}
+		opts.Log.Printf("[%s] certificates: %d made or renewed", c.Name, len(made))
 		return nil
-	}); err != nil {
+	}
+	var mu sync.Mutex
+	filesHash := map[string]string{}
+	enc := encryptionConfig(st.EncryptionKey)
+	copyAll := func() error {
+		return eachNode(c.Nodes, func(n runtime.Node) error {
+			h, err := copyFiles(ctx, api, bundle, c, n, podCIDRs[n.Name], enc)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			filesHash[n.Name] = h
+			mu.Unlock()
+			// Routes to the other nodes' pods, while nothing runs yet.
+			var peers []peer
+			for _, o := range c.Nodes {
+				if o.Name != n.Name {
+					peers = append(peers, peer{podCIDR: podCIDRs[o.Name], address: addrs[o.Name].String()})
+				}
+			}
+			if _, err := dind.Exec(ctx, api, n.ContainerName, []string{"sh", "-c", networkScript(c.PodCIDR, peers)}); err != nil {
+				return fmt.Errorf("cluster %s node %s: pod network routes: %w", c.Name, n.Name, err)
+			}
+			return nil
+		})
+	}
+	if err := eachCheck([]func() error{saveState, copyAll}); err != nil {
 		return nil, err
 	}
 	phase("certificates", start)
