@@ -49,7 +49,7 @@ func main() {
 	nodeRuns := flag.Int("node-runs", 3, "runs of the phases that create nodes")
 	binary := flag.String("binary", "bin/docker-rke", "the docker-rke binary, for phases on a real engine")
 	engine := flag.Bool("engine", true, "also measure phases that need a Docker engine")
-	cpRuns := flag.Int("cluster-runs", 2, "runs of a whole up, per cluster")
+	cpRuns := flag.Int("cluster-runs", 3, "runs of a whole up, per cluster")
 	out := flag.String("out", "", "also write the report to this file")
 	flag.Parse()
 
