@@ -342,7 +342,7 @@ func (cc clusterContext) etcdComponent(n model.Node) Component {
 		peers[i] = fmt.Sprintf("%s=https://%s:%d", name, name, EtcdPeerPort)
 	}
 	cert, key := EtcdCert(n.Name)
-	return cc.component(model.ComponentEtcd, cc.plan.Images.Etcd, []string{"etcd"}, map[string]string{
+	flags := map[string]string{
 		"name":                        n.Name,
 		"data-dir":                    EtcdDataDir,
 		"listen-client-urls":          fmt.Sprintf("https://0.0.0.0:%d", EtcdClientPort),
@@ -353,20 +353,24 @@ func (cc clusterContext) etcdComponent(n model.Node) Component {
 		"initial-cluster-state":       "new",
 		"initial-cluster-token":       "etcd-" + cc.model.Name,
 		"listen-metrics-urls":         "http://127.0.0.1:2381",
-		// Every member shares the host's CPUs and disk with the rest of
-		// the cluster: a 100 ms heartbeat missed under load starts
-		// needless elections.
-		"heartbeat-interval":    "500",
-		"election-timeout":      "5000",
-		"cert-file":             cert,
-		"key-file":              key,
-		"peer-cert-file":        cert,
-		"peer-key-file":         key,
-		"trusted-ca-file":       CACert,
-		"peer-trusted-ca-file":  CACert,
-		"client-cert-auth":      "true",
-		"peer-client-cert-auth": "true",
-	}, []string{EtcdDataDir + ":" + EtcdDataDir, SSLDir + ":" + SSLDir + ":ro"}, "http://127.0.0.1:2381/health")
+		"cert-file":                   cert,
+		"key-file":                    key,
+		"peer-cert-file":              cert,
+		"peer-key-file":               key,
+		"trusted-ca-file":             CACert,
+		"peer-trusted-ca-file":        CACert,
+		"client-cert-auth":            "true",
+		"peer-client-cert-auth":       "true",
+	}
+	if len(cc.etcd) > 1 {
+		// Members share the host's CPUs and disk with the rest of the
+		// cluster: a 100 ms heartbeat missed under load starts needless
+		// elections. (A single member keeps the defaults: it elects itself
+		// within one election timeout of its start.)
+		flags["heartbeat-interval"] = "500"
+		flags["election-timeout"] = "5000"
+	}
+	return cc.component(model.ComponentEtcd, cc.plan.Images.Etcd, []string{"etcd"}, flags, []string{EtcdDataDir + ":" + EtcdDataDir, SSLDir + ":" + SSLDir + ":ro"}, "http://127.0.0.1:2381/health")
 }
 
 func (cc clusterContext) apiServer() Component {
