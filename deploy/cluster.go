@@ -166,15 +166,6 @@ type applied struct {
 	obj kruntime.Object
 }
 
-var (
-	gvrServiceAccount     = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
-	gvrConfigMap          = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	gvrService            = schema.GroupVersionResource{Version: "v1", Resource: "services"}
-	gvrDeployment         = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	gvrClusterRole        = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
-	gvrClusterRoleBinding = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
-)
-
 // applyAddons applies, server-side, what a cluster needs beyond its
 // components: the API server's access to kubelets (logs, exec) and
 // CoreDNS.
@@ -226,6 +217,12 @@ func corefile(c runtime.Cluster) string {
 }
 
 func addons(c runtime.Cluster) []applied {
+	gvrServiceAccount := schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+	gvrConfigMap := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	gvrService := schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	gvrDeployment := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	gvrClusterRole := schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+	gvrClusterRoleBinding := schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
 	meta := func(name, ns string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "docker-rke"}}
 	}
@@ -390,21 +387,24 @@ func ProbePod(c runtime.Cluster, name, node string, args ...string) *corev1.Pod 
 type nodeProgress struct {
 	registered time.Duration // until every kubelet had posted its status
 	ready      time.Duration
+	// notReady says why each node that is not Ready is not; apiErr is the
+	// last failure to list Nodes, if the API did not answer.
+	notReady map[string]string
+	apiErr   error
 }
 
 // waitNodesReady polls the Nodes until every planned one is Ready.
-func waitNodesReady(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration, log dind.Logger) (nodeProgress, map[string]string, error) {
+func waitNodesReady(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration, log dind.Logger) (nodeProgress, error) {
 	start := time.Now()
-	var prog nodeProgress
-	notReady := map[string]string{}
+	prog := nodeProgress{notReady: map[string]string{}}
+	notReady := prog.notReady
 	seenReady := map[string]bool{}
 	err := wait.PollUntilContextTimeout(ctx, 300*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		prog.apiErr = err
 		if err != nil {
-			notReady[""] = err.Error()
 			return false, nil
 		}
-		delete(notReady, "")
 		byName := map[string]corev1.Node{}
 		for _, n := range list.Items {
 			byName[n.Name] = n
@@ -434,7 +434,7 @@ func waitNodesReady(ctx context.Context, cs kubernetes.Interface, c runtime.Clus
 		return len(notReady) == 0, nil
 	})
 	prog.ready = time.Since(start)
-	return prog, notReady, err
+	return prog, err
 }
 
 func readyCondition(n corev1.Node) corev1.NodeCondition {
@@ -460,14 +460,15 @@ type dnsCheck struct {
 }
 
 func startDNSCheck(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration) (*dnsCheck, error) {
-	d := &dnsCheck{cs: cs, c: c, name: fmt.Sprintf("docker-rke-dns-check-%d", time.Now().UnixNano()%1e6), timeout: timeout}
-	pod := ProbePod(c, d.name, "", "lookup", "--timeout="+timeout.String(), "kubernetes.default.svc."+c.ClusterDomain+".")
+	pod := ProbePod(c, "", "", "lookup", "--timeout="+timeout.String(), "kubernetes.default.svc."+c.ClusterDomain+".")
+	pod.GenerateName = "docker-rke-dns-check-"
 	pod.Spec.ServiceAccountName = probeServiceAccount
 	pod.Spec.AutomountServiceAccountToken = new(bool)
-	if _, err := cs.CoreV1().Pods("kube-system").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	made, err := cs.CoreV1().Pods("kube-system").Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
 		return nil, fmt.Errorf("cluster %s: DNS check pod: %w", c.Name, err)
 	}
-	return d, nil
+	return &dnsCheck{cs: cs, c: c, name: made.Name, timeout: timeout}, nil
 }
 
 func (d *dnsCheck) wait(ctx context.Context) error {

@@ -101,17 +101,24 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if opts.Start.IsZero() {
 		opts.Start = time.Now()
 	}
-	var markMu sync.Mutex
-	mark := func(name string) {
-		markMu.Lock()
-		defer markMu.Unlock()
-		res.Marks[name] = time.Since(opts.Start)
+	// mu guards res and filesHash: the control plane and the nodes
+	// progress in goroutines of their own.
+	var mu sync.Mutex
+	link := func(name string, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Links[name] = d
 	}
-	var phaseMu sync.Mutex
+	markAt := func(name string, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Marks[name] = d
+	}
+	mark := func(name string) { markAt(name, time.Since(opts.Start)) }
 	phase := func(name string, start time.Time) {
 		d := time.Since(start)
-		phaseMu.Lock()
-		defer phaseMu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
 		res.Phases = append(res.Phases, NewPhase(name, d))
 		opts.Log.Printf("[%s] %s: done in %s", c.Name, name, d.Round(10*time.Millisecond))
 	}
@@ -187,7 +194,6 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		opts.Log.Printf("[%s] certificates: %d made or renewed", c.Name, len(made))
 		return nil
 	}
-	var mu sync.Mutex
 	filesHash := map[string]string{}
 	enc := encryptionConfig(st.EncryptionKey)
 	copyAll := func() error {
@@ -233,7 +239,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		return nil, err
 	}
 	phase("etcd", start)
-	res.Links["etcd"] = time.Since(start)
+	link("etcd", time.Since(start))
 	mark("etcd")
 
 	// The control plane and the nodes overlap: kubelets start as soon as
@@ -247,7 +253,9 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	ctx, cancel := context.WithCancel(ctx)
 	firstAPI := make(chan runtime.Node, 1)
 	var firstOnce sync.Once
-	cpDone := make(chan error, 1)
+	// cpErr is the control plane's outcome, set before cpEnded closes.
+	var cpErr error
+	cpEnded := make(chan struct{})
 	// The first controlplane node's API server starts alone: it writes
 	// the cluster's bootstrap objects (RBAC, priority classes, ...), and
 	// three API servers doing that at once on two cores, with etcd
@@ -256,7 +264,8 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	firstDone := make(chan struct{})
 	var firstDoneOnce sync.Once
 	go func() {
-		err := eachNode(cps, func(n runtime.Node) error {
+		defer close(cpEnded)
+		cpErr = eachNode(cps, func(n runtime.Node) error {
 			if n.Name == cps[0].Name {
 				defer firstDoneOnce.Do(func() { close(firstDone) })
 			} else {
@@ -281,9 +290,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 				return err
 			}
 			firstOnce.Do(func() {
-				mu.Lock()
-				res.Links["apiserver"] = time.Since(cpStart)
-				mu.Unlock()
+				link("apiserver", time.Since(cpStart))
 				mark("apiserver")
 				firstAPI <- n
 			})
@@ -299,28 +306,18 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 				},
 			})
 		})
-		if err == nil {
+		if cpErr == nil {
 			phase("control plane", cpStart)
 			mark("control plane")
 		}
-		cpDone <- err
 	}()
 	// On any way out, stop the control plane's goroutine and wait for it.
-	cpErr := error(nil)
-	cpWaited := false
-	waitCP := func() error {
-		if !cpWaited {
-			cpErr, cpWaited = <-cpDone, true
-		}
-		return cpErr
-	}
-	defer func() { cancel(); waitCP() }()
+	defer func() { cancel(); <-cpEnded }()
 
 	var apiNode runtime.Node
 	select {
 	case apiNode = <-firstAPI:
-	case cpErr = <-cpDone:
-		cpWaited = true
+	case <-cpEnded:
 		select {
 		case apiNode = <-firstAPI: // sent before the control plane ended
 		default:
@@ -376,21 +373,18 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	phase("kubelets", start)
 
 	start = time.Now()
-	prog, notReady, err := waitNodesReady(ctx, cs, c, opts.Timeout, opts.Log)
+	prog, err := waitNodesReady(ctx, cs, c, opts.Timeout, opts.Log)
 	if err != nil {
-		return nil, notReadyError(ctx, api, c, notReady, opts.Timeout)
+		return nil, notReadyError(ctx, api, c, prog, opts.Timeout)
 	}
-	mu.Lock()
-	res.Links["kubelet registration"] = start.Sub(kubeletStart) + prog.registered
-	mu.Unlock()
-	markMu.Lock()
-	res.Marks["kubelets registered"] = start.Sub(opts.Start) + prog.registered
-	markMu.Unlock()
+	link("kubelet registration", start.Sub(kubeletStart)+prog.registered)
+	markAt("kubelets registered", start.Sub(opts.Start)+prog.registered)
 	phase("nodes ready", start)
 	mark("nodes ready")
 
-	if err := waitCP(); err != nil {
-		return nil, err
+	<-cpEnded
+	if cpErr != nil {
+		return nil, cpErr
 	}
 	start = time.Now()
 	if err := dnsCheck.wait(ctx); err != nil {
@@ -495,12 +489,7 @@ func waitHealthy(ctx context.Context, api client.APIClient, opts Options, cluste
 		return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(want)), nil
 	})
 	if err != nil {
-		logs := "(no logs)"
-		if nodeAPI, cerr := dind.NodeClient(dind.ExecDialerFactory(api), n.ContainerName); cerr == nil {
-			logs = dind.ComponentLogs(context.WithoutCancel(ctx), nodeAPI, name, 15)
-			nodeAPI.Close()
-		}
-		return fmt.Errorf("cluster %s node %s: %s not healthy at %s within %s (last answer: %s); its last log lines:\n%s", cluster, n.Name, name, url, opts.Timeout, last, logs)
+		return fmt.Errorf("cluster %s node %s: %s not healthy at %s within %s (last answer: %s); its last log lines:\n%s", cluster, n.Name, name, url, opts.Timeout, last, logTail(ctx, api, n, name))
 	}
 	opts.Log.Printf("[%s] node %s: %s healthy", cluster, n.Name, name)
 	return nil
@@ -602,12 +591,27 @@ func eachCheck(checks []func() error) error {
 	return errors.Join(errs...)
 }
 
+// logTail is the last lines of a component's log in a node, for errors;
+// it reads them even when the run was cancelled.
+func logTail(ctx context.Context, api client.APIClient, n runtime.Node, component string) string {
+	nodeAPI, err := dind.NodeClient(dind.ExecDialerFactory(api), n.ContainerName)
+	if err != nil {
+		return "(no logs: " + err.Error() + ")"
+	}
+	defer nodeAPI.Close()
+	return dind.ComponentLogs(context.WithoutCancel(ctx), nodeAPI, component, 15)
+}
+
 // notReadyError names every node that is not Ready, why, and the last
 // lines of its kubelet's log.
-func notReadyError(ctx context.Context, api client.APIClient, c runtime.Cluster, notReady map[string]string, timeout time.Duration) error {
+func notReadyError(ctx context.Context, api client.APIClient, c runtime.Cluster, prog nodeProgress, timeout time.Duration) error {
+	notReady := prog.notReady
 	names := slices.Sorted(maps.Keys(notReady))
 	var b strings.Builder
 	fmt.Fprintf(&b, "cluster %s: not every node Ready within %s:", c.Name, timeout)
+	if prog.apiErr != nil {
+		fmt.Fprintf(&b, "\n  listing Nodes: %v", prog.apiErr)
+	}
 	for _, name := range names {
 		fmt.Fprintf(&b, "\n  node %s: %s", name, notReady[name])
 	}
@@ -615,12 +619,7 @@ func notReadyError(ctx context.Context, api client.APIClient, c runtime.Cluster,
 		if _, ok := notReady[n.Name]; !ok {
 			continue
 		}
-		logs := "(no logs)"
-		if nodeAPI, err := dind.NodeClient(dind.ExecDialerFactory(api), n.ContainerName); err == nil {
-			logs = dind.ComponentLogs(context.WithoutCancel(ctx), nodeAPI, model.ComponentKubelet, 15)
-			nodeAPI.Close()
-		}
-		fmt.Fprintf(&b, "\nkubelet on node %s, last lines:\n%s", n.Name, logs)
+		fmt.Fprintf(&b, "\nkubelet on node %s, last lines:\n%s", n.Name, logTail(ctx, api, n, model.ComponentKubelet))
 	}
 	return errors.New(b.String())
 }

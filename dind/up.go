@@ -458,17 +458,9 @@ func (e *Engine) rollback(u *undo) {
 	defer cancel()
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, name := range u.containers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := e.removeContainer(ctx, name); err != nil {
-				e.log.Printf("cleanup: removing container %s: %v", name, err)
-			}
-		}()
+	if err := e.RemoveNodes(ctx, u.containers); err != nil {
+		e.log.Printf("cleanup: %v", err)
 	}
-	wg.Wait()
 	for _, name := range u.networks {
 		if err := e.api.NetworkRemove(ctx, name); err != nil && !cerrdefs.IsNotFound(err) {
 			e.log.Printf("cleanup: removing network %s: %v", name, err)
@@ -479,8 +471,8 @@ func (e *Engine) rollback(u *undo) {
 	}
 }
 
-// RemoveNodes removes node containers (with their /var volumes) that a
-// failed run created in a cluster that existed before it.
+// RemoveNodes removes node containers (with their /var volumes), in
+// parallel: what a failed run created.
 func (e *Engine) RemoveNodes(ctx context.Context, containers []string) error {
 	errs := make([]error, len(containers))
 	var wg sync.WaitGroup

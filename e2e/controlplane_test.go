@@ -65,14 +65,7 @@ func TestClusters(t *testing.T) {
 		if st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, want 0600", path, st.Mode().Perm())
 		}
-		cfg, err := clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cs, cfg := kubeClient(t, path)
 		ctx := ctxT(t)
 		ready, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "true").DoRaw(ctx)
 		if err != nil || !strings.Contains(string(ready), "[+]etcd ok") || !strings.Contains(string(ready), "readyz check passed") {
@@ -444,14 +437,7 @@ func TestInterruptDuringEtcd(t *testing.T) {
 	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, "samples/cluster1.go"); r.code != 0 {
 		t.Fatalf("up after an interrupted up: %s", r.stderr)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kube_config_cluster1.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs, _ := kubeClient(t, filepath.Join(dir, "kube_config_cluster1.yml"))
 	if ready, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctxT(t)); err != nil || string(ready) != "ok" {
 		t.Errorf("/readyz after finishing: %v %s", err, ready)
 	}

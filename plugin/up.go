@@ -155,20 +155,9 @@ func (a *App) rmCommand() *cli.Command {
 			rel, _ := images.Lookup(images.DefaultKubernetesVersion())
 			var errs []error
 			for _, name := range c.Args().Slice() {
-				// The kubeconfig up wrote goes with the cluster; its path
-				// is in the state, which Remove deletes.
-				var kubeconfig string
-				if st, err := deploy.LoadState(c.Context, engine, name, images.NodeImage(rel)); err == nil {
-					kubeconfig = st.Kubeconfig
-				}
-				if err := engine.Remove(c.Context, name); err != nil {
+				if err := removeCluster(c.Context, engine, name, images.NodeImage(rel)); err != nil {
 					errs = append(errs, err)
 					continue
-				}
-				if kubeconfig != "" {
-					if err := os.Remove(kubeconfig); err != nil && !os.IsNotExist(err) {
-						errs = append(errs, fmt.Errorf("cluster %s: removing %s: %w", name, kubeconfig, err))
-					}
 				}
 				fmt.Fprintln(a.Stdout, name)
 			}
@@ -226,6 +215,25 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 	return nil
 }
 
+// removeCluster removes everything with the cluster's label and the
+// kubeconfig up wrote for it (its path is in the state, which goes with
+// the rest). image is any image on the engine, to read the state with.
+func removeCluster(ctx context.Context, engine *dind.Engine, name, image string) error {
+	var kubeconfig string
+	if st, err := deploy.LoadState(ctx, engine, name, image); err == nil {
+		kubeconfig = st.Kubeconfig
+	}
+	if err := engine.Remove(ctx, name); err != nil {
+		return err
+	}
+	if kubeconfig != "" {
+		if err := os.Remove(kubeconfig); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("cluster %s: removing %s: %w", name, kubeconfig, err)
+		}
+	}
+	return nil
+}
+
 // rollbackCluster removes what a failed up created in a cluster: the whole
 // cluster (state and kubeconfig included) when this run created every
 // node, else only the nodes it created. It runs with a context of its own,
@@ -247,13 +255,9 @@ func (a *App) rollbackCluster(engine *dind.Engine, cl runtime.Cluster, statuses 
 	}
 	switch {
 	case all:
-		st, _ := deploy.LoadState(ctx, engine, cl.Name, cl.NodeImage)
-		if err := engine.Remove(ctx, cl.Name); err != nil {
+		if err := removeCluster(ctx, engine, cl.Name, cl.NodeImage); err != nil {
 			log.Printf("[%s] cleanup: %v", cl.Name, err)
 			return
-		}
-		if st != nil && st.Kubeconfig != "" {
-			_ = os.Remove(st.Kubeconfig)
 		}
 		log.Printf("[%s] cleanup: removed the cluster this run created (use --retain to keep it)", cl.Name)
 	case len(created) > 0:
