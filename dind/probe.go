@@ -43,6 +43,13 @@ func (e *Engine) mode(ctx context.Context, clusters []runtime.Cluster, cache Mod
 	if len(clusters) == 0 || len(clusters[0].Nodes) == 0 {
 		return Privileged, nil
 	}
+	return e.Mode(ctx, clusters[0].Nodes[0].Image, cache)
+}
+
+// Mode tells how node containers get their privileges on this engine:
+// from the cache if it knows the engine, else by probing with a
+// short-lived privileged container of image.
+func (e *Engine) Mode(ctx context.Context, image string, cache ModeCache) (Mode, error) {
 	var engineID string
 	if cache != nil {
 		info, err := e.api.Info(ctx)
@@ -54,7 +61,7 @@ func (e *Engine) mode(ctx context.Context, clusters []runtime.Cluster, cache Mod
 			return m, nil
 		}
 	}
-	m, err := e.probe(ctx, clusters[0].Nodes[0].Image)
+	m, err := e.probe(ctx, image)
 	if err == nil && cache != nil && engineID != "" {
 		cache.Store(engineID, m)
 	}

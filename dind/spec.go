@@ -76,24 +76,11 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
 			LabelMode:              string(mode),
 		},
 	}
-	host := &container.HostConfig{
-		NetworkMode: container.NetworkMode(c.Network),
-		// unless-stopped: nodes come back with the engine, but a node the
-		// user stopped stays stopped until the next up.
-		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
-		// A private cgroup namespace roots the node's remounted cgroup
-		// hierarchies at its own cgroup, so each node's kubelet sees only
-		// its own tree and resource use is counted against the node.
-		CgroupnsMode: container.CgroupnsModePrivate,
-		Tmpfs:        map[string]string{"/run": "", "/tmp": ""},
-		Binds:        []string{"/lib/modules:/lib/modules:ro"},
-		// An anonymous volume for /var: the inner engine's overlay2 cannot
-		// sit on the node's own overlay root file system. Not filled from
-		// the image (the entrypoint lays out what a node needs), which
-		// saves copying thousands of files at every node's start.
-		Mounts: []mount.Mount{{Type: mount.TypeVolume, Target: "/var", VolumeOptions: &mount.VolumeOptions{NoCopy: true}}},
-	}
-	grantPrivileges(host, mode)
+	host := bootHost(mode)
+	host.NetworkMode = container.NetworkMode(c.Network)
+	// unless-stopped: nodes come back with the engine, but a node the
+	// user stopped stays stopped until the next up.
+	host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
 	if n.HasRole(model.RoleControlPlane) {
 		// The API server on 127.0.0.1 of the engine's host, at a port
 		// the engine picks: where container addresses cannot be reached
@@ -110,6 +97,25 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
 	spec.Hash = specHash(spec)
 	cfg.Labels[LabelSpec] = spec.Hash
 	return spec
+}
+
+// bootHost is what every node container needs to boot its engine.
+func bootHost(mode Mode) *container.HostConfig {
+	host := &container.HostConfig{
+		// A private cgroup namespace roots the node's remounted cgroup
+		// hierarchies at its own cgroup, so each node's kubelet sees only
+		// its own tree and resource use is counted against the node.
+		CgroupnsMode: container.CgroupnsModePrivate,
+		Tmpfs:        map[string]string{"/run": "", "/tmp": ""},
+		Binds:        []string{"/lib/modules:/lib/modules:ro"},
+		// An anonymous volume for /var: the inner engine's overlay2 cannot
+		// sit on the node's own overlay root file system. Not filled from
+		// the image (the entrypoint lays out what a node needs), which
+		// saves copying thousands of files at every node's start.
+		Mounts: []mount.Mount{{Type: mount.TypeVolume, Target: "/var", VolumeOptions: &mount.VolumeOptions{NoCopy: true}}},
+	}
+	grantPrivileges(host, mode)
+	return host
 }
 
 // grantPrivileges gives a container every privilege the engine can give:

@@ -122,7 +122,7 @@ func TestFailedBuildLeavesNoImage(t *testing.T) {
 	broken := pause
 	broken.Ref = "docker-rke-e2e/broken-pause:1"
 	broken.Binaries = []images.Binary{{Package: "./does-not-exist", Path: "/pause"}}
-	b := builder.New(engine(t), testLog{t}, t.TempDir())
+	b := builder.New(engine(t), testLog{t}, builder.Options{CacheDir: t.TempDir()})
 	if _, err := b.Build(ctxT(t), []images.Component{broken}); err == nil || !strings.Contains(err.Error(), "does-not-exist") {
 		t.Fatalf("broken build: err = %v", err)
 	}

@@ -211,7 +211,7 @@ func Recipe(c Component) (map[string][]byte, error) {
 // component's recipe and the Dockerfile that bakes them together.
 func ReleaseHash(rel Release) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", revision, node.Hash(), ReleaseDockerfile)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00", revision, node.Hash(), ReleaseDockerfile, ReleaseStageFiles, ReleaseSeedFiles)
 	for _, c := range Components(rel) {
 		fmt.Fprintf(h, "%s=%s\x00", c.Name, ComponentHash(c))
 	}
@@ -231,22 +231,35 @@ func NodeImage(rel Release) string {
 //	/opt/docker-rke/bin/      kubernetes (multi-call) and its names, etcd,
 //	                          etcdctl, coredns, rke-tools
 //	/opt/cni/bin/             ptp, host-local, loopback, portmap
-//	/opt/docker-rke/images/   the two small saved images each node loads at
-//	                          boot: the runtime image for its own engine
-//	                          (components run from it with the binaries
-//	                          bound in) and pause for containerd's k8s.io
-//	                          namespace (CoreDNS runs from pause's image
-//	                          with its binary bound in: importing its 77 MB
-//	                          image into every node cost seconds per node)
+//	/opt/docker-rke/seed/     the node engine's and containerd's stores
+//	                          with the two small images loaded: the runtime
+//	                          image for the node's engine (components run
+//	                          from it with the binaries bound in) and pause
+//	                          (static components run from it in the
+//	                          engine, pod sandboxes in containerd's k8s.io
+//	                          namespace; CoreDNS runs from it with its
+//	                          binary bound in: importing its 77 MB image
+//	                          into every node cost seconds per node)
+//
+// The last line (%[9]s) is ReleaseStageFiles in the stage image, which is
+// booted once to load the saved images and make the seed, and
+// ReleaseSeedFiles in the node image.
 const ReleaseDockerfile = `FROM %[1]s
 COPY --from=%[2]s /usr/local/bin/ /opt/docker-rke/bin/
 COPY --from=%[3]s /usr/local/bin/ /opt/docker-rke/bin/
 COPY --from=%[4]s /opt/cni/bin/ /opt/cni/bin/
 COPY --from=%[7]s /coredns /opt/docker-rke/bin/coredns
 COPY --from=%[8]s /rke-tools /opt/docker-rke/bin/rke-tools
-COPY images/ /opt/docker-rke/images/
 LABEL io.docker-rke.release=%[5]s io.docker-rke.recipe=%[6]s
+%[9]s
 `
+
+// The last step of ReleaseDockerfile in the stage image and in the node
+// image.
+const (
+	ReleaseStageFiles = "COPY images/ /opt/docker-rke/images/"
+	ReleaseSeedFiles  = "COPY seed/ /opt/docker-rke/seed/"
+)
 
 // RuntimeScript runs in the node base image and writes a tar of the tools
 // kubelet and kube-proxy call, with every library they load and every

@@ -64,7 +64,7 @@ func (a *App) imagesBuild(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	results, err := builder.New(a.Docker.Client(), log, cacheDir).BuildRelease(c.Context, rel)
+	results, err := builder.New(a.Docker.Client(), log, builder.Options{CacheDir: cacheDir, ModeCache: a.modeCache()}).BuildRelease(c.Context, rel)
 	if err != nil {
 		return err
 	}

@@ -53,3 +53,8 @@ func (c *fileModeCache) Store(id string, mode dind.Mode) {
 		_ = os.Rename(tmp, c.path)
 	}
 }
+
+// modeCache is the mode cache of the docker config directory in use.
+func (a *App) modeCache() *fileModeCache {
+	return newFileModeCache(filepath.Dir(a.Docker.ConfigFile().Filename))
+}

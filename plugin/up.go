@@ -125,7 +125,7 @@ func (a *App) ensureImages(c *cli.Context, plan *runtime.Plan, log *stepLog) err
 		if err != nil {
 			return err
 		}
-		if _, err := builder.New(a.Docker.Client(), log, cacheDir).BuildRelease(c.Context, rel); err != nil {
+		if _, err := builder.New(a.Docker.Client(), log, builder.Options{CacheDir: cacheDir, ModeCache: a.modeCache()}).BuildRelease(c.Context, rel); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
 
+	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/images/node"
 )
@@ -34,15 +35,24 @@ type Logger interface {
 
 // Builder builds component images on one engine.
 type Builder struct {
-	api      client.APIClient
-	log      Logger
-	cacheDir string
+	api  client.APIClient
+	log  Logger
+	opts Options
 }
 
-// New returns a Builder. cacheDir keeps the wrapper modules and binaries
-// between runs (the Go build and module caches are Go's own).
-func New(api client.APIClient, log Logger, cacheDir string) *Builder {
-	return &Builder{api: api, log: log, cacheDir: cacheDir}
+// Options tune a Builder.
+type Options struct {
+	// CacheDir keeps the wrapper modules and binaries between runs (the
+	// Go build and module caches are Go's own).
+	CacheDir string
+	// ModeCache, if set, remembers how this engine runs nodes: a
+	// release's node image is booted once while it is built.
+	ModeCache dind.ModeCache
+}
+
+// New returns a Builder.
+func New(api client.APIClient, log Logger, opts Options) *Builder {
+	return &Builder{api: api, log: log, opts: opts}
 }
 
 // Result is what happened to one image.
@@ -153,7 +163,7 @@ func (b *Builder) compile(ctx context.Context, c images.Component, gover string)
 	if len(c.Binaries) == 0 {
 		return map[string]string{}, nil
 	}
-	dir := filepath.Join(b.cacheDir, "src", c.Name+"-"+c.Version)
+	dir := filepath.Join(b.opts.CacheDir, "src", c.Name+"-"+c.Version)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}

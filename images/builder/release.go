@@ -38,23 +38,40 @@ func (b *Builder) BuildRelease(ctx context.Context, rel images.Release) ([]Resul
 	}
 
 	start = time.Now()
-	ref, hash := images.NodeImage(rel), images.ReleaseHash(rel)
-	ok, size, err := b.upToDate(ctx, ref, hash)
+	ref := images.NodeImage(rel)
+	built, size, err := b.bakeRelease(ctx, rel)
 	if err != nil {
-		return results, err
+		return results, fmt.Errorf("image %s: %w", ref, err)
 	}
-	if !ok {
-		b.log.Printf("[images] node image for %s: baking the components into %s", rel.Kubernetes, ref)
-		if err := b.buildRelease(ctx, rel, hash, ref); err != nil {
-			return results, fmt.Errorf("image %s: %w", ref, err)
-		}
-		if img, err := b.api.ImageInspect(ctx, ref); err == nil {
-			size = img.Size
-		}
-	}
-	results = append(results, Result{Name: "node " + rel.Kubernetes, Ref: ref, Built: !ok, Size: size, Duration: time.Since(start)})
+	results = append(results, Result{Name: "node " + rel.Kubernetes, Ref: ref, Built: built, Size: size, Duration: time.Since(start)})
 	b.pruneNodeImages(ctx, rel)
 	return results, nil
+}
+
+// bakeRelease builds the release's node image unless it is up to date,
+// under the build lock (a concurrent run may have baked it meanwhile).
+func (b *Builder) bakeRelease(ctx context.Context, rel images.Release) (built bool, size int64, err error) {
+	ref, hash := images.NodeImage(rel), images.ReleaseHash(rel)
+	if ok, size, err := b.upToDate(ctx, ref, hash); err != nil || ok {
+		return false, size, err
+	}
+	unlock, err := node.Lock(ctx, func(line string) { b.log.Printf("%s", line) })
+	if err != nil {
+		return false, 0, err
+	}
+	defer unlock()
+	if ok, size, err := b.upToDate(ctx, ref, hash); err != nil || ok {
+		return false, size, err
+	}
+	b.log.Printf("[images] node image for %s: baking the components into %s", rel.Kubernetes, ref)
+	if err := b.buildRelease(ctx, rel, hash, ref); err != nil {
+		return false, 0, err
+	}
+	img, err := b.api.ImageInspect(ctx, ref)
+	if err != nil {
+		return false, 0, err
+	}
+	return true, img.Size, nil
 }
 
 // pruneNodeImages removes node images of older recipes of this release
@@ -95,25 +112,62 @@ func (b *Builder) pruneNodeImages(ctx context.Context, rel images.Release) {
 	}
 }
 
-// buildRelease runs the engine's classic builder on a small context: the
-// Dockerfile and the saved small images; the binaries come from the
-// component images by COPY --from, as layers, not through the context.
+// buildRelease bakes a release into the node image in two builds of the
+// engine's classic builder, each on a small context (the binaries come
+// from the component images by COPY --from, as layers):
+//
+//   - a stage image with the two small images saved as tar files;
+//   - the stage booted once as a node, which loads them, and the stores
+//     of its engine and containerd read back (the seed);
+//   - the node image: the same layers (from the builder's cache) and the
+//     seed, which a node copies into its /var at its first boot instead of
+//     loading images.
+//
+// Only the final image gets ref; the stage goes whatever happens.
 func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, ref string) error {
 	refs := rel.Defaults()
+	dockerfile := func(last string) string {
+		return fmt.Sprintf(images.ReleaseDockerfile, node.Image(), refs.Kubernetes, refs.Etcd, refs.CNI, rel.Kubernetes, hash, refs.CoreDNS, refs.Tools, last)
+	}
+	stage := ref + "-stage"
+	defer func() {
+		_, _ = b.api.ImageRemove(context.WithoutCancel(ctx), stage, image.RemoveOptions{Force: true})
+	}()
+	err := b.classicBuild(ctx, stage, dockerfile(images.ReleaseStageFiles), func(tw *tar.Writer) error {
+		for _, img := range []string{refs.Runtime, refs.Pause} {
+			data, err := b.save(ctx, img)
+			if err != nil {
+				return err
+			}
+			if err := addFile(tw, "images/"+SavedName(img), data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("stage: %w", err)
+	}
+	b.log.Printf("[images] node image for %s: booting it once to load its images", rel.Kubernetes)
+	seed, err := b.seed(ctx, stage)
+	if err != nil {
+		return err
+	}
+	return b.classicBuild(ctx, ref, dockerfile(images.ReleaseSeedFiles), func(tw *tar.Writer) error {
+		return copyEntries(tw, bytes.NewReader(seed))
+	})
+}
+
+// classicBuild builds a Dockerfile with the context write adds to it, and
+// tags the result ref.
+func (b *Builder) classicBuild(ctx context.Context, ref, dockerfile string, write func(*tar.Writer) error) error {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	dockerfile := fmt.Sprintf(images.ReleaseDockerfile, node.Image(), refs.Kubernetes, refs.Etcd, refs.CNI, rel.Kubernetes, hash, refs.CoreDNS, refs.Tools)
 	if err := addFile(tw, "Dockerfile", []byte(dockerfile)); err != nil {
 		return err
 	}
-	for _, img := range []string{refs.Runtime, refs.Pause} {
-		data, err := b.save(ctx, img)
-		if err != nil {
-			return err
-		}
-		if err := addFile(tw, "images/"+SavedName(img), data); err != nil {
-			return err
-		}
+	if err := write(tw); err != nil {
+		return err
 	}
 	if err := tw.Close(); err != nil {
 		return err

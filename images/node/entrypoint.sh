@@ -6,10 +6,22 @@
 # caps/security-opts (cgroups read-only: remounted here).
 set -euo pipefail
 
+# Every node of a cluster boots at once on a few cores, so what this script
+# costs in CPU is time: it reads /proc with bash builtins rather than
+# forking awk and grep, and never polls in a bash loop (socat retries its
+# own connects instead).
+
 log() { echo "entrypoint: $*"; }
 
-# mount option of a mount point (last matching line of mountinfo wins)
-mnt_opts() { awk -v m="$1" '$5 == m { o = $6 } END { print o }' /proc/self/mountinfo; }
+# mount options of a mount point (the last matching line of mountinfo
+# wins: it is the mount on top)
+mnt_opts() {
+  local mp opts o=""
+  while read -r _ _ _ _ mp opts _; do
+    [ "$mp" = "$1" ] && o=$opts
+  done </proc/self/mountinfo
+  echo "$o"
+}
 is_ro() { case ",$(mnt_opts "$1")," in *,ro,*) return 0 ;; *) return 1 ;; esac; }
 
 log "mount --make-rshared /"
@@ -23,6 +35,22 @@ ln -sfn /run/lock /var/lock
 mkdir -p /run/lock
 mkdir -p /var/lib/kubelet /var/lib/dpkg /var/log /var/cache /var/tmp /var/opt /var/spool /var/mail
 chmod 1777 /var/tmp
+
+# A release's node image carries its small images already loaded: the
+# engine's and containerd's stores as they were after a load at build time
+# (docker rke images build). Copied into the node's own /var at its first
+# boot, before either daemon starts, they cost a fraction of loading them
+# (every layer load execs dockerd again) while every node boots at once.
+# A restarted node keeps its /var, and so its images.
+seed=/opt/docker-rke/seed
+seeded=0
+if [ -d "$seed/var/lib" ]; then
+  if [ ! -e /var/lib/docker ]; then
+    cp -a "$seed/var/lib/." /var/lib/
+    log "images seeded"
+  fi
+  seeded=1
+fi
 
 # overlay cannot nest on overlay: /var must be a volume for overlay2/overlayfs.
 var_fs=$(stat -f -c %T /var/lib 2>/dev/null || echo unknown)
@@ -68,14 +96,15 @@ cpid=$!
 # nodes and the host's real upstream servers, even when the host itself uses
 # a loopback resolver such as systemd-resolved's 127.0.0.53.
 fix_dns() {
-  local gw save restore rules
-  gw=$(ip -4 route show default | awk '{ print $3; exit }')
+  local gw="" save="" restore rules="" b out t _
+  read -r _ _ gw _ < <(ip -4 route show default)
   [ -n "$gw" ] || { log "dns: no default route, left alone"; return 0; }
-  # Use the iptables backend the outer engine wrote its rules with.
-  save=iptables-save restore=iptables-restore
-  for b in legacy nft; do
-    if command -v "iptables-$b-save" >/dev/null && "iptables-$b-save" -t nat 2>/dev/null | grep -q DOCKER_OUTPUT; then
-      save="iptables-$b-save" restore="iptables-$b-restore"
+  # Use the iptables backend the outer engine wrote its rules with (nft on
+  # current distributions: asked first, so usually once).
+  for b in nft legacy; do
+    out=$("iptables-$b-save" -t nat 2>/dev/null) || continue
+    if [[ $out == *DOCKER_OUTPUT* ]]; then
+      save="iptables-$b-save" restore="iptables-$b-restore" rules=$out
       # Make plain iptables (kube-proxy, CNI) use the same backend.
       for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
         ln -sf "/usr/sbin/${t/iptables/iptables-$b}" "/etc/alternatives/$t"
@@ -83,10 +112,9 @@ fix_dns() {
       break
     fi
   done
-  rules=$("$save" -t nat)
   # Docker writes fresh rules for each start of the container; rewrite them
   # once per start.
-  if ! printf '%s\n' "$rules" | grep -q -- '-A DOCKER_OUTPUT -d 127\.0\.0\.11/32'; then
+  if [[ $rules != *"-A DOCKER_OUTPUT -d 127.0.0.11/32"* ]]; then
     log "dns: docker's embedded DNS rules not found, left alone"
     return 0
   fi
@@ -97,9 +125,8 @@ fix_dns() {
   # Packets from pods are DNATed to a loopback address; let them route.
   echo 1 >/proc/sys/net/ipv4/conf/all/route_localnet
   # resolv.conf is a bind mount: rewrite it in place.
-  sed "s/^nameserver 127\.0\.0\.11/nameserver $gw/" /etc/resolv.conf >/tmp/resolv.conf
-  cat /tmp/resolv.conf >/etc/resolv.conf
-  rm -f /tmp/resolv.conf
+  out=$(</etc/resolv.conf)
+  printf '%s\n' "${out//nameserver 127.0.0.11/nameserver $gw}" >/etc/resolv.conf
   log "dns: embedded DNS served on $gw ($save)"
 }
 # Runs while the node is prepared; "ready" waits for it, so no inner
@@ -119,7 +146,10 @@ if is_ro /sys/fs/cgroup; then
   log "remount /sys/fs/cgroup (tmpfs) rw"
   mount -o remount,rw /sys/fs/cgroup || log "warning: /sys/fs/cgroup stays ro"
 fi
-controllers=" $(awk 'NR > 1 { printf "%s ", $1 }' /proc/cgroups)"
+controllers=" "
+while read -r ctl _; do
+  [ "${ctl:0:1}" = "#" ] || controllers+="$ctl "
+done </proc/cgroups
 remount_cgroup() {
   local dir=$1 fstype=$2 sopts=$3 o="" has_ctl=0 x
   umount "$dir"
@@ -140,14 +170,21 @@ remount_cgroup() {
 # for this): cgroup mounts serialise in the kernel, and every node boots at
 # once.
 remount_cgroups() {
-local pids=() names=() p
-# fields: mountpoint, mount opts, fstype, super opts
-while read -r dir opts fstype sopts; do
-  case "$fstype" in cgroup|cgroup2) ;; *) continue ;; esac
+local pids=() names=() p f i dir opts line mounts
+# Read mountinfo whole first: the remounts below change it while the loop
+# runs.
+mapfile -t mounts </proc/self/mountinfo
+# mountinfo: id parent dev root mountpoint opts [optional...] - fstype source superopts
+for line in "${mounts[@]}"; do
+  read -r -a f <<<"$line"
+  [ "${#f[@]}" -ge 10 ] || continue
+  dir=${f[4]} opts=${f[5]}
+  for ((i = 6; i < ${#f[@]}; i++)); do [ "${f[i]}" = - ] && break; done
+  case "${f[i+1]:-}" in cgroup|cgroup2) ;; *) continue ;; esac
   case ",$opts," in *,ro,*) ;; *) continue ;; esac
-  remount_cgroup "$dir" "$fstype" "$sopts" &
+  remount_cgroup "$dir" "${f[i+1]}" "${f[i+3]}" &
   pids+=($!) names+=("${dir##*/}")
-done < <(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { print $5, $6, $(i+1), $(i+3); break } }' /proc/self/mountinfo)
+done
 for p in "${pids[@]}"; do wait "$p"; done
 if [ "${#names[@]}" -gt 0 ]; then
   log "cgroups remounted rw: ${names[*]}"
@@ -167,25 +204,10 @@ fi
 log "sysctl net.ipv4.ip_forward=1"
 echo 1 > /proc/sys/net/ipv4/ip_forward
 
-
-for _ in $(seq 1 200); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.05; done
-
-# The pause image (pod sandboxes) goes into containerd's k8s.io namespace,
-# where kubelet's CRI looks for it; containerd is up, so while dockerd
-# starts.
-import_pause() {
-  local f
-  for f in /opt/docker-rke/images/pause_*.tar; do
-    [ -e "$f" ] || return 1
-    ctr -n k8s.io images import --all-platforms "$f" >/dev/null
-  done
-}
-pause_pid=
-if [ -d /opt/docker-rke/images ]; then
-  import_pause &
-  pause_pid=$!
-fi
-
+# dockerd's containerd client backs off for a second if the socket is not
+# there yet: wait for it, with socat retrying the connect every 20 ms.
+socat -u OPEN:/dev/null UNIX-CONNECT:/run/containerd/containerd.sock,retry=500,interval=0.02 2>/dev/null ||
+  log "warning: containerd not answering after 10s (see /var/log/containerd.log)"
 
 # No bridge and no iptables rules from the inner engine: Kubernetes
 # components run with the node's network, pods get theirs from CNI. This
@@ -205,19 +227,35 @@ stop() {
 trap stop TERM INT
 
 # A release's node image carries the images its components run from
-# (docker rke images build): the runtime image (kubelet's and kube-proxy's
-# tools) goes into this node's engine after ready, after pause (static
-# components run from it); pause goes into containerd meanwhile (above).
+# (docker rke images build). They load after ready, not while the nodes
+# boot: the node phase ends at ready, and the next phase waits for
+# "static image loaded" or "images loaded". The pause image goes into the
+# engine first (etcd and the control plane run static programs bound in
+# from /opt/docker-rke/bin on it), then the runtime image (kubelet's and
+# kube-proxy's tools) into the engine while pause goes into containerd's
+# k8s.io namespace, where kubelet's CRI looks for its sandbox image.
+import_pause() {
+  local f
+  for f in /opt/docker-rke/images/pause_*.tar; do
+    [ -e "$f" ] || return 1
+    ctr -n k8s.io images import --all-platforms "$f" >/dev/null
+  done
+}
 load_images() {
-  local dir=/opt/docker-rke/images start f n=0
+  local dir=/opt/docker-rke/images start f n=0 pause_pid
+  if [ "$seeded" = 1 ]; then
+    log "static image loaded"
+    log "images loaded: seeded"
+    return 0
+  fi
   [ -d "$dir" ] || return 0
   start=$(date +%s%N)
-  # The pause image into the engine first: etcd and the control plane
-  # (static programs bound in from /opt/docker-rke/bin) run from it.
   for f in "$dir"/pause_*.tar; do
     [ -e "$f" ] || continue
     docker load -q -i "$f" >/dev/null && log "static image loaded"
   done
+  import_pause &
+  pause_pid=$!
   for f in "$dir"/runtime_*.tar; do
     [ -e "$f" ] || continue
     docker load -q -i "$f" >/dev/null && n=$((n + 1))
@@ -225,14 +263,19 @@ load_images() {
   wait "$pause_pid" && n=$((n + 1))
   log "images loaded: $n in $(( ($(date +%s%N) - start) / 1000000 ))ms"
 }
-# A ping over the socket with socat: the docker CLI would cost far more CPU
-# per try, and every node boots at once.
+# A ping over the socket with socat (the docker CLI would cost far more
+# CPU): socat retries the connect every 20 ms for up to a second, and the
+# engine answers once it serves its API.
 ping_engine() {
-  printf 'GET /_ping HTTP/1.0\r\n\r\n' | socat -t1 - UNIX-CONNECT:/var/run/docker.sock 2>/dev/null | grep -q '^OK'
+  local out
+  out=$(printf 'GET /_ping HTTP/1.0\r\n\r\n' |
+    socat -t2 -T2 - UNIX-CONNECT:/var/run/docker.sock,retry=50,interval=0.02 2>/dev/null) || return 1
+  [[ $out == *$'\n'OK ]]
 }
 ready=0
-for _ in $(seq 1 600); do
-  if [ -S /var/run/docker.sock ] && ping_engine; then
+deadline=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  if ping_engine; then
     # Containers may only be created once cgroups are writable and
     # resolv.conf points at the served DNS: both ran while dockerd started.
     wait "$cgroups_pid" || { log "remounting cgroups failed"; exit 1; }
@@ -242,7 +285,6 @@ for _ in $(seq 1 600); do
     break
   fi
   kill -0 "$dpid" 2>/dev/null || { log "dockerd died:"; tail -n 20 /var/log/dockerd.log; exit 1; }
-  sleep 0.05
 done
 [ "$ready" = 1 ] || log "warning: dockerd not answering after 30s (see /var/log/dockerd.log)"
 # After "ready": the node phase ends when engines answer, and the next
