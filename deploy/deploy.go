@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -177,9 +176,11 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 			return nil, err
 		}
 	}
-	// The state is saved while the files go into the nodes: no component
-	// starts with certificates that are not saved, since both finish
-	// before etcd starts.
+	// The state is saved while the files go into the nodes and etcd
+	// starts, and the API servers wait for it: they are the first to keep
+	// anything that needs it (Secrets encrypted with its key). An up that
+	// dies before leaves etcd with certificates the next up replaces,
+	// and no data.
 	saveState := func() error {
 		if !changed {
 			return nil
@@ -194,31 +195,31 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		opts.Log.Printf("[%s] certificates: %d made or renewed", c.Name, len(made))
 		return nil
 	}
+	saved := make(chan error, 1)
+	go func() { saved <- saveState() }()
+	waitSaved := sync.OnceValue(func() error { return <-saved })
+	// Every way out waits for it: a failed up's cleanup must not race
+	// the state's volume.
+	defer func() { _ = waitSaved() }()
 	filesHash := map[string]string{}
 	enc := encryptionConfig(st.EncryptionKey)
-	copyAll := func() error {
-		return eachNode(c.Nodes, func(n runtime.Node) error {
-			h, err := copyFiles(ctx, api, bundle, c, n, podCIDRs[n.Name], enc)
-			if err != nil {
-				return err
+	if err := eachNode(c.Nodes, func(n runtime.Node) error {
+		// Routes to the other nodes' pods, while nothing runs yet.
+		var peers []peer
+		for _, o := range c.Nodes {
+			if o.Name != n.Name {
+				peers = append(peers, peer{podCIDR: podCIDRs[o.Name], address: addrs[o.Name].String()})
 			}
-			mu.Lock()
-			filesHash[n.Name] = h
-			mu.Unlock()
-			// Routes to the other nodes' pods, while nothing runs yet.
-			var peers []peer
-			for _, o := range c.Nodes {
-				if o.Name != n.Name {
-					peers = append(peers, peer{podCIDR: podCIDRs[o.Name], address: addrs[o.Name].String()})
-				}
-			}
-			if _, err := dind.Exec(ctx, api, n.ContainerName, []string{"sh", "-c", networkScript(c.PodCIDR, peers)}); err != nil {
-				return fmt.Errorf("cluster %s node %s: pod network routes: %w", c.Name, n.Name, err)
-			}
-			return nil
-		})
-	}
-	if err := eachCheck([]func() error{saveState, copyAll}); err != nil {
+		}
+		h, err := installFiles(ctx, api, bundle, c, n, podCIDRs[n.Name], enc, networkScript(c.PodCIDR, peers))
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		filesHash[n.Name] = h
+		mu.Unlock()
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	phase("certificates", start)
@@ -276,6 +277,9 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 				}
 			}
 			if err := waitImages(ctx, e, c, n, model.ComponentAPIServer, model.ComponentControllerManager, model.ComponentScheduler); err != nil {
+				return err
+			}
+			if err := waitSaved(); err != nil {
 				return err
 			}
 			// All three at once: the controller-manager's start (its
@@ -424,8 +428,11 @@ func loadState(ctx context.Context, e *dind.Engine, c runtime.Cluster) (*State, 
 	return LoadState(ctx, e, c.Name, c.NodeImage)
 }
 
-// copyFiles puts a node's files in place and returns their hash.
-func copyFiles(ctx context.Context, api client.APIClient, b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, enc []byte) (string, error) {
+// installFiles puts a node's files in place, then runs its network
+// script, in one exec: tar reads the files on stdin. (The engine's copy
+// API executes dockerd once more for every copy, which costs more CPU than
+// the exec while every node starts at once.) It returns the files' hash.
+func installFiles(ctx context.Context, api client.APIClient, b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, enc []byte, network string) (string, error) {
 	files, err := nodeFiles(b, c, n, podCIDR, enc)
 	if err != nil {
 		return "", fmt.Errorf("node %s: %w", n.Name, err)
@@ -434,8 +441,9 @@ func copyFiles(ctx context.Context, api client.APIClient, b pki.Bundle, c runtim
 	if err != nil {
 		return "", err
 	}
-	if err := api.CopyToContainer(ctx, n.ContainerName, "/", bytes.NewReader(data), container.CopyToContainerOptions{}); err != nil {
-		return "", fmt.Errorf("node %s (container %s): copying certificates: %w", n.Name, n.ContainerName, err)
+	script := "tar -x -m -C / --no-overwrite-dir -f -\n" + network
+	if _, err := dind.ExecInput(ctx, api, n.ContainerName, []string{"sh", "-ec", script}, bytes.NewReader(data)); err != nil {
+		return "", fmt.Errorf("cluster %s node %s: installing certificates and pod routes: %w", c.Name, n.Name, err)
 	}
 	return filesDigest(files), nil
 }

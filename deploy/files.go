@@ -104,7 +104,7 @@ func filesDigest(files []file) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// tarFiles packs files for CopyToContainer at "/".
+// tarFiles packs files to unpack at "/".
 func tarFiles(files []file) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -129,7 +129,10 @@ func tarFiles(files []file) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return buf.Bytes(), tw.Close()
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // newEncryptionKey makes the key that encrypts Secrets at rest.

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -12,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 
-	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/images"
 )
 
 // TestNodes creates cluster1's three nodes, runs a container inside every
@@ -37,23 +39,25 @@ func TestNodes(t *testing.T) {
 		if !c.State.Running || c.Config.Hostname != n {
 			t.Errorf("%s: running=%v hostname=%q", container, c.State.Running, c.Config.Hostname)
 		}
-		if out := runInNode(t, container); !strings.Contains(out, "hello from "+container) {
-			t.Errorf("%s: container in the node printed %q", container, out)
-		}
-		// The release is baked in and loaded: binaries, CNI plugins, the
-		// runtime image in the node's engine and pause in containerd.
-		if err := dind.NewEngine(engine(t), testLog{t}).WaitImagesLoaded(ctxT(t), container); err != nil {
-			t.Fatal(err)
-		}
+		// The release is baked in, its images already in the node's stores
+		// when its engine answers (the node image carries them loaded):
+		// binaries, CNI plugins, the runtime image in the node's engine and
+		// pause in containerd.
 		checks := map[string][]string{
 			"binaries": {"ls", "/opt/docker-rke/bin/kube-apiserver", "/opt/docker-rke/bin/kubelet", "/opt/docker-rke/bin/etcd", "/opt/docker-rke/bin/coredns", "/opt/cni/bin/ptp", "/opt/cni/bin/host-local"},
 			"runtime":  {"docker", "image", "inspect", "docker-rke/runtime:v1.37.2"},
-			"pause":    {"sh", "-c", "ctr -n k8s.io images ls -q | grep -q docker.io/docker-rke/pause:3.10"},
+			"pause":    {"sh", "-c", "docker image inspect docker-rke/pause:3.10 >/dev/null && ctr -n k8s.io images ls -q | grep -q docker.io/docker-rke/pause:3.10"},
 		}
 		for what, cmd := range checks {
 			if r := run(t, "docker", append([]string{"exec", container}, cmd...)...); r.code != 0 {
 				t.Errorf("%s: %s missing: %s %s", container, what, r.stdout, r.stderr)
 			}
+		}
+		if logs := run(t, "docker", "logs", container); !strings.Contains(logs.stdout+logs.stderr, "entrypoint: images seeded") {
+			t.Errorf("%s: its images were not seeded:\n%s", container, logs.stdout+logs.stderr)
+		}
+		if out := runInNode(t, container); !strings.Contains(out, "hello from "+container) {
+			t.Errorf("%s: container in the node printed %q", container, out)
 		}
 		// Components run as the plan says: from the runtime image with the
 		// node's binaries bound in.
@@ -273,6 +277,51 @@ func TestFailedUpLeavesNothing(t *testing.T) {
 			assertGone(t, "faulty")
 		})
 	}
+	// A node whose container starts but whose engine never answers: up
+	// made the cluster's certificates and saved its state while the nodes
+	// booted, and must take that away too.
+	t.Run("engine never answers", func(t *testing.T) {
+		script := writeScript(t, "faulty.go", `	c := rke.NewCluster("faulty")
+	c.Node("faulty-node1", rke.All()...)
+	c.Node("faulty-node2", rke.Worker)
+	c.Node("faulty-node3", rke.Worker).NodeImage("`+dyingNodeImage(t)+`")
+`)
+		r := docker(t, "rke", "up", script)
+		if r.code == 0 {
+			t.Fatalf("up succeeded:\n%s", r.stdout)
+		}
+		if !strings.Contains(r.stderr, "faulty-node3") || !strings.Contains(r.stderr, "this node never boots") {
+			t.Errorf("error does not name the failing node and show its log:\n%s", r.stderr)
+		}
+		if strings.Contains(r.stderr, "faulty-node1 (") || strings.Contains(r.stderr, "faulty-node2 (") {
+			t.Errorf("error blames healthy nodes:\n%s", r.stderr)
+		}
+		assertGone(t, "faulty")
+	})
+}
+
+// dyingNodeImage is the release's node image with an entrypoint that
+// exits at once: its containers start, and their engines never answer.
+func dyingNodeImage(t *testing.T) string {
+	t.Helper()
+	ref := "docker-rke-e2e/dying-node:1"
+	dockerfile := "FROM " + images.NodeImage(release(t)) + "\nENTRYPOINT [\"/bin/sh\", \"-c\", \"echo this node never boots; exit 3\"]\n"
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	_ = tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile))})
+	_, _ = tw.Write([]byte(dockerfile))
+	_ = tw.Close()
+	resp, err := engine(t).ImageBuild(ctxT(t), &buf, build.ImageBuildOptions{Tags: []string{ref}, Remove: true, Version: build.BuilderV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if _, err := engine(t).ImageInspect(ctxT(t), ref); err != nil {
+		t.Fatalf("building %s: %v", ref, err)
+	}
+	t.Cleanup(func() { _, _ = engine(t).ImageRemove(ctxT(t), ref, image.RemoveOptions{Force: true}) })
+	return ref
 }
 
 // brokenImage is an image whose entrypoint does not exist, so its
