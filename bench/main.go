@@ -160,7 +160,7 @@ func nodePhases(binary string, runs int) ([]Phase, error) {
 			return nil, err
 		}
 		ups = append(ups, d)
-		load, err := imageLoadTime([]string{"rke-dind-cluster1-node1", "rke-dind-cluster1-node2", "rke-dind-cluster1-node3"})
+		load, err := imageSeedTime([]string{"rke-dind-cluster1-node1", "rke-dind-cluster1-node2", "rke-dind-cluster1-node3"})
 		if err != nil {
 			_ = exec.Command(binary, "rm", "cluster1").Run()
 			return nil, err
@@ -173,18 +173,17 @@ func nodePhases(binary string, runs int) ([]Phase, error) {
 	}
 	return []Phase{
 		summarize("images build, nothing changed", warm, 10000, "every image of the release checked against its recipe hash"),
-		summarize("up --nodes-only cluster1 (3 nodes ready)", ups, 5000, "from the command's start until every node's engine answered through its tunnel (images load right after, see the next phase)"),
-		summarize("images into 3 nodes", loads, 10000, "the slowest node's image load at boot (runtime image into its engine, pause into containerd); the binaries are layers of the node image, shared, so nothing else is copied"),
+		summarize("up --nodes-only cluster1 (3 nodes ready)", ups, 5000, "from the command's start until every node's engine answered through its tunnel, its images already in it"),
+		summarize("images into 3 nodes", loads, 10000, "the slowest node's copy of its images at first boot: the release's node image carries the runtime and pause images already loaded into an engine's and containerd's stores, copied into the node's /var before its daemons start; the binaries are layers of the node image, shared, so nothing else is copied"),
 		summarize("rm cluster1 (3 nodes)", rms, 3000, ""),
 	}, nil
 }
 
-var loadedRE = regexp.MustCompile(`images loaded: \d+ in (\d+)ms`)
+var seededRE = regexp.MustCompile(`images seeded in (\d+)ms`)
 
-// imageLoadTime reads how long the slowest node took to load its images,
-// from what the node's entrypoint logged (it loads them right after its
-// engine answers, so it may still be at it when up returns).
-func imageLoadTime(nodes []string) (time.Duration, error) {
+// imageSeedTime reads how long the slowest node took to copy its seeded
+// images into its /var, from what the node's entrypoint logged.
+func imageSeedTime(nodes []string) (time.Duration, error) {
 	var slowest time.Duration
 	for _, n := range nodes {
 		var m [][]string
@@ -194,9 +193,9 @@ func imageLoadTime(nodes []string) (time.Duration, error) {
 			if err != nil {
 				return 0, fmt.Errorf("docker logs %s: %v", n, err)
 			}
-			if m = loadedRE.FindAllStringSubmatch(string(out), -1); len(m) == 0 {
+			if m = seededRE.FindAllStringSubmatch(string(out), -1); len(m) == 0 {
 				if time.Now().After(deadline) {
-					return 0, fmt.Errorf("node %s did not report loading its images within a minute", n)
+					return 0, fmt.Errorf("node %s did not report seeding its images within a minute", n)
 				}
 				time.Sleep(100 * time.Millisecond)
 			}

@@ -22,8 +22,8 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // DialerFactory returns the dialer for a node's engine, after RKE's
 // DockerDialerFactory. Unlike RKE's DIND dialer, which dialled plaintext
 // TCP 2375 on the node's address, this one streams through the outer
-// engine's exec API to the node's unix socket (`docker system dial-stdio`
-// inside the node): the node's engine never listens on TCP, so nothing on
+// engine's exec API to the node's unix socket (socat inside the node):
+// the node's engine never listens on TCP, so nothing on
 // the host or in another cluster can reach it without the credentials of
 // the docker context, and it works where container addresses cannot be
 // reached at all (Docker Desktop on macOS, remote contexts over SSH or TLS).
@@ -57,8 +57,14 @@ func NodeClient(factory DialerFactory, node string) (*client.Client, error) {
 	)
 }
 
+// dialExec connects to the node's engine socket with socat, which relays
+// like `docker system dial-stdio` at a fraction of its start-up CPU (the
+// docker CLI cost 0.15 s of CPU per connection, and up opens dozens while
+// every node starts). -t: after the client half-closes (a hijacked
+// attach), socat keeps relaying the engine's answer until the engine
+// closes, as dial-stdio does, instead of quitting after 0.5 s.
 func dialExec(ctx context.Context, api client.ContainerAPIClient, node string) (net.Conn, error) {
-	return dialExecCmd(ctx, api, node, []string{"docker", "system", "dial-stdio"})
+	return dialExecCmd(ctx, api, node, []string{"socat", "-t", "86400", "-", "UNIX-CONNECT:/var/run/docker.sock"})
 }
 
 // dialExecCmd runs cmd in the node with its stdin and stdout as a
@@ -92,7 +98,8 @@ func dialExecCmd(ctx context.Context, api client.ContainerAPIClient, node string
 	return c, nil
 }
 
-// execConn is a net.Conn over an exec session running dial-stdio.
+// execConn is a net.Conn over an exec session that relays its stdin and
+// stdout to a socket in the node.
 type execConn struct {
 	node   string
 	resp   types.HijackedResponse
@@ -128,7 +135,7 @@ type tunnelAddr string
 func (a tunnelAddr) Network() string { return "docker-exec" }
 func (a tunnelAddr) String() string  { return string(a) }
 
-// syncBuffer keeps what dial-stdio prints on stderr, for error messages.
+// syncBuffer keeps what the relay prints on stderr, for error messages.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

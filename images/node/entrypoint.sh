@@ -46,8 +46,9 @@ seed=/opt/docker-rke/seed
 seeded=0
 if [ -d "$seed/var/lib" ]; then
   if [ ! -e /var/lib/docker ]; then
+    t0=${EPOCHREALTIME/./}
     cp -a "$seed/var/lib/." /var/lib/
-    log "images seeded"
+    log "images seeded in $(( (${EPOCHREALTIME/./} - t0) / 1000 ))ms"
   fi
   seeded=1
 fi
