@@ -154,7 +154,7 @@ func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, re
 		return err
 	}
 	return b.classicBuild(ctx, ref, dockerfile(images.ReleaseSeedFiles), func(tw *tar.Writer) error {
-		return copyEntries(tw, bytes.NewReader(seed))
+		return copyEntries(tw, bytes.NewReader(seed), nil)
 	})
 }
 

@@ -63,7 +63,6 @@ func (b *Builder) seed(ctx context.Context, image string) ([]byte, error) {
 // directory: docker/, docker/image/...) into tw under seed/<parent>/, with
 // only the store itself and the subdirectories in keep.
 func filterStore(tw *tar.Writer, r io.Reader, parent string, keep []string) error {
-	tr := tar.NewReader(r)
 	rename := func(name string) string {
 		return path.Join(seedPrefix, parent, name)
 	}
@@ -79,16 +78,9 @@ func filterStore(tw *tar.Writer, r io.Reader, parent string, keep []string) erro
 		}
 		return false
 	}
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return copyEntries(tw, r, func(hdr *tar.Header) bool {
 		if !kept(hdr.Name) {
-			continue
+			return false
 		}
 		hdr.Name = rename(hdr.Name)
 		if hdr.Typeflag == tar.TypeDir {
@@ -97,17 +89,13 @@ func filterStore(tw *tar.Writer, r io.Reader, parent string, keep []string) erro
 		if hdr.Typeflag == tar.TypeLink {
 			hdr.Linkname = rename(hdr.Linkname)
 		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return err
-		}
-	}
+		return true
+	})
 }
 
-// copyEntries appends every entry of a tar stream to tw.
-func copyEntries(tw *tar.Writer, r io.Reader) error {
+// copyEntries appends the entries of a tar stream to tw: each that edit
+// keeps (it may change the header), or all of them if edit is nil.
+func copyEntries(tw *tar.Writer, r io.Reader, edit func(*tar.Header) bool) error {
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -116,6 +104,9 @@ func copyEntries(tw *tar.Writer, r io.Reader) error {
 		}
 		if err != nil {
 			return err
+		}
+		if edit != nil && !edit(hdr) {
+			continue
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
