@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -65,7 +64,7 @@ func (a *App) upCommand() *cli.Command {
 			statuses, err := engine.Up(c.Context, plan.Clusters, dind.UpOptions{
 				Retain:       c.Bool("retain"),
 				ReadyTimeout: c.Duration("timeout"),
-				ModeCache:    newFileModeCache(filepath.Dir(a.Docker.ConfigFile().Filename)),
+				ModeCache:    a.modeCache(),
 			})
 			if err != nil {
 				return err

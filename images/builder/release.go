@@ -149,12 +149,8 @@ func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, re
 		return fmt.Errorf("stage: %w", err)
 	}
 	b.log.Printf("[images] node image for %s: booting it once to load its images", rel.Kubernetes)
-	seed, err := b.seed(ctx, stage)
-	if err != nil {
-		return err
-	}
 	return b.classicBuild(ctx, ref, dockerfile(images.ReleaseSeedFiles), func(tw *tar.Writer) error {
-		return copyEntries(tw, bytes.NewReader(seed), nil)
+		return b.seed(ctx, stage, tw)
 	})
 }
 

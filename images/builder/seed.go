@@ -2,12 +2,12 @@ package builder
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/docker-rke/docker-rke/dind"
@@ -17,9 +17,12 @@ import (
 // images: the engine's image metadata and layers, containerd's content,
 // metadata and snapshots. The rest (networks, containers, runtime state,
 // the engine's ID) belongs to each node and is made at its boot.
-var seedStores = map[string][]string{
-	"/var/lib/docker":     {"image", "overlay2"},
-	"/var/lib/containerd": {"io.containerd.content.v1.content", "io.containerd.metadata.v1.bolt", "io.containerd.snapshotter.v1.overlayfs"},
+var seedStores = []struct {
+	dir  string
+	keep []string
+}{
+	{"/var/lib/docker", []string{"image", "overlay2"}},
+	{"/var/lib/containerd", []string{"io.containerd.content.v1.content", "io.containerd.metadata.v1.bolt", "io.containerd.snapshotter.v1.overlayfs"}},
 }
 
 // seedPrefix is where the seed sits in the build context; the Dockerfile
@@ -27,36 +30,31 @@ var seedStores = map[string][]string{
 const seedPrefix = "seed"
 
 // seed boots image once as a node, which loads the images saved in it,
-// and returns a tar of the stores it filled, under seed/var/lib/.
-func (b *Builder) seed(ctx context.Context, image string) ([]byte, error) {
+// and writes the stores it filled into tw, under seed/var/lib/.
+func (b *Builder) seed(ctx context.Context, image string, tw *tar.Writer) error {
 	engine := dind.NewEngine(b.api, b.log)
 	mode, err := engine.Mode(ctx, image, b.opts.ModeCache)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
 	err = engine.BootOnce(ctx, image, mode, func(name string) error {
-		for _, dir := range []string{"/var/lib/docker", "/var/lib/containerd"} {
-			rc, _, err := b.api.CopyFromContainer(ctx, name, dir)
+		for _, store := range seedStores {
+			rc, _, err := b.api.CopyFromContainer(ctx, name, store.dir)
 			if err != nil {
-				return fmt.Errorf("reading %s of the booted node: %w", dir, err)
+				return fmt.Errorf("reading %s of the booted node: %w", store.dir, err)
 			}
-			err = filterStore(tw, rc, path.Dir(dir), seedStores[dir])
+			err = filterStore(tw, rc, path.Dir(store.dir), store.keep)
 			rc.Close()
 			if err != nil {
-				return fmt.Errorf("reading %s of the booted node: %w", dir, err)
+				return fmt.Errorf("reading %s of the booted node: %w", store.dir, err)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("seed: %w", err)
+		return fmt.Errorf("seed: %w", err)
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // filterStore copies a store's archive (entries named after the store's
@@ -68,34 +66,8 @@ func filterStore(tw *tar.Writer, r io.Reader, parent string, keep []string) erro
 	}
 	kept := func(name string) bool {
 		parts := strings.SplitN(strings.TrimSuffix(name, "/"), "/", 3)
-		if len(parts) == 1 {
-			return true // the store's own directory
-		}
-		for _, k := range keep {
-			if parts[1] == k {
-				return true
-			}
-		}
-		return false
+		return len(parts) == 1 || slices.Contains(keep, parts[1]) // the store's own directory, or one kept
 	}
-	return copyEntries(tw, r, func(hdr *tar.Header) bool {
-		if !kept(hdr.Name) {
-			return false
-		}
-		hdr.Name = rename(hdr.Name)
-		if hdr.Typeflag == tar.TypeDir {
-			hdr.Name += "/"
-		}
-		if hdr.Typeflag == tar.TypeLink {
-			hdr.Linkname = rename(hdr.Linkname)
-		}
-		return true
-	})
-}
-
-// copyEntries appends the entries of a tar stream to tw: each that edit
-// keeps (it may change the header), or all of them if edit is nil.
-func copyEntries(tw *tar.Writer, r io.Reader, edit func(*tar.Header) bool) error {
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -105,8 +77,15 @@ func copyEntries(tw *tar.Writer, r io.Reader, edit func(*tar.Header) bool) error
 		if err != nil {
 			return err
 		}
-		if edit != nil && !edit(hdr) {
+		if !kept(hdr.Name) {
 			continue
+		}
+		hdr.Name = rename(hdr.Name)
+		if hdr.Typeflag == tar.TypeDir {
+			hdr.Name += "/"
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			hdr.Linkname = rename(hdr.Linkname)
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
