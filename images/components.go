@@ -231,7 +231,8 @@ func NodeImage(rel Release) string {
 //	/opt/docker-rke/bin/      kubernetes (multi-call) and its names, etcd,
 //	                          etcdctl, coredns, rke-tools
 //	/opt/cni/bin/             ptp, host-local, loopback, portmap
-//	/opt/docker-rke/seed/     the node engine's and containerd's stores
+//	/opt/docker-rke/seed/var/ next to the node image's /var layout, the
+//	                          node engine's and containerd's stores
 //	                          with the two small images loaded: the runtime
 //	                          image for the node's engine (components run
 //	                          from it with the binaries bound in) and pause

@@ -1,67 +1,79 @@
 #!/bin/bash
 # entrypoint.sh for docker-rke nodes. Runs under tini (PID 1, reaps zombies).
-# Prepares mounts/sysctls for nested containers, starts containerd (CRI enabled),
-# then dockerd on the unix socket only, prints "entrypoint: ready", and waits.
+# Prepares mounts/sysctls for nested containers, starts containerd (CRI enabled)
+# and dockerd on the unix socket only, prints "entrypoint: ready", and waits.
 # Works whether the node runs --privileged (cgroups already rw) or with explicit
 # caps/security-opts (cgroups read-only: remounted here).
 set -euo pipefail
 
 # Every node of a cluster boots at once on a few cores, so what this script
-# costs in CPU is time: it reads /proc with bash builtins rather than
-# forking awk and grep, and never polls in a bash loop (socat retries its
-# own connects instead).
+# costs in CPU is time: it forks as little as it can (a fork and exec costs
+# more than most of what it runs), reads /proc and rewrites files with bash
+# builtins rather than awk, grep and sed, and never polls in a bash loop
+# (socat retries its own connects instead).
 
 log() { echo "entrypoint: $*"; }
 
-# mount options of a mount point (the last matching line of mountinfo
-# wins: it is the mount on top)
-mnt_opts() {
-  local mp opts o=""
-  while read -r _ _ _ _ mp opts _; do
-    [ "$mp" = "$1" ] && o=$opts
+# The mount table, read once (builtins only): mount point -> mount
+# options, file system type and super block options.
+declare -A mnt_opts mnt_type mnt_super
+read_mounts() {
+  local line i
+  local -a f
+  mnt_opts=() mnt_type=() mnt_super=()
+  # mountinfo: id parent dev root mountpoint opts [optional...] - fstype source superopts
+  while read -r line; do
+    read -r -a f <<<"$line"
+    for ((i = 6; i < ${#f[@]}; i++)); do [ "${f[i]}" = - ] && break; done
+    [ $((i + 3)) -lt "${#f[@]}" ] || continue
+    # A later line for the same mount point is the mount on top.
+    mnt_opts[${f[4]}]=${f[5]} mnt_type[${f[4]}]=${f[i+1]} mnt_super[${f[4]}]=${f[i+3]}
   done </proc/self/mountinfo
-  echo "$o"
 }
-is_ro() { case ",$(mnt_opts "$1")," in *,ro,*) return 0 ;; *) return 1 ;; esac; }
+is_ro() { case ",${mnt_opts[$1]:-}," in *,ro,*) return 0 ;; *) return 1 ;; esac; }
 
 log "mount --make-rshared /"
 mount --make-rshared /
+read_mounts
 
-# /var is an empty volume of the node's own (docker rke does not copy the
-# image's /var into it): lay out what Debian and the daemons expect.
-# -n: on a restart the links exist already (and /run, a tmpfs, is new).
-ln -sfn /run /var/run
-ln -sfn /run/lock /var/lock
-mkdir -p /run/lock
-mkdir -p /var/lib/kubelet /var/lib/dpkg /var/log /var/cache /var/tmp /var/opt /var/spool /var/mail
-chmod 1777 /var/tmp
-
-# A release's node image carries its small images already loaded: the
-# engine's and containerd's stores as they were after a load at build time
-# (docker rke images build). Copied into the node's own /var at its first
-# boot, before either daemon starts, they cost a fraction of loading them
-# (every layer load execs dockerd again) while every node boots at once.
-# A restarted node keeps its /var, and so its images.
-seed=/opt/docker-rke/seed
-seeded=0
-if [ -d "$seed/var/lib" ]; then
-  if [ ! -e /var/lib/docker ]; then
-    t0=${EPOCHREALTIME/./}
-    cp -a "$seed/var/lib/." /var/lib/
-    log "images seeded in $(( (${EPOCHREALTIME/./} - t0) / 1000 ))ms"
+# /var is the node's own volume, empty at its first boot (docker rke does
+# not let the engine copy the image's /var into it). The node image
+# carries what it must hold then, in /opt/docker-rke/seed/var: the layout
+# Debian and the daemons expect and, in a release's node image, the
+# engine's and containerd's stores with its small images loaded (docker
+# rke images build). One copy lays it all out: no load (every layer load
+# execs dockerd again) and no mkdir, ln or chmod each, while every node
+# of the cluster boots at once. A restarted node keeps its /var.
+seed=/opt/docker-rke/seed/var
+shopt -s nullglob dotglob
+content=(/var/*)
+shopt -u nullglob dotglob
+if [ "${#content[@]}" = 0 ]; then
+  t0=${EPOCHREALTIME/./}
+  cp -a "$seed/." /var/
+  t0=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+  if [ -d "$seed/lib/docker" ]; then
+    log "images seeded in ${t0}ms"
+  else
+    log "/var laid out in ${t0}ms"
   fi
-  seeded=1
 fi
+seeded=0
+[ -d "$seed/lib/docker" ] && [ -d /var/lib/docker/image ] && seeded=1
+mkdir -p /run/lock
+# iptables' lock, shared with kube-proxy's container (a bind of a missing
+# file would make a directory).
+: >>/run/xtables.lock
 
 # overlay cannot nest on overlay: /var must be a volume for overlay2/overlayfs.
-var_fs=$(stat -f -c %T /var/lib 2>/dev/null || echo unknown)
-cfg=/run/containerd-config.toml
-cp /etc/containerd/config.toml "$cfg"
+cfg=/etc/containerd/config.toml
 storage=(--storage-driver=overlay2)
-if [ "$var_fs" = overlayfs ]; then
+if [ -z "${mnt_type[/var]:-}" ] || [ "${mnt_type[/var]}" = overlay ]; then
   log "warning: /var is on overlayfs (no volume): using vfs/native snapshotters (slow)"
   storage=(--storage-driver=vfs)
-  sed -i 's/snapshotter = "overlayfs"/snapshotter = "native"/' "$cfg"
+  cfg=/run/containerd-config.toml
+  config=$(<"/etc/containerd/config.toml")
+  printf '%s\n' "${config//snapshotter = \"overlayfs\"/snapshotter = \"native\"}" >"$cfg"
 fi
 # Registry mirrors of the cluster (docker rke passes them in the
 # environment), for both the engine and containerd's CRI.
@@ -73,20 +85,33 @@ if [ -n "${DOCKER_RKE_REGISTRY_MIRRORS:-}" ]; then
     mirrors+=("--registry-mirror=$m")
     endpoints="${endpoints:+$endpoints, }\"$m\""
   done
+  if [ "$cfg" = /etc/containerd/config.toml ]; then
+    cfg=/run/containerd-config.toml
+    config=$(<"/etc/containerd/config.toml")
+    printf '%s\n' "$config" >"$cfg"
+  fi
   printf '\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = [%s]\n' "$endpoints" >>"$cfg"
   log "registry mirrors: $DOCKER_RKE_REGISTRY_MIRRORS"
 fi
 
-mkdir -p /var/log /run/containerd
-# iptables' lock, shared with kube-proxy's container (a bind of a missing
-# file would make a directory).
-touch /run/xtables.lock
-# containerd needs none of what follows (writable cgroups are needed only
-# once it runs containers), so it starts first and boots while the node is
-# prepared.
-log "starting containerd"
+# Must be 1 before dockerd starts, else dockerd sets the FORWARD policy to DROP.
+log "sysctl net.ipv4.ip_forward=1"
+echo 1 > /proc/sys/net/ipv4/ip_forward
+
+# Both daemons start now, together: neither needs writable cgroups before
+# it runs a container, and dockerd's containerd client waits for the
+# socket by itself (it retries a missing socket every 10 ms). What follows
+# runs while they start; "ready" waits for it.
+log "starting containerd and dockerd (${storage[*]})"
 containerd --config "$cfg" >>/var/log/containerd.log 2>&1 &
 cpid=$!
+# No bridge and no iptables rules from the inner engine: Kubernetes
+# components run with the node's network, pods get theirs from CNI. This
+# keeps dockerd's start short and its FORWARD policy out of pod traffic.
+dockerd -H unix:///var/run/docker.sock --containerd=/run/containerd/containerd.sock \
+  --bridge=none --iptables=false --ip-masq=false \
+  "${storage[@]}" "${mirrors[@]}" >>/var/log/dockerd.log 2>&1 &
+dpid=$!
 
 # Docker's embedded DNS answers on 127.0.0.11, an address that exists only
 # in this node's own network namespace: inner containers and pods cannot
@@ -97,19 +122,28 @@ cpid=$!
 # nodes and the host's real upstream servers, even when the host itself uses
 # a loopback resolver such as systemd-resolved's 127.0.0.53.
 fix_dns() {
-  local gw="" save="" restore rules="" b out t _
-  read -r _ _ gw _ < <(ip -4 route show default)
+  local gw="" save="" restore rules="" b out t line iface dest hex _
+  # The default route's gateway, from /proc/net/route (hex, little endian).
+  while read -r iface dest hex _; do
+    if [ "$dest" = 00000000 ] && [ "$hex" != 00000000 ]; then
+      gw=$((16#${hex:6:2})).$((16#${hex:4:2})).$((16#${hex:2:2})).$((16#${hex:0:2}))
+      break
+    fi
+  done </proc/net/route
   [ -n "$gw" ] || { log "dns: no default route, left alone"; return 0; }
   # Use the iptables backend the outer engine wrote its rules with (nft on
-  # current distributions: asked first, so usually once).
+  # current distributions, the image's default: asked first, so usually
+  # once).
   for b in nft legacy; do
     out=$("iptables-$b-save" -t nat 2>/dev/null) || continue
     if [[ $out == *DOCKER_OUTPUT* ]]; then
       save="iptables-$b-save" restore="iptables-$b-restore" rules=$out
-      # Make plain iptables (kube-proxy, CNI) use the same backend.
-      for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
-        ln -sf "/usr/sbin/${t/iptables/iptables-$b}" "/etc/alternatives/$t"
-      done
+      if [ "$b" != nft ]; then
+        # Make plain iptables (kube-proxy, CNI) use the same backend.
+        for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+          ln -sf "/usr/sbin/${t/tables/tables-$b}" "/etc/alternatives/$t"
+        done
+      fi
       break
     fi
   done
@@ -119,10 +153,16 @@ fix_dns() {
     log "dns: docker's embedded DNS rules not found, left alone"
     return 0
   fi
-  printf '%s\n' "$rules" | sed \
-    -e "s#-d 127\.0\.0\.11/32#-d $gw/32#g" \
-    -e 's#^-A OUTPUT \(.*\) -j DOCKER_OUTPUT$#&\n-A PREROUTING \1 -j DOCKER_OUTPUT#' \
-    -e "s#--to-source :53#--to-source $gw:53#g" | "$restore"
+  out=""
+  while IFS= read -r line; do
+    line=${line//-d 127.0.0.11\/32/-d $gw/32}
+    line=${line//--to-source :53/--to-source $gw:53}
+    out+=$line$'\n'
+    if [[ $line == "-A OUTPUT "*" -j DOCKER_OUTPUT" ]]; then
+      out+="-A PREROUTING ${line#-A OUTPUT }"$'\n'
+    fi
+  done <<<"$rules"
+  "$restore" <<<"$out"
   # Packets from pods are DNATed to a loopback address; let them route.
   echo 1 >/proc/sys/net/ipv4/conf/all/route_localnet
   # resolv.conf is a bind mount: rewrite it in place.
@@ -130,94 +170,62 @@ fix_dns() {
   printf '%s\n' "${out//nameserver 127.0.0.11/nameserver $gw}" >/etc/resolv.conf
   log "dns: embedded DNS served on $gw ($save)"
 }
-# Runs while the node is prepared; "ready" waits for it, so no inner
-# container is created before resolv.conf is right.
 fix_dns &
 dns_pid=$!
 
-if is_ro /sys; then
-  log "remount /sys rw"
-  mount -o remount,rw /sys
-fi
-
-# cgroup v1 hierarchies (and the hybrid cgroup2 at .../unified): remount rw.
-# `mount -o remount,rw` fails with EBUSY, so unmount and mount afresh. With
-# --cgroupns=private the fresh mount is rooted at this node's own cgroup.
-if is_ro /sys/fs/cgroup; then
-  log "remount /sys/fs/cgroup (tmpfs) rw"
-  mount -o remount,rw /sys/fs/cgroup || log "warning: /sys/fs/cgroup stays ro"
-fi
-controllers=" "
-while read -r ctl _; do
-  [ "${ctl:0:1}" = "#" ] || controllers+="$ctl "
-done </proc/cgroups
-remount_cgroup() {
-  local dir=$1 fstype=$2 sopts=$3 o="" has_ctl=0 x
-  umount "$dir"
-  if [ "$fstype" = cgroup2 ]; then
-    mount -t cgroup2 -o rw,nosuid,nodev,noexec cgroup2 "$dir"
-    return
+# Writable /sys and cgroups, for the containers and pods the daemons will
+# run. cgroup v1 hierarchies (and the hybrid cgroup2 at .../unified) cannot
+# be remounted rw (EBUSY): unmount them and mount them afresh, all with one
+# umount and one mount -a of a table made here (one exec each instead of
+# two per hierarchy). With --cgroupns=private the fresh mounts are rooted at
+# this node's own cgroup.
+writable_cgroups() {
+  local dir x o has_ctl ctl controllers=" " table="" names=()
+  local -a dirs=()
+  if is_ro /sys; then
+    log "remount /sys rw"
+    mount -o remount,rw /sys
   fi
-  for x in ${sopts//,/ }; do
-    case "$x" in rw|ro) continue ;; esac
-    case "$controllers" in *" $x "*) has_ctl=1 ;; esac
-    o="${o:+$o,}$x"
+  if is_ro /sys/fs/cgroup && [ "${mnt_type[/sys/fs/cgroup]:-}" = tmpfs ]; then
+    log "remount /sys/fs/cgroup (tmpfs) rw"
+    mount -o remount,rw /sys/fs/cgroup || log "warning: /sys/fs/cgroup stays ro"
+  fi
+  while read -r ctl _; do
+    [ "${ctl:0:1}" = "#" ] || controllers+="$ctl "
+  done </proc/cgroups
+  for dir in "${!mnt_type[@]}"; do
+    case "${mnt_type[$dir]}" in cgroup|cgroup2) ;; *) continue ;; esac
+    is_ro "$dir" || continue
+    dirs+=("$dir") names+=("${dir##*/}")
+    if [ "${mnt_type[$dir]}" = cgroup2 ]; then
+      table+="cgroup2 $dir cgroup2 rw,nosuid,nodev,noexec 0 0"$'\n'
+      continue
+    fi
+    o="" has_ctl=0
+    for x in ${mnt_super[$dir]//,/ }; do
+      case "$x" in rw|ro) continue ;; esac
+      case "$controllers" in *" $x "*) has_ctl=1 ;; esac
+      o="${o:+$o,}$x"
+    done
+    [ "$has_ctl" = 1 ] || o="none,$o"
+    table+="cgroup $dir cgroup rw,nosuid,nodev,noexec,$o 0 0"$'\n'
   done
-  [ "$has_ctl" = 1 ] || o="none,$o"
-  mount -t cgroup -o "$o" cgroup "$dir"
-}
-# All hierarchies at once, and all of it while containerd and dockerd start
-# (neither needs writable cgroups before it runs a container; "ready" waits
-# for this): cgroup mounts serialise in the kernel, and every node boots at
-# once.
-remount_cgroups() {
-local pids=() names=() p f i dir opts line mounts
-# Read mountinfo whole first: the remounts below change it while the loop
-# runs.
-mapfile -t mounts </proc/self/mountinfo
-# mountinfo: id parent dev root mountpoint opts [optional...] - fstype source superopts
-for line in "${mounts[@]}"; do
-  read -r -a f <<<"$line"
-  [ "${#f[@]}" -ge 10 ] || continue
-  dir=${f[4]} opts=${f[5]}
-  for ((i = 6; i < ${#f[@]}; i++)); do [ "${f[i]}" = - ] && break; done
-  case "${f[i+1]:-}" in cgroup|cgroup2) ;; *) continue ;; esac
-  case ",$opts," in *,ro,*) ;; *) continue ;; esac
-  remount_cgroup "$dir" "${f[i+1]}" "${f[i+3]}" &
-  pids+=($!) names+=("${dir##*/}")
-done
-for p in "${pids[@]}"; do wait "$p"; done
-if [ "${#names[@]}" -gt 0 ]; then
+  if [ "${#dirs[@]}" = 0 ]; then
+    log "cgroups already rw"
+    return 0
+  fi
+  printf '%s' "$table" >/run/cgroups.fstab
+  umount "${dirs[@]}"
+  mount -a -T /run/cgroups.fstab
   log "cgroups remounted rw: ${names[*]}"
-else
-  log "cgroups already rw"
-fi
 }
-remount_cgroups &
+writable_cgroups &
 cgroups_pid=$!
 
 if [ ! -e /dev/kmsg ]; then
   log "mknod /dev/kmsg"
   mknod /dev/kmsg c 1 11
 fi
-
-# Must be 1 before dockerd starts, else dockerd sets the FORWARD policy to DROP.
-log "sysctl net.ipv4.ip_forward=1"
-echo 1 > /proc/sys/net/ipv4/ip_forward
-
-# dockerd's containerd client backs off for a second if the socket is not
-# there yet: wait for it, with socat retrying the connect every 20 ms.
-socat -u OPEN:/dev/null UNIX-CONNECT:/run/containerd/containerd.sock,retry=500,interval=0.02 2>/dev/null ||
-  log "warning: containerd not answering after 10s (see /var/log/containerd.log)"
-
-# No bridge and no iptables rules from the inner engine: Kubernetes
-# components run with the node's network, pods get theirs from CNI. This
-# keeps dockerd's start short and its FORWARD policy out of pod traffic.
-log "starting dockerd (${storage[*]})"
-dockerd -H unix:///var/run/docker.sock --containerd=/run/containerd/containerd.sock \
-  --bridge=none --iptables=false --ip-masq=false \
-  "${storage[@]}" "${mirrors[@]}" >>/var/log/dockerd.log 2>&1 &
-dpid=$!
 
 stop() {
   log "stopping"
@@ -269,8 +277,8 @@ load_images() {
 # engine answers once it serves its API.
 ping_engine() {
   local out
-  out=$(printf 'GET /_ping HTTP/1.0\r\n\r\n' |
-    socat -t2 -T2 - UNIX-CONNECT:/var/run/docker.sock,retry=50,interval=0.02 2>/dev/null) || return 1
+  out=$(socat -t2 -T2 - UNIX-CONNECT:/var/run/docker.sock,retry=50,interval=0.02 \
+    <<<$'GET /_ping HTTP/1.0\r\n\r' 2>/dev/null) || return 1
   [[ $out == *$'\n'OK ]]
 }
 ready=0

@@ -7,8 +7,8 @@
 //     import API (slow: minutes, so it is rebuilt only when build.sh
 //     changes);
 //   - the node image, docker-rke/node:<hash of the whole recipe>: the base
-//     plus the entrypoint and containerd config, built by the engine from a
-//     small context (seconds).
+//     plus the entrypoint, the containerd config and the layout of a node's
+//     first /var, built by the engine from a small context (seconds).
 package node
 
 import (
@@ -51,10 +51,41 @@ const dockerfile = `FROM %s
 LABEL io.docker-rke.node-image=%s
 COPY entrypoint.sh /usr/local/bin/entrypoint.sh
 COPY containerd.toml /etc/containerd/config.toml
+COPY seed/ /opt/docker-rke/seed/
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin container=docker
 VOLUME ["/var"]
 ENTRYPOINT ["/usr/bin/tini", "-g", "--", "/usr/local/bin/entrypoint.sh"]
 `
+
+// varLayout is the node's /var at its first boot, laid out by one copy
+// (entrypoint.sh): what Debian and the daemons expect in it. /var is the
+// node's own empty volume; the image's /var stays hidden under it. A
+// release's node image adds the stores of its loaded images to the same
+// tree (images/builder). The names are under the build context's seed/.
+var varLayout = []tar.Header{
+	{Name: "seed/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/run", Typeflag: tar.TypeSymlink, Linkname: "/run", Mode: 0o777},
+	{Name: "seed/var/lock", Typeflag: tar.TypeSymlink, Linkname: "/run/lock", Mode: 0o777},
+	{Name: "seed/var/lib/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/lib/kubelet/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/lib/dpkg/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/log/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/cache/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/tmp/", Typeflag: tar.TypeDir, Mode: 0o1777},
+	{Name: "seed/var/opt/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/spool/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/mail/", Typeflag: tar.TypeDir, Mode: 0o755},
+}
+
+// layoutText is varLayout as text, for the recipe hash.
+func layoutText() []byte {
+	var b bytes.Buffer
+	for _, h := range varLayout {
+		fmt.Fprintf(&b, "%c %o %s %s\n", h.Typeflag, h.Mode, h.Name, h.Linkname)
+	}
+	return b.Bytes()
+}
 
 func mustRead(name string) []byte {
 	data, err := recipe.ReadFile(name)
@@ -78,7 +109,7 @@ func BaseImage() string { return BaseRepository + ":" + hashOf(mustRead("build.s
 
 // Hash is the first 12 hex digits of the SHA-256 of the whole recipe.
 func Hash() string {
-	return hashOf(mustRead("build.sh"), mustRead("entrypoint.sh"), mustRead("containerd.toml"), []byte(dockerfile))
+	return hashOf(mustRead("build.sh"), mustRead("entrypoint.sh"), mustRead("containerd.toml"), []byte(dockerfile), layoutText())
 }
 
 // Image is the reference of the node image this build of docker rke uses.
@@ -247,6 +278,11 @@ func buildNode(ctx context.Context, api client.ImageAPIClient, base, ref string)
 			return err
 		}
 		if _, err := tw.Write(files[name]); err != nil {
+			return err
+		}
+	}
+	for _, h := range varLayout {
+		if err := tw.WriteHeader(&h); err != nil {
 			return err
 		}
 	}
