@@ -448,14 +448,13 @@ func installFiles(ctx context.Context, api client.APIClient, b pki.Bundle, c run
 	return filesDigest(files), nil
 }
 
-// converge brings components of a node to the plan, in parallel, over one
-// tunnel to the node's engine.
+// converge brings components of a node to the plan, in parallel, through
+// the engine's client of the node, whose connections every step shares.
 func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string, n runtime.Node, filesHash string, mode dind.Mode, names ...string) error {
-	nodeAPI, err := dind.NodeClient(e.Dialer(), n.ContainerName)
+	nodeAPI, err := e.NodeClient(n.ContainerName)
 	if err != nil {
 		return err
 	}
-	defer nodeAPI.Close()
 	checks := make([]func() error, len(names))
 	for i, name := range names {
 		checks[i] = func() error {

@@ -108,13 +108,16 @@ func ConvergeComponent(ctx context.Context, node client.APIClient, c runtime.Com
 // NodeLocalDialer dials addresses inside a node's network namespace
 // (127.0.0.1:2381, say) through the outer engine's exec API and socat in
 // the node: components listen on the node's loopback, which nothing
-// outside the node can reach.
+// outside the node can reach. A component that is starting does not
+// listen yet: socat retries its connect inside the node for up to 5 s
+// rather than failing, since every failed dial would cost a health poll
+// another exec.
 func NodeLocalDialer(api client.ContainerAPIClient, node string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if !strings.HasPrefix(network, "tcp") {
 			return nil, fmt.Errorf("node %s: cannot dial %s", node, network)
 		}
-		return dialExecCmd(ctx, api, node, []string{"socat", "-", "TCP:" + addr})
+		return dialExecCmd(ctx, api, node, []string{"socat", "-", "TCP:" + addr + ",retry=50,interval=0.1"})
 	}
 }
 

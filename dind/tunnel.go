@@ -42,7 +42,59 @@ func ExecDialerFactory(api client.ContainerAPIClient) DialerFactory {
 	}
 }
 
-// NodeClient returns a docker client for the engine inside a node.
+// nodeClients are an Engine's docker clients of node engines, one per node
+// container, made on first use. Every new tunnel connection is an exec in
+// the node (the outer engine, containerd, runc and socat: about 0.1 s of
+// CPU while the machine is busy starting clusters), so every step that
+// talks to a node's engine shares its client and its kept connections.
+type nodeClients struct {
+	mu sync.Mutex
+	m  map[string]*client.Client
+}
+
+// NodeClient returns the docker client of the engine inside a node
+// container. It stays open until Close.
+func (e *Engine) NodeClient(node string) (*client.Client, error) {
+	e.clients.mu.Lock()
+	defer e.clients.mu.Unlock()
+	if c, ok := e.clients.m[node]; ok {
+		return c, nil
+	}
+	c, err := NodeClient(e.dialer, node)
+	if err != nil {
+		return nil, err
+	}
+	if e.clients.m == nil {
+		e.clients.m = map[string]*client.Client{}
+	}
+	e.clients.m[node] = c
+	return c, nil
+}
+
+// forget closes and drops a node's client, for a node container that is
+// removed: a new one of the same name is another container.
+func (e *Engine) forget(node string) {
+	e.clients.mu.Lock()
+	defer e.clients.mu.Unlock()
+	if c, ok := e.clients.m[node]; ok {
+		_ = c.Close()
+		delete(e.clients.m, node)
+	}
+}
+
+// Close closes the clients of node engines the Engine made.
+func (e *Engine) Close() error {
+	e.clients.mu.Lock()
+	defer e.clients.mu.Unlock()
+	for node, c := range e.clients.m {
+		_ = c.Close()
+		delete(e.clients.m, node)
+	}
+	return nil
+}
+
+// NodeClient returns a new docker client for the engine inside a node.
+// Connections are kept for reuse: several steps talk to a node at once.
 func NodeClient(factory DialerFactory, node string) (*client.Client, error) {
 	dial, err := factory(node)
 	if err != nil {
@@ -53,7 +105,7 @@ func NodeClient(factory DialerFactory, node string) (*client.Client, error) {
 	return client.NewClientWithOpts(
 		client.WithHost("unix:///var/run/docker.sock"),
 		client.WithAPIVersionNegotiation(),
-		client.WithHTTPClient(&http.Client{Transport: &http.Transport{DialContext: dial, DisableCompression: true, IdleConnTimeout: 30 * time.Second}}),
+		client.WithHTTPClient(&http.Client{Transport: &http.Transport{DialContext: dial, DisableCompression: true, MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second}}),
 	)
 }
 

@@ -29,18 +29,16 @@ type Logger interface {
 
 // Engine creates, converges, lists and removes nodes on one docker engine.
 type Engine struct {
-	api    client.APIClient
-	dialer DialerFactory
-	log    Logger
+	api     client.APIClient
+	dialer  DialerFactory
+	log     Logger
+	clients nodeClients
 }
 
 // NewEngine returns an Engine for the docker client the command line built.
 func NewEngine(api client.APIClient, log Logger) *Engine {
 	return &Engine{api: api, dialer: ExecDialerFactory(api), log: log}
 }
-
-// Dialer returns the factory of tunnels to node engines.
-func (e *Engine) Dialer() DialerFactory { return e.dialer }
 
 // UpOptions tune Up.
 type UpOptions struct {
@@ -319,11 +317,10 @@ func (e *Engine) waitReady(ctx context.Context, cluster string, n runtime.Node, 
 		}
 		return err
 	}
-	nodeClient, err := NodeClient(e.dialer, n.ContainerName)
+	nodeClient, err := e.NodeClient(n.ContainerName)
 	if err != nil {
 		return err
 	}
-	defer nodeClient.Close()
 	var last error
 	err = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		_, last = nodeClient.Ping(ctx)
@@ -444,6 +441,7 @@ func firstName(names []string) string {
 
 // removeContainer removes a node container with its anonymous /var volume.
 func (e *Engine) removeContainer(ctx context.Context, name string) error {
+	e.forget(name)
 	err := e.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return err

@@ -59,6 +59,7 @@ func (a *App) upCommand() *cli.Command {
 				return err
 			}
 			engine := dind.NewEngine(a.Docker.Client(), log)
+			defer engine.Close()
 			timings := &upTimings{Clusters: map[string][]deploy.Phase{}, Critical: map[string]critical{}}
 			nodesStart := time.Now()
 			statuses, err := engine.Up(c.Context, plan.Clusters, dind.UpOptions{
