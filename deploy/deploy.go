@@ -428,20 +428,29 @@ func loadState(ctx context.Context, e *dind.Engine, c runtime.Cluster) (*State, 
 	return LoadState(ctx, e, c.Name, c.NodeImage)
 }
 
-// installFiles puts a node's files in place, then runs its network
-// script, in one exec: tar reads the files on stdin. (The engine's copy
-// API executes dockerd once more for every copy, which costs more CPU than
-// the exec while every node starts at once.) It returns the files' hash.
+// NetworkScriptPath is where a node keeps its network script: up runs it
+// after installing it, and the node's entrypoint runs it again whenever
+// the node restarts (a restarted container has a new network namespace,
+// without the routes and rules up set; node addresses are fixed, so the
+// script stays right).
+const NetworkScriptPath = "/etc/docker-rke/network.sh"
+
+// installFiles puts a node's files and network script in place, then runs
+// the script, in one exec: tar reads the files on stdin. (The engine's
+// copy API executes dockerd once more for every copy, which costs more
+// CPU than the exec while every node starts at once.) It returns the hash
+// of the files components read; the script, which names every peer, is
+// not in it, so adding a node restarts no component.
 func installFiles(ctx context.Context, api client.APIClient, b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, enc []byte, network string) (string, error) {
 	files, err := nodeFiles(b, c, n, podCIDR, enc)
 	if err != nil {
 		return "", fmt.Errorf("node %s: %w", n.Name, err)
 	}
-	data, err := tarFiles(files)
+	data, err := tarFiles(append(files[:len(files):len(files)], file{path: NetworkScriptPath, data: []byte(network), mode: 0o755}))
 	if err != nil {
 		return "", err
 	}
-	script := "tar -x -m -C / --no-overwrite-dir -f -\n" + network
+	script := "tar -x -m -C / --no-overwrite-dir -f -\nsh -e " + NetworkScriptPath + "\n"
 	if _, err := dind.ExecInput(ctx, api, n.ContainerName, []string{"sh", "-ec", script}, bytes.NewReader(data)); err != nil {
 		return "", fmt.Errorf("cluster %s node %s: installing certificates and pod routes: %w", c.Name, n.Name, err)
 	}

@@ -102,11 +102,12 @@ type peer struct{ podCIDR, address string }
 
 // networkScript converges one node's routes and masquerading: a route to
 // every other node's pods via that node (replacing routes to nodes that
-// left or moved), and masquerading for pod traffic that leaves the
-// cluster CIDR. up runs it on every node each time, so a node that came
-// back with another address is followed. (An agent watching Nodes would
-// follow it sooner; nodes change only through up and docker itself, and
-// an agent would cost every node memory for the whole cluster's life.)
+// left), and masquerading for pod traffic that leaves the cluster CIDR.
+// up runs it on every node each time, and the node keeps it
+// (NetworkScriptPath) for its entrypoint to run again when the node
+// restarts: node addresses are fixed, so it stays right until nodes are
+// added or removed, which only up does. (An agent watching Nodes would
+// cost every node memory for the whole cluster's life.)
 func networkScript(clusterCIDR string, peers []peer) string {
 	sort.Slice(peers, func(i, j int) bool { return peers[i].podCIDR < peers[j].podCIDR })
 	var b strings.Builder

@@ -62,8 +62,9 @@ type NodeSpec struct {
 }
 
 // NodeContainer translates a planned node into docker's container, host
-// and network configuration. It is pure: no daemon is consulted.
-func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
+// and network configuration, with its fixed address on the cluster network
+// (none if empty). It is pure: no daemon is consulted.
+func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode, address string) NodeSpec {
 	cfg := &container.Config{
 		Hostname: n.Hostname,
 		Image:    n.Image,
@@ -90,9 +91,11 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode) NodeSpec {
 		cfg.ExposedPorts = nat.PortSet{port: {}}
 		host.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1"}}}
 	}
-	netcfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-		c.Network: {Aliases: []string{n.Hostname}},
-	}}
+	endpoint := &network.EndpointSettings{Aliases: []string{n.Hostname}}
+	if address != "" {
+		endpoint.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: address}
+	}
+	netcfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{c.Network: endpoint}}
 	spec := NodeSpec{Name: n.ContainerName, Config: cfg, Host: host, Networking: netcfg}
 	spec.Hash = specHash(spec)
 	cfg.Labels[LabelSpec] = spec.Hash
@@ -162,8 +165,9 @@ func specHash(s NodeSpec) string {
 }
 
 // ClusterNetwork is the user-defined bridge of a cluster. Without a subnet
-// the engine picks a free one, so clusters never clash; a user-set subnet
-// that clashes is refused by the engine with a clear error.
+// the engine picks a free one (ensureNetwork then fixes it: only a network
+// made with a subnet takes fixed addresses), so clusters never clash; a
+// user-set subnet that clashes is refused by the engine with a clear error.
 func ClusterNetwork(c runtime.Cluster) (string, network.CreateOptions) {
 	opts := network.CreateOptions{
 		Driver: "bridge",

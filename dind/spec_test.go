@@ -29,7 +29,7 @@ func plan(t *testing.T, subnet string) runtime.Cluster {
 
 func TestNodeContainerCapabilities(t *testing.T) {
 	c := plan(t, "")
-	s := NodeContainer(c, c.Nodes[0], Capabilities)
+	s := NodeContainer(c, c.Nodes[0], Capabilities, "")
 	if s.Name != "rke-dind-c1-node1" || s.Config.Hostname != "c1-node1" || s.Config.Image != "img:1" {
 		t.Errorf("name %q hostname %q image %q", s.Name, s.Config.Hostname, s.Config.Image)
 	}
@@ -54,7 +54,7 @@ func TestNodeContainerCapabilities(t *testing.T) {
 
 func TestNodeContainerPrivileged(t *testing.T) {
 	c := plan(t, "")
-	s := NodeContainer(c, c.Nodes[1], Privileged)
+	s := NodeContainer(c, c.Nodes[1], Privileged, "")
 	if !s.Host.Privileged || len(s.Host.CapAdd) != 0 || s.Host.MaskedPaths != nil {
 		t.Errorf("privileged mode: %+v", s.Host)
 	}
@@ -104,27 +104,38 @@ func checkCommon(t *testing.T, s NodeSpec) {
 
 func TestPublishedAPIServer(t *testing.T) {
 	c := plan(t, "")
-	if b := NodeContainer(c, c.Nodes[0], Capabilities).Host.PortBindings; len(b) != 1 {
+	if b := NodeContainer(c, c.Nodes[0], Capabilities, "").Host.PortBindings; len(b) != 1 {
 		t.Errorf("a controlplane node must publish the API server on loopback: %v", b)
 	}
-	if b := NodeContainer(c, c.Nodes[1], Capabilities).Host.PortBindings; len(b) != 0 {
+	if b := NodeContainer(c, c.Nodes[1], Capabilities, "").Host.PortBindings; len(b) != 0 {
 		t.Errorf("a worker publishes %v", b)
 	}
 }
 
 func TestSpecHash(t *testing.T) {
 	c := plan(t, "")
-	a := NodeContainer(c, c.Nodes[0], Capabilities)
-	b := NodeContainer(c, c.Nodes[0], Capabilities)
+	a := NodeContainer(c, c.Nodes[0], Capabilities, "")
+	b := NodeContainer(c, c.Nodes[0], Capabilities, "")
 	if a.Hash != b.Hash {
 		t.Fatal("the same node gave two hashes")
 	}
-	if NodeContainer(c, c.Nodes[0], Privileged).Hash == a.Hash {
+	if NodeContainer(c, c.Nodes[0], Privileged, "").Hash == a.Hash {
 		t.Error("mode change not seen as drift")
 	}
 	c.Nodes[0].Image = "img:2"
-	if NodeContainer(c, c.Nodes[0], Capabilities).Hash == a.Hash {
+	if NodeContainer(c, c.Nodes[0], Capabilities, "").Hash == a.Hash {
 		t.Error("image change not seen as drift")
+	}
+	c.Nodes[0].Image = "img:1"
+	fixed := NodeContainer(c, c.Nodes[0], Capabilities, "172.30.9.2")
+	if fixed.Hash == a.Hash {
+		t.Error("a fixed address not seen as drift")
+	}
+	if ep := fixed.Networking.EndpointsConfig[c.Network]; ep == nil || ep.IPAMConfig == nil || ep.IPAMConfig.IPv4Address != "172.30.9.2" || ep.Aliases[0] != "c1-node1" {
+		t.Errorf("endpoint with a fixed address: %+v", ep)
+	}
+	if ep := a.Networking.EndpointsConfig[c.Network]; ep == nil || ep.IPAMConfig != nil {
+		t.Errorf("endpoint without an address: %+v", ep)
 	}
 	if roles := a.Config.Labels[LabelRoles]; roles != "controlplane,etcd,worker" {
 		t.Errorf("roles label %q", roles)

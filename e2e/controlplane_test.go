@@ -313,6 +313,7 @@ func TestControlPlaneNodeDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	addrBefore := inspect(t, stopped.ContainerName).NetworkSettings.Networks[plan.Network].IPAddress
 	if r := run(t, "docker", "stop", stopped.ContainerName); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
@@ -388,6 +389,7 @@ func TestControlPlaneNodeDown(t *testing.T) {
 	if r := run(t, "docker", "start", stopped.ContainerName); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
+	checkRestartedNode(t, plan, stopped, addrBefore, cfg)
 	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, script); r.code != 0 {
 		t.Fatalf("up after the node came back: %s", r.stderr)
 	}
@@ -403,6 +405,47 @@ func TestControlPlaneNodeDown(t *testing.T) {
 		t.Errorf("after converging: %v", err)
 	}
 	checkNodesReady(t, cs, plan)
+}
+
+// checkRestartedNode: a node restarted outside up keeps its address, puts
+// back its routes to the other nodes' pods by itself, and turns Ready,
+// seen through the kubeconfig as up wrote it (which names the first
+// controlplane node's address, maybe the restarted node's).
+func checkRestartedNode(t *testing.T, plan runtime.Cluster, n runtime.Node, addrBefore string, cfg *rest.Config) {
+	t.Helper()
+	if addr := inspect(t, n.ContainerName).NetworkSettings.Networks[plan.Network].IPAddress; addr != addrBefore {
+		t.Errorf("%s came back with address %s, had %s", n.Name, addr, addrBefore)
+	}
+	var routes []string
+	err := wait.PollUntilContextTimeout(ctxT(t), time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		r := run(t, "docker", "exec", n.ContainerName, "ip", "-4", "route", "show", "proto", "187")
+		routes = strings.Fields(r.stdout)
+		return r.code == 0 && strings.Count(r.stdout, " via ") == len(plan.Nodes)-1, nil
+	})
+	if err != nil {
+		t.Errorf("%s after its restart: routes to the other nodes' pods: %v, want %d", n.Name, routes, len(plan.Nodes)-1)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conds []corev1.NodeCondition
+	err = wait.PollUntilContextTimeout(ctxT(t), 2*time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		node, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		conds = node.Status.Conditions
+		for _, c := range conds {
+			if c.Type == corev1.NodeReady {
+				return c.Status == corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Errorf("%s is not Ready again after its restart, before any up: %+v", n.Name, conds)
+	}
 }
 
 // TestInterruptDuringEtcd cancels up --retain (SIGINT, as Ctrl-C) once

@@ -289,6 +289,17 @@ while [ "$SECONDS" -lt "$deadline" ]; do
     # resolv.conf points at the served DNS: both ran while dockerd started.
     wait "$cgroups_pid" || { log "remounting cgroups failed"; exit 1; }
     wait "$dns_pid" || log "warning: dns setup failed"
+    # A restarted node has a new network namespace: put back the routes
+    # to the other nodes' pods and the masquerading up set (node
+    # addresses are fixed, so the script up left here is still right).
+    net=/etc/docker-rke/network.sh
+    if [ -f "$net" ]; then
+      if out=$(sh -e "$net" 2>&1); then
+        log "pod routes restored"
+      else
+        log "warning: restoring pod routes failed: $out"
+      fi
+    fi
     ready=1
     log "ready"
     break
