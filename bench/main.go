@@ -46,7 +46,7 @@ type Report struct {
 
 func main() {
 	runs := flag.Int("runs", 7, "runs per phase")
-	nodeRuns := flag.Int("node-runs", 3, "runs of the phases that create nodes")
+	nodeRuns := flag.Int("node-runs", 5, "runs of the phases that create nodes")
 	binary := flag.String("binary", "bin/docker-rke", "the docker-rke binary, for phases on a real engine")
 	engine := flag.Bool("engine", true, "also measure phases that need a Docker engine")
 	cpRuns := flag.Int("cluster-runs", 3, "runs of a whole up, per cluster")
