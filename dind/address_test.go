@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/docker/docker/api/types/network"
 )
 
 func TestNodeAddresses(t *testing.T) {
@@ -78,4 +80,31 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestJudgeNetwork(t *testing.T) {
+	// The engine shows a subnet for every network, given or chosen.
+	ipam := network.IPAM{Config: []network.IPAMConfig{{Subnet: "172.30.9.0/24", Gateway: "172.30.9.1"}}}
+	fixed := map[string]string{LabelCluster: "c1", LabelFixedAddresses: "true"}
+	withSubnet := network.Inspect{IPAM: ipam, Labels: fixed}
+	without := network.Inspect{IPAM: ipam, Labels: map[string]string{LabelCluster: "c1"}}
+	probe := network.Inspect{Internal: true, IPAM: ipam, Labels: fixed}
+	for _, tc := range []struct {
+		name   string
+		nw     network.Inspect
+		subnet string
+		want   networkVerdict
+	}{
+		{"subnet, none planned", withSubnet, "", keepFixed},
+		{"the planned subnet", withSubnet, "172.30.9.0/24", keepFixed},
+		{"another subnet planned", withSubnet, "10.9.0.0/16", replace},
+		{"older network, none planned", without, "", keepUnfixed},
+		{"older network, another subnet planned", without, "10.9.0.0/16", replace},
+		{"older network, its subnet planned", without, "172.30.9.0/24", keepUnfixed},
+		{"a leftover probe", probe, "", replace},
+	} {
+		if got, why := judgeNetwork(tc.nw, tc.subnet); got != tc.want || (got == replace) != (why != "") {
+			t.Errorf("%s: %v %q, want %v", tc.name, got, why, tc.want)
+		}
+	}
 }

@@ -35,6 +35,11 @@ const (
 	// LabelProbe marks the short-lived container that tests whether the
 	// engine allows privileged containers.
 	LabelProbe = "io.docker-rke.probe"
+	// LabelFixedAddresses marks a cluster network made with a subnet, on
+	// which nodes get fixed addresses. (The engine shows the subnet of
+	// every network, chosen or given, but takes fixed addresses only on
+	// networks made with one.)
+	LabelFixedAddresses = "io.docker-rke.fixed-addresses"
 )
 
 // Mode is how a node container gets the privileges that nested containers
@@ -171,7 +176,7 @@ func specHash(s NodeSpec) string {
 func ClusterNetwork(c runtime.Cluster) (string, network.CreateOptions) {
 	opts := network.CreateOptions{
 		Driver: "bridge",
-		Labels: map[string]string{LabelCluster: c.Name},
+		Labels: map[string]string{LabelCluster: c.Name, LabelFixedAddresses: "true"},
 	}
 	if c.Subnet != "" {
 		opts.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: c.Subnet}}}

@@ -144,7 +144,7 @@ func TestSpecHash(t *testing.T) {
 
 func TestClusterNetwork(t *testing.T) {
 	name, opts := ClusterNetwork(plan(t, ""))
-	if name != "rke-c1" || opts.Labels[LabelCluster] != "c1" || opts.IPAM != nil || opts.Driver != "bridge" {
+	if name != "rke-c1" || opts.Labels[LabelCluster] != "c1" || opts.Labels[LabelFixedAddresses] != "true" || opts.IPAM != nil || opts.Driver != "bridge" {
 		t.Errorf("network %s %+v", name, opts)
 	}
 	_, opts = ClusterNetwork(plan(t, "172.30.9.0/24"))

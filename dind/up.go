@@ -162,7 +162,7 @@ func (e *Engine) checkImages(ctx context.Context, clusters []runtime.Cluster) er
 }
 
 func (e *Engine) upCluster(ctx context.Context, c runtime.Cluster, mode Mode, opts UpOptions, u *undo) ([]NodeStatus, error) {
-	ipam, err := e.ensureNetwork(ctx, c, u)
+	ipam, fixed, err := e.ensureNetwork(ctx, c, u)
 	if err != nil {
 		return nil, err
 	}
@@ -178,9 +178,11 @@ func (e *Engine) upCluster(ctx context.Context, c runtime.Cluster, mode Mode, op
 		containers[i] = n.ContainerName
 		have[n.ContainerName] = containerAddress(existing[n.ContainerName], c.Network)
 	}
-	addrs, err := nodeAddresses(ipam.Subnet, ipam.Gateway, have, containers)
-	if err != nil {
-		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+	addrs := map[string]string{}
+	if fixed {
+		if addrs, err = nodeAddresses(ipam.Subnet, ipam.Gateway, have, containers); err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
 	}
 	// Nodes that left the definition go first, so their names are free.
 	for name, ctr := range existing {
@@ -233,56 +235,89 @@ func rolesOf(n runtime.Node) []string {
 	return out
 }
 
+// networkVerdict is what up does with a cluster's network that exists.
+type networkVerdict int
+
+const (
+	// keepFixed: made with a subnet (the plan's, if it names one) for
+	// fixed node addresses.
+	keepFixed networkVerdict = iota
+	// keepUnfixed: made by an older docker rke, without fixed addresses.
+	// Kept with its nodes, which keep the addresses the engine gives
+	// them: replacing it would replace every node and lose the cluster's
+	// etcd.
+	keepUnfixed
+	// replace the network and its nodes.
+	replace
+)
+
+// judgeNetwork decides what to do with a cluster's existing network, and
+// says why when it is replaced. It is pure.
+func judgeNetwork(nw network.Inspect, subnet string) (networkVerdict, string) {
+	if nw.Internal {
+		return replace, "left over from choosing a subnet"
+	}
+	if cfg, ok := ipv4Config(nw); subnet != "" && (!ok || cfg.Subnet != subnet) {
+		return replace, "subnet changed to " + subnet
+	}
+	if nw.Labels[LabelFixedAddresses] == "true" {
+		return keepFixed, ""
+	}
+	return keepUnfixed, ""
+}
+
 // ensureNetwork creates the cluster's network unless it exists, and
-// returns its subnet and gateway. A network of that name that is not the
-// cluster's is an error, not something to take over; one whose subnet
-// drifted from the plan, or that was made without a subnet (so takes no
-// fixed addresses), is recreated with its nodes.
-func (e *Engine) ensureNetwork(ctx context.Context, c runtime.Cluster, u *undo) (network.IPAMConfig, error) {
+// returns its subnet and gateway, and whether nodes get fixed addresses
+// on it. A network of that name that is not the cluster's is an error,
+// not something to take over; one whose subnet drifted from the plan is
+// recreated with its nodes.
+func (e *Engine) ensureNetwork(ctx context.Context, c runtime.Cluster, u *undo) (network.IPAMConfig, bool, error) {
 	name, opts := ClusterNetwork(c)
 	nw, err := e.api.NetworkInspect(ctx, name, network.InspectOptions{})
 	switch {
 	case err == nil:
 		if nw.Labels[LabelCluster] != c.Name {
-			return network.IPAMConfig{}, fmt.Errorf("cluster %s: a network named %s exists and does not belong to this cluster; remove or rename it", c.Name, name)
+			return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: a network named %s exists and does not belong to this cluster; remove or rename it", c.Name, name)
 		}
-		if cfg, ok := ipv4Config(nw); ok && (c.Subnet == "" || cfg.Subnet == c.Subnet) {
-			return cfg, nil
-		}
-		why := "subnet changed to " + c.Subnet
-		if c.Subnet == "" {
-			why = "made without a fixed subnet"
+		verdict, why := judgeNetwork(nw, c.Subnet)
+		switch verdict {
+		case keepFixed:
+			cfg, _ := ipv4Config(nw)
+			return cfg, true, nil
+		case keepUnfixed:
+			e.log.Printf("[%s] network %s: made by an older docker rke without a fixed subnet: nodes keep the addresses the engine gives them (docker rke rm and up again for fixed ones)", c.Name, name)
+			return network.IPAMConfig{}, false, nil
 		}
 		e.log.Printf("[%s] network %s: %s: replacing the network and its nodes", c.Name, name, why)
 		existing, err := e.clusterContainers(ctx, c.Name)
 		if err != nil {
-			return network.IPAMConfig{}, err
+			return network.IPAMConfig{}, false, err
 		}
 		for ctr := range existing {
 			if err := e.removeContainer(ctx, ctr); err != nil {
-				return network.IPAMConfig{}, fmt.Errorf("cluster %s: removing container %s: %w", c.Name, ctr, err)
+				return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: removing container %s: %w", c.Name, ctr, err)
 			}
 		}
 		if err := e.api.NetworkRemove(ctx, name); err != nil {
-			return network.IPAMConfig{}, fmt.Errorf("cluster %s: removing network %s: %w", c.Name, name, err)
+			return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: removing network %s: %w", c.Name, name, err)
 		}
 	case !cerrdefs.IsNotFound(err):
-		return network.IPAMConfig{}, fmt.Errorf("cluster %s: inspecting network %s: %w", c.Name, name, err)
+		return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: inspecting network %s: %w", c.Name, name, err)
 	}
 	if err := e.createNetwork(ctx, name, opts); err != nil {
-		return network.IPAMConfig{}, fmt.Errorf("cluster %s: creating network %s: %w", c.Name, name, err)
+		return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: creating network %s: %w", c.Name, name, err)
 	}
 	u.network(name)
 	nw, err = e.api.NetworkInspect(ctx, name, network.InspectOptions{})
 	if err != nil {
-		return network.IPAMConfig{}, fmt.Errorf("cluster %s: inspecting network %s: %w", c.Name, name, err)
+		return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: inspecting network %s: %w", c.Name, name, err)
 	}
 	cfg, ok := ipv4Config(nw)
 	if !ok {
-		return network.IPAMConfig{}, fmt.Errorf("cluster %s: network %s has no IPv4 subnet", c.Name, name)
+		return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: network %s has no IPv4 subnet", c.Name, name)
 	}
 	e.log.Printf("[%s] network %s: created, subnet %s", c.Name, name, cfg.Subnet)
-	return cfg, nil
+	return cfg, true, nil
 }
 
 // createNetwork creates a cluster's network. The engine takes fixed
