@@ -45,6 +45,10 @@ type State struct {
 	// and "published" (127.0.0.1 on the engine's host).
 	Server  string            `json:"server,omitempty"`
 	Servers map[string]string `json:"servers,omitempty"`
+	// APIContainer is the node container whose API server the kubeconfig
+	// names. Its published port is the engine's pick at each start of
+	// the node, so `docker rke kubeconfig` reads the port afresh.
+	APIContainer string `json:"apiContainer,omitempty"`
 	// PodCIDRs is each node's block of the pod CIDR, kept for the life of
 	// the node.
 	PodCIDRs map[string]string `json:"podCIDRs,omitempty"`
@@ -169,8 +173,8 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}
 	// Everything the state holds is known now: save it once, before any
 	// node uses the certificates, and only if something changed.
-	changed := len(made) > 0 || st.EncryptionKey == "" || abs != st.Kubeconfig || server != st.Server || !maps.Equal(servers, st.Servers) || !maps.Equal(podCIDRs, st.PodCIDRs)
-	st.Certificates, st.Kubeconfig, st.Server, st.Servers, st.PodCIDRs = bundle, abs, server, servers, podCIDRs
+	changed := len(made) > 0 || st.EncryptionKey == "" || abs != st.Kubeconfig || server != st.Server || !maps.Equal(servers, st.Servers) || !maps.Equal(podCIDRs, st.PodCIDRs) || cps[0].ContainerName != st.APIContainer
+	st.Certificates, st.Kubeconfig, st.Server, st.Servers, st.PodCIDRs, st.APIContainer = bundle, abs, server, servers, podCIDRs, cps[0].ContainerName
 	if st.EncryptionKey == "" {
 		if st.EncryptionKey, err = newEncryptionKey(); err != nil {
 			return nil, err

@@ -538,6 +538,17 @@ func (e *Engine) address(ctx context.Context, name, net string) (string, string,
 	return ip, port, nil
 }
 
+// PublishedAPIPort is the port on the engine host's 127.0.0.1 where a
+// controlplane node container publishes its API server now: the engine
+// picks another at each start of the node.
+func (e *Engine) PublishedAPIPort(ctx context.Context, container string) (string, error) {
+	_, port, err := e.address(ctx, container, "")
+	if err == nil && port == "" {
+		err = fmt.Errorf("node container %s publishes no API server port: is it running? (docker start %s, or docker rke up)", container, container)
+	}
+	return port, err
+}
+
 // clusterContainers returns the cluster's node containers by name.
 func (e *Engine) clusterContainers(ctx context.Context, cluster string) (map[string]*container.Summary, error) {
 	list, err := e.api.ContainerList(ctx, container.ListOptions{

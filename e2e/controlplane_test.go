@@ -390,6 +390,7 @@ func TestControlPlaneNodeDown(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	checkRestartedNode(t, plan, stopped, addrBefore, cfg)
+	checkPublishedKubeconfig(t, plan)
 	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, script); r.code != 0 {
 		t.Fatalf("up after the node came back: %s", r.stderr)
 	}
@@ -445,6 +446,47 @@ func checkRestartedNode(t *testing.T, plan runtime.Cluster, n runtime.Node, addr
 	})
 	if err != nil {
 		t.Errorf("%s is not Ready again after its restart, before any up: %+v", n.Name, conds)
+	}
+}
+
+// checkPublishedKubeconfig: docker rke kubeconfig --via published names
+// the port the first controlplane node publishes now (the engine picks
+// another at each start of the node), and it answers.
+func checkPublishedKubeconfig(t *testing.T, plan runtime.Cluster) {
+	t.Helper()
+	var first runtime.Node
+	for _, n := range plan.Nodes {
+		if n.HasRole(model.RoleControlPlane) {
+			first = n
+			break
+		}
+	}
+	r := docker(t, "rke", "kubeconfig", "--via", "published", plan.Name)
+	pc, err := clientcmd.RESTConfigFromKubeConfig([]byte(r.stdout))
+	if err != nil {
+		t.Fatalf("kubeconfig --via published: %v\n%s", err, r.stderr)
+	}
+	var port string
+	for p, b := range inspect(t, first.ContainerName).NetworkSettings.Ports {
+		if p.Int() == 6443 && len(b) > 0 {
+			port = b[0].HostPort
+		}
+	}
+	if want := "https://127.0.0.1:" + port; port == "" || pc.Host != want {
+		t.Errorf("kubeconfig --via published names %s; %s publishes %s now", pc.Host, first.ContainerName, want)
+	}
+	cs, err := kubernetes.NewForConfig(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The node may have just restarted: give its API server its start.
+	var last error
+	err = wait.PollUntilContextTimeout(ctxT(t), time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, last = cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+		return last == nil, nil
+	})
+	if err != nil {
+		t.Errorf("through the published port %s: %v", pc.Host, last)
 	}
 }
 

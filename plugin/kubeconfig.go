@@ -30,7 +30,8 @@ func (a *App) kubeconfigCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := deploy.LoadState(c.Context, dind.NewEngine(a.Docker.Client(), newStepLog(a.Stderr)), name, images.NodeImage(rel))
+			engine := dind.NewEngine(a.Docker.Client(), newStepLog(a.Stderr))
+			st, err := deploy.LoadState(c.Context, engine, name, images.NodeImage(rel))
 			if err != nil {
 				return err
 			}
@@ -42,6 +43,15 @@ func (a *App) kubeconfigCommand() *cli.Command {
 				if server = st.Servers[via]; server == "" {
 					return cli.Exit(fmt.Sprintf("--via %q: want address or published", via), 2)
 				}
+			}
+			// The published port changes whenever the node restarts: ask
+			// the engine for today's. (Node addresses are fixed.)
+			if server == st.Servers["published"] && st.APIContainer != "" {
+				port, err := engine.PublishedAPIPort(c.Context, st.APIContainer)
+				if err != nil {
+					return fmt.Errorf("cluster %s: %w", name, err)
+				}
+				server = "https://127.0.0.1:" + port
 			}
 			context := "rke-" + name
 			data, err := st.Certificates.Kubeconfig(context, server, "kube-admin")
