@@ -304,46 +304,41 @@ func (e *Engine) ensureNetwork(ctx context.Context, c runtime.Cluster, u *undo) 
 	case !cerrdefs.IsNotFound(err):
 		return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: inspecting network %s: %w", c.Name, name, err)
 	}
-	if err := e.createNetwork(ctx, name, opts); err != nil {
+	cfg, err := e.createNetwork(ctx, name, opts)
+	if err != nil {
 		return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: creating network %s: %w", c.Name, name, err)
 	}
 	u.network(name)
-	nw, err = e.api.NetworkInspect(ctx, name, network.InspectOptions{})
-	if err != nil {
-		return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: inspecting network %s: %w", c.Name, name, err)
-	}
-	cfg, ok := ipv4Config(nw)
-	if !ok {
-		return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: network %s has no IPv4 subnet", c.Name, name)
-	}
 	e.log.Printf("[%s] network %s: created, subnet %s", c.Name, name, cfg.Subnet)
 	return cfg, true, nil
 }
 
-// createNetwork creates a cluster's network. The engine takes fixed
-// container addresses only on a network made with a subnet: without one
-// in opts, the engine picks a free one as it would (it knows its address
-// pools and the host's routes), and the network is made again with it.
-// Another cluster's network made in between may take the same subnet:
-// then the engine refuses the overlap, and a new pick follows.
-func (e *Engine) createNetwork(ctx context.Context, name string, opts network.CreateOptions) error {
+// createNetwork creates a cluster's network and returns the subnet it
+// was made with (its gateway is the engine's default, the subnet's first
+// address). The engine takes fixed container addresses only on a network
+// made with a subnet: without one in opts, the engine picks a free one as
+// it would (it knows its address pools and the host's routes), and the
+// network is made again with it. Another cluster's network made in
+// between may take the same subnet: then the engine refuses the overlap,
+// and a new pick follows.
+func (e *Engine) createNetwork(ctx context.Context, name string, opts network.CreateOptions) (network.IPAMConfig, error) {
 	if opts.IPAM != nil {
 		_, err := e.api.NetworkCreate(ctx, name, opts)
-		return err
+		return opts.IPAM.Config[0], err
 	}
 	var err error
 	for range 3 {
-		var subnet string
-		if subnet, err = e.pickSubnet(ctx, name, opts); err != nil {
-			return fmt.Errorf("choosing a subnet: %w", err)
+		var cfg network.IPAMConfig
+		if cfg.Subnet, err = e.pickSubnet(ctx, name, opts); err != nil {
+			return network.IPAMConfig{}, fmt.Errorf("choosing a subnet: %w", err)
 		}
 		fixed := opts
-		fixed.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}}
+		fixed.IPAM = &network.IPAM{Config: []network.IPAMConfig{cfg}}
 		if _, err = e.api.NetworkCreate(ctx, name, fixed); err == nil || !strings.Contains(err.Error(), "overlaps") {
-			return err
+			return cfg, err
 		}
 	}
-	return err
+	return network.IPAMConfig{}, err
 }
 
 // pickSubnet creates the network without a subnet, reads the one the
@@ -363,12 +358,11 @@ func (e *Engine) pickSubnet(ctx context.Context, name string, opts network.Creat
 	if err != nil {
 		return "", err
 	}
-	for _, cfg := range nw.IPAM.Config {
-		if p, err := netip.ParsePrefix(cfg.Subnet); err == nil && p.Addr().Is4() {
-			return cfg.Subnet, nil
-		}
+	cfg, ok := ipv4Config(nw)
+	if !ok {
+		return "", fmt.Errorf("the engine gave network %s no IPv4 subnet", name)
 	}
-	return "", fmt.Errorf("the engine gave network %s no IPv4 subnet", name)
+	return cfg.Subnet, nil
 }
 
 // ipv4Config is the IPv4 subnet a network was made with, and its gateway.

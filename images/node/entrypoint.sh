@@ -18,12 +18,11 @@ log() { echo "entrypoint: $*"; }
 # options, file system type and super block options.
 declare -A mnt_opts mnt_type mnt_super
 read_mounts() {
-  local line i
+  local i
   local -a f
   mnt_opts=() mnt_type=() mnt_super=()
   # mountinfo: id parent dev root mountpoint opts [optional...] - fstype source superopts
-  while read -r line; do
-    read -r -a f <<<"$line"
+  while read -r -a f; do
     for ((i = 6; i < ${#f[@]}; i++)); do [ "${f[i]}" = - ] && break; done
     [ $((i + 3)) -lt "${#f[@]}" ] || continue
     # A later line for the same mount point is the mount on top.
