@@ -13,9 +13,11 @@ func init() {
 	Symbols["github.com/docker-rke/docker-rke/dsl/rke/rke"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"All":                   reflect.ValueOf(rke.All),
+		"AllAddresses":          reflect.ValueOf(rke.AllAddresses),
 		"ControlPlane":          reflect.ValueOf(rke.ControlPlane),
 		"Etcd":                  reflect.ValueOf(rke.Etcd),
 		"EtcdService":           reflect.ValueOf(constant.MakeFromLiteral("\"etcd\"", token.STRING, 0)),
+		"HostIP":                reflect.ValueOf(rke.HostIP),
 		"KubeAPIServer":         reflect.ValueOf(constant.MakeFromLiteral("\"kube-apiserver\"", token.STRING, 0)),
 		"KubeControllerManager": reflect.ValueOf(constant.MakeFromLiteral("\"kube-controller-manager\"", token.STRING, 0)),
 		"KubeProxy":             reflect.ValueOf(constant.MakeFromLiteral("\"kube-proxy\"", token.STRING, 0)),
@@ -24,6 +26,8 @@ func init() {
 		"MaxCallDepth":          reflect.ValueOf(constant.MakeFromLiteral("2000", token.INT, 0)),
 		"NewCluster":            reflect.ValueOf(rke.NewCluster),
 		"NewSession":            reflect.ValueOf(rke.NewSession),
+		"TCP":                   reflect.ValueOf(rke.TCP),
+		"UDP":                   reflect.ValueOf(rke.UDP),
 		"Worker":                reflect.ValueOf(rke.Worker),
 
 		// type definitions
@@ -31,6 +35,7 @@ func init() {
 		"Images":     reflect.ValueOf((*rke.Images)(nil)),
 		"LimitError": reflect.ValueOf((*rke.LimitError)(nil)),
 		"Node":       reflect.ValueOf((*rke.Node)(nil)),
+		"PortOption": reflect.ValueOf((*rke.PortOption)(nil)),
 		"Role":       reflect.ValueOf((*rke.Role)(nil)),
 		"Session":    reflect.ValueOf((*rke.Session)(nil)),
 	}

@@ -66,9 +66,7 @@ func EvalScript(ctx context.Context, file string, src []byte, opts Options) (*mo
 		return nil, nil, err
 	}
 	def := session.Definition()
-	def.ApplyDefaults()
-	problems := def.Validate()
-	def.Describe(problems)
+	problems := def.Check()
 	for i := range problems {
 		problems[i].Pos = session.PositionOf(problems[i].Ref)
 	}

@@ -311,3 +311,42 @@ func TestReadmeExample(t *testing.T) {
 		t.Errorf("README example defined %+v", def.Clusters)
 	}
 }
+
+func TestPortsAndMounts(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := `package main
+
+import "rke"
+
+func main() {
+	c := rke.NewCluster("dev")
+	c.Node("dev-1", rke.All()...).
+		Port(8080, 30080).
+		Port(5353, 30053, rke.UDP, rke.AllAddresses).
+		Port(8443, 30443, rke.HostIP("127.0.0.2"), rke.TCP).
+		Mount("./data", "/data", true).
+		Mount("` + dir + `", "/srv/all", false)
+}
+`
+	file := filepath.Join(dir, "cluster.go")
+	def, _, err := EvalScript(context.Background(), file, []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := def.Clusters[0].Nodes[0]
+	wantPorts := []model.Port{
+		{HostPort: 8080, NodePort: 30080, Protocol: "tcp", HostIP: "127.0.0.1"},
+		{HostPort: 5353, NodePort: 30053, Protocol: "udp", HostIP: "0.0.0.0"},
+		{HostPort: 8443, NodePort: 30443, Protocol: "tcp", HostIP: "127.0.0.2"},
+	}
+	wantMounts := []model.Mount{
+		{HostPath: filepath.Join(dir, "data"), NodePath: "/data", ReadOnly: true},
+		{HostPath: dir, NodePath: "/srv/all"},
+	}
+	if !reflect.DeepEqual(n.Ports, wantPorts) || !reflect.DeepEqual(n.Mounts, wantMounts) {
+		t.Errorf("ports %+v\nmounts %+v", n.Ports, n.Mounts)
+	}
+}

@@ -6,6 +6,7 @@ package model
 
 import (
 	"fmt"
+	"net"
 	"strings"
 )
 
@@ -68,6 +69,46 @@ type Node struct {
 	Taints []Taint           `json:"taints,omitempty"`
 	// Image overrides the cluster's node image for this node.
 	Image string `json:"image,omitempty"`
+	// Ports publish ports of the node on the engine's host (kind's
+	// extraPortMappings), e.g. a NodePort Service or a hostPort.
+	Ports []Port `json:"ports,omitempty"`
+	// Mounts bind folders of the engine's host into the node (kind's
+	// extraMounts), for hostPath volumes.
+	Mounts []Mount `json:"mounts,omitempty"`
+}
+
+// Protocol is a port's transport protocol.
+type Protocol string
+
+// The protocols a port can be published with.
+const (
+	ProtocolTCP Protocol = "tcp"
+	ProtocolUDP Protocol = "udp"
+)
+
+// Port publishes one port of a node on the engine's host.
+type Port struct {
+	// HostPort is the port on the engine's host; NodePort the node's.
+	HostPort int      `json:"hostPort"`
+	NodePort int      `json:"nodePort"`
+	Protocol Protocol `json:"protocol,omitempty"`
+	// HostIP is the host address the port listens on: DefaultHostIP
+	// unless the definition asks for more (0.0.0.0 is every address,
+	// the network included).
+	HostIP string `json:"hostIP,omitempty"`
+}
+
+func (p Port) String() string {
+	return fmt.Sprintf("%s->%d/%s", net.JoinHostPort(p.HostIP, fmt.Sprint(p.HostPort)), p.NodePort, p.Protocol)
+}
+
+// Mount binds a folder (or file) of the engine's host into a node.
+type Mount struct {
+	// HostPath is absolute once defaults are applied: a relative path in
+	// a definition is relative to the definition's folder.
+	HostPath string `json:"hostPath"`
+	NodePath string `json:"nodePath"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
 }
 
 // HasRole reports whether the node carries role r.
@@ -139,6 +180,9 @@ const (
 	DefaultPodCIDR       = "10.42.0.0/16"
 	DefaultServiceCIDR   = "10.43.0.0/16"
 	DefaultClusterDomain = "cluster.local"
+	// DefaultHostIP keeps published ports on the host's loopback: nothing
+	// on the network reaches a cluster unless the definition says so.
+	DefaultHostIP = "127.0.0.1"
 )
 
 // Limits. A laptop runs a handful of nodes; these stop a runaway loop in a

@@ -119,22 +119,30 @@ func (d *Definition) Describe(ps Problems) {
 		if r.Cluster < 0 || r.Cluster >= len(d.Clusters) {
 			continue
 		}
-		c := d.Clusters[r.Cluster]
-		subject := fmt.Sprintf("cluster %q", c.Name)
-		if c.Name == "" {
-			subject = fmt.Sprintf("cluster #%d", r.Cluster+1)
-		}
-		if r.Node >= 0 && r.Node < len(c.Nodes) {
-			n := c.Nodes[r.Node]
-			if n.Name != "" {
-				subject += fmt.Sprintf(" node %q", n.Name)
-			} else {
-				subject += fmt.Sprintf(" node #%d", r.Node+1)
-			}
-		}
-		ps[i].Subject = subject
+		ps[i].Subject = d.subject(r)
 		if ps[i].Field == "" {
 			ps[i].Field = r.Field
 		}
 	}
+}
+
+// subject names the cluster and node a Ref points at.
+func (d *Definition) subject(r Ref) string {
+	if r.Cluster < 0 || r.Cluster >= len(d.Clusters) {
+		return "the file"
+	}
+	c := d.Clusters[r.Cluster]
+	subject := fmt.Sprintf("cluster %q", c.Name)
+	if c.Name == "" {
+		subject = fmt.Sprintf("cluster #%d", r.Cluster+1)
+	}
+	if r.Node >= 0 && r.Node < len(c.Nodes) {
+		n := c.Nodes[r.Node]
+		if n.Name != "" {
+			subject += fmt.Sprintf(" node %q", n.Name)
+		} else {
+			subject += fmt.Sprintf(" node #%d", r.Node+1)
+		}
+	}
+	return subject
 }

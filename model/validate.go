@@ -1,9 +1,16 @@
 package model
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"net/netip"
 	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -28,7 +35,74 @@ func (d *Definition) ApplyDefaults() {
 		if c.ClusterDomain == "" {
 			c.ClusterDomain = DefaultClusterDomain
 		}
+		for j := range c.Nodes {
+			d.nodeDefaults(&c.Nodes[j])
+		}
 	}
+}
+
+// nodeDefaults fills a node's port protocols and addresses, and makes its
+// mounts' host paths absolute: relative to the definition's folder, so a
+// definition means the same whichever folder docker rke runs in.
+func (d *Definition) nodeDefaults(n *Node) {
+	for i := range n.Ports {
+		p := &n.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = ProtocolTCP
+		}
+		if p.HostIP == "" {
+			p.HostIP = DefaultHostIP
+		}
+	}
+	for i := range n.Mounts {
+		m := &n.Mounts[i]
+		if m.HostPath == "" || filepath.IsAbs(m.HostPath) {
+			continue
+		}
+		if abs, err := filepath.Abs(filepath.Join(filepath.Dir(d.File), m.HostPath)); err == nil {
+			m.HostPath = abs
+		}
+	}
+}
+
+// Check applies the defaults, validates the definition and checks what it
+// names on this machine (mounts' host paths), and returns every problem
+// with its subject filled: what both front ends do before they locate the
+// problems in their files.
+func (d *Definition) Check() Problems {
+	d.ApplyDefaults()
+	problems := d.Validate()
+	problems = append(problems, d.checkHostPaths(os.Stat)...)
+	d.Describe(problems)
+	return problems
+}
+
+// checkHostPaths reports mounts whose host path does not exist. (A bind
+// of a missing path would fail at up, after nodes were made.)
+func (d *Definition) checkHostPaths(stat func(string) (fs.FileInfo, error)) Problems {
+	v := validator{}
+	for ci, c := range d.Clusters {
+		for ni, n := range c.Nodes {
+			for i, m := range n.Mounts {
+				if !filepath.IsAbs(m.HostPath) {
+					continue // Validate reports it
+				}
+				if _, err := stat(m.HostPath); err != nil {
+					v.errf(Ref{Cluster: ci, Node: ni, Field: fmt.Sprintf("mounts[%d]", i)}, "", "host path %s: %v", m.HostPath, unwrapPathError(err))
+				}
+			}
+		}
+	}
+	return v.problems
+}
+
+// unwrapPathError drops the path an fs.PathError repeats.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // ContainerName is the name of a node's container on the outer engine,
@@ -50,6 +124,7 @@ func (d *Definition) Validate() Problems {
 	}
 	clusterNames := map[string]int{}
 	containers := map[string]Ref{}
+	hostPorts := hostPortTable{}
 	total := 0
 	for ci, c := range d.Clusters {
 		cref := Ref{Cluster: ci, Node: -1}
@@ -106,6 +181,8 @@ func (d *Definition) Validate() Problems {
 			}
 			v.labels(nref, n.Labels)
 			v.taints(nref, n.Taints)
+			v.ports(nref, n.Ports, hostPorts, d)
+			v.mounts(nref, n.Mounts)
 		}
 		for _, r := range knownRoles {
 			if counts[r] == 0 {
@@ -327,4 +404,102 @@ func (v *validator) services(r Ref, services map[string]Service) {
 			}
 		}
 	}
+}
+
+// hostPortTable remembers which node maps each host port, across every
+// cluster of a file: they all publish on the same engine's host.
+type hostPortTable map[string][]hostPortUse
+
+type hostPortUse struct {
+	ref  Ref
+	port Port
+}
+
+func hostPortKey(p Port) string { return fmt.Sprintf("%s/%d", p.Protocol, p.HostPort) }
+
+func (v *validator) ports(r Ref, ports []Port, table hostPortTable, d *Definition) {
+	for i, p := range ports {
+		fr := r.field(fmt.Sprintf("ports[%d]", i))
+		ok := true
+		if p.HostPort < 1 || p.HostPort > 65535 {
+			v.errf(fr, "", "host port %d: want 1-65535", p.HostPort)
+			ok = false
+		}
+		if p.NodePort < 1 || p.NodePort > 65535 {
+			v.errf(fr, "", "node port %d: want 1-65535", p.NodePort)
+			ok = false
+		}
+		if p.Protocol != ProtocolTCP && p.Protocol != ProtocolUDP {
+			v.errf(fr, "", "protocol %q: want tcp or udp", p.Protocol)
+			ok = false
+		}
+		ip, err := netip.ParseAddr(p.HostIP)
+		if err != nil {
+			v.errf(fr, "", "host address %q is not an IP address (127.0.0.1, the default, or 0.0.0.0 for every address)", p.HostIP)
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		key := hostPortKey(p)
+		for _, prev := range table[key] {
+			prevIP, _ := netip.ParseAddr(prev.port.HostIP)
+			// 0.0.0.0 (or ::) takes the port on every address.
+			if prevIP == ip || prevIP.IsUnspecified() || ip.IsUnspecified() {
+				v.errf(fr, "", "host port %s is already published by %s (%s)", net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))+"/"+string(p.Protocol), d.subject(prev.ref), prev.port)
+				ok = false
+				break
+			}
+		}
+		if ok {
+			table[key] = append(table[key], hostPortUse{ref: fr, port: p})
+		}
+	}
+}
+
+// reservedNodePaths are where a node keeps what it runs on: a mount there
+// would hide it. Under the exact ones (/, /var, /etc ...) other mounts are
+// fine, e.g. /var/data or /etc/myapp.
+var (
+	reservedNodeTrees = []string{"/proc", "/sys", "/dev", "/run", "/lib/modules", "/etc/kubernetes", "/etc/cni", "/etc/docker-rke", "/opt/docker-rke", "/opt/cni", "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet", "/var/lib/rancher", "/var/log"}
+	reservedNodePaths = []string{"/", "/var", "/var/lib", "/etc", "/usr", "/opt", "/tmp", "/bin", "/sbin", "/lib", "/lib64"}
+)
+
+func (v *validator) mounts(r Ref, mounts []Mount) {
+	seen := map[string]int{}
+	for i, m := range mounts {
+		fr := r.field(fmt.Sprintf("mounts[%d]", i))
+		if m.HostPath == "" {
+			v.errf(fr, "", "host path is empty")
+		} else if !filepath.IsAbs(m.HostPath) {
+			v.errf(fr, "", "host path %q is not absolute", m.HostPath)
+		}
+		if !path.IsAbs(m.NodePath) || path.Clean(m.NodePath) != m.NodePath {
+			v.errf(fr, "", "node path %q: want a clean absolute path such as /data", m.NodePath)
+			continue
+		}
+		if reason := reservedNodePath(m.NodePath); reason != "" {
+			v.errf(fr, "", "node path %s: %s", m.NodePath, reason)
+			continue
+		}
+		if prev, dup := seen[m.NodePath]; dup {
+			v.errf(fr, "", "node path %s is already mounted by mounts[%d]", m.NodePath, prev)
+			continue
+		}
+		seen[m.NodePath] = i
+	}
+}
+
+func reservedNodePath(p string) string {
+	for _, tree := range reservedNodeTrees {
+		if p == tree || strings.HasPrefix(p, tree+"/") {
+			return fmt.Sprintf("the node keeps its own files in %s; mount somewhere else, such as /data", tree)
+		}
+	}
+	for _, exact := range reservedNodePaths {
+		if p == exact {
+			return "would hide the node's own files; mount a folder below it, such as /data"
+		}
+	}
+	return ""
 }

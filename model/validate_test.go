@@ -175,3 +175,92 @@ func TestValidateRegistryMirrors(t *testing.T) {
 		}
 	}
 }
+
+func TestValidatePortsAndMounts(t *testing.T) {
+	withPorts := func(ports ...Port) Node { n := node("n", all...); n.Ports = ports; return n }
+	withMounts := func(mounts ...Mount) Node { n := node("n", all...); n.Mounts = mounts; return n }
+	tests := []struct {
+		name  string
+		nodes []Node
+		want  string // "" for valid
+	}{
+		{"a port", []Node{withPorts(Port{HostPort: 8080, NodePort: 30080})}, ""},
+		{"same host port, other protocols", []Node{withPorts(Port{HostPort: 53, NodePort: 30053}, Port{HostPort: 53, NodePort: 30053, Protocol: ProtocolUDP})}, ""},
+		{"same host port, other addresses", []Node{withPorts(Port{HostPort: 80, NodePort: 30080}, Port{HostPort: 80, NodePort: 30081, HostIP: "127.0.0.2"})}, ""},
+		{"two mappings of one host port", []Node{withPorts(Port{HostPort: 80, NodePort: 30080}, Port{HostPort: 80, NodePort: 30081})}, "host port 127.0.0.1:80/tcp is already published"},
+		{"every address clashes with loopback", []Node{withPorts(Port{HostPort: 80, NodePort: 30080, HostIP: "0.0.0.0"}, Port{HostPort: 80, NodePort: 30081})}, "already published"},
+		{"IPv6 host address", []Node{withPorts(Port{HostPort: 80, NodePort: 30080, HostIP: "::1"})}, ""},
+		{"host port zero", []Node{withPorts(Port{HostPort: 0, NodePort: 30080})}, "host port 0"},
+		{"node port too big", []Node{withPorts(Port{HostPort: 80, NodePort: 65536})}, "node port 65536"},
+		{"unknown protocol", []Node{withPorts(Port{HostPort: 80, NodePort: 80, Protocol: "sctp"})}, `protocol "sctp"`},
+		{"host address not an IP", []Node{withPorts(Port{HostPort: 80, NodePort: 80, HostIP: "example.com"})}, "not an IP address"},
+		{"a mount", []Node{withMounts(Mount{HostPath: "/srv", NodePath: "/data"})}, ""},
+		{"a mount under /var", []Node{withMounts(Mount{HostPath: "/srv", NodePath: "/var/local-data"})}, ""},
+		{"node path over the kubelet", []Node{withMounts(Mount{HostPath: "/srv", NodePath: "/var/lib/kubelet"})}, "keeps its own files in /var/lib/kubelet"},
+		{"node path over /var", []Node{withMounts(Mount{HostPath: "/srv", NodePath: "/var"})}, "would hide the node's own files"},
+		{"node path not clean", []Node{withMounts(Mount{HostPath: "/srv", NodePath: "/data/../etc"})}, "clean absolute path"},
+		{"empty host path", []Node{withMounts(Mount{NodePath: "/data"})}, "host path is empty"},
+		{"one node path twice", []Node{withMounts(Mount{HostPath: "/srv", NodePath: "/data"}, Mount{HostPath: "/opt", NodePath: "/data"})}, "already mounted by mounts[0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Definition{File: "/defs/cluster.go", Clusters: []Cluster{{Name: "c", Nodes: tt.nodes}}}
+			d.ApplyDefaults()
+			errs := d.Validate().Errors()
+			switch {
+			case tt.want == "" && len(errs) > 0:
+				t.Errorf("unexpected errors: %v", errs)
+			case tt.want != "" && (len(errs) != 1 || !strings.Contains(errs[0].Message, tt.want)):
+				t.Errorf("got %v, want one error saying %q", errs, tt.want)
+			case tt.want != "" && !strings.HasPrefix(errs[0].Ref.Field, "ports[") && !strings.HasPrefix(errs[0].Ref.Field, "mounts["):
+				t.Errorf("error points at %q, want the port or mount", errs[0].Ref.Field)
+			}
+		})
+	}
+}
+
+func TestPortClashNamesTheFirstNodeAcrossClusters(t *testing.T) {
+	a, b := node("a1", all...), node("b1", all...)
+	a.Ports = []Port{{HostPort: 9000, NodePort: 30000}}
+	b.Ports = []Port{{HostPort: 9000, NodePort: 30001}}
+	d := Definition{Clusters: []Cluster{{Name: "a", Nodes: []Node{a}}, {Name: "b", Nodes: []Node{b}}}}
+	d.ApplyDefaults()
+	errs := d.Validate().Errors()
+	if len(errs) != 1 || errs[0].Ref != (Ref{Cluster: 1, Node: 0, Field: "ports[0]"}) || !strings.Contains(errs[0].Message, `cluster "a" node "a1"`) {
+		t.Fatalf("got %+v", errs)
+	}
+}
+
+func TestNodeDefaults(t *testing.T) {
+	n := node("n", all...)
+	n.Ports = []Port{{HostPort: 80, NodePort: 30080}, {HostPort: 53, NodePort: 53, Protocol: ProtocolUDP, HostIP: "0.0.0.0"}}
+	n.Mounts = []Mount{{HostPath: "data", NodePath: "/data"}, {HostPath: "../shared", NodePath: "/shared"}, {HostPath: "/abs", NodePath: "/abs"}}
+	d := Definition{File: "/defs/lab/cluster.go", Clusters: []Cluster{{Name: "c", Nodes: []Node{n}}}}
+	d.ApplyDefaults()
+	got := d.Clusters[0].Nodes[0]
+	wantPorts := []Port{{HostPort: 80, NodePort: 30080, Protocol: ProtocolTCP, HostIP: "127.0.0.1"}, {HostPort: 53, NodePort: 53, Protocol: ProtocolUDP, HostIP: "0.0.0.0"}}
+	for i, p := range wantPorts {
+		if got.Ports[i] != p {
+			t.Errorf("port %d = %+v, want %+v", i, got.Ports[i], p)
+		}
+	}
+	for i, want := range []string{"/defs/lab/data", "/defs/shared", "/abs"} {
+		if got.Mounts[i].HostPath != want {
+			t.Errorf("mount %d host path = %q, want %q (relative to the definition's folder)", i, got.Mounts[i].HostPath, want)
+		}
+	}
+	if s := got.Ports[0].String(); s != "127.0.0.1:80->30080/tcp" {
+		t.Errorf("String() = %q", s)
+	}
+}
+
+func TestCheckFindsMissingHostPaths(t *testing.T) {
+	dir := t.TempDir()
+	n := node("n", all...)
+	n.Mounts = []Mount{{HostPath: ".", NodePath: "/here"}, {HostPath: "missing", NodePath: "/missing"}}
+	d := Definition{File: dir + "/cluster.go", Clusters: []Cluster{{Name: "c", Nodes: []Node{n}}}}
+	errs := d.Check().Errors()
+	if len(errs) != 1 || errs[0].Ref.Field != "mounts[1]" || !strings.Contains(errs[0].Message, dir+"/missing: no such file or directory") || errs[0].Subject != `cluster "c" node "n"` {
+		t.Fatalf("got %+v", errs)
+	}
+}

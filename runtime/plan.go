@@ -67,7 +67,11 @@ type Node struct {
 	Roles         []model.Role      `json:"roles"`
 	Labels        map[string]string `json:"labels"`
 	Taints        []string          `json:"taints,omitempty"`
-	Components    []Component       `json:"components"`
+	// Ports and Mounts are the node container's published ports and host
+	// folders.
+	Ports      []model.Port  `json:"ports,omitempty"`
+	Mounts     []model.Mount `json:"mounts,omitempty"`
+	Components []Component   `json:"components"`
 }
 
 // HasRole reports whether the node carries role r.
@@ -246,6 +250,8 @@ func (cc clusterContext) node(n model.Node) Node {
 		Roles:         orderedRoles(n.Roles),
 		Labels:        labels,
 		Taints:        taints,
+		Ports:         n.Ports,
+		Mounts:        n.Mounts,
 	}
 	if n.Image != "" {
 		np.Image = n.Image
@@ -406,6 +412,10 @@ func (cc clusterContext) apiServer() Component {
 		"requestheader-username-headers":     "X-Remote-User",
 		"proxy-client-cert-file":             Cert("kube-apiserver-proxy-client"),
 		"proxy-client-key-file":              Key("kube-apiserver-proxy-client"),
+		// At stop, end the watches (pods' informers keep theirs open while
+		// their node runs) instead of waiting for the HTTP server's 60 s
+		// shutdown timeout; by default the API server never ends them.
+		"shutdown-watch-termination-grace-period": "5s",
 	}, []string{SSLDir + ":" + SSLDir + ":ro"}, fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort))
 }
 
@@ -498,7 +508,7 @@ func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints 
 	if len(taints) > 0 {
 		flags["register-with-taints"] = strings.Join(taints, ",")
 	}
-	c := cc.component(model.ComponentKubelet, cc.plan.Images.Kubernetes, []string{"kubelet"}, flags, []string{
+	c := cc.component(model.ComponentKubelet, cc.plan.Images.Kubernetes, []string{"kubelet"}, flags, append([]string{
 		SSLDir + ":" + SSLDir + ":ro",
 		"/etc/cni:/etc/cni:ro",
 		"/opt/cni:/opt/cni:ro",
@@ -514,10 +524,26 @@ func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints 
 		// pods' cgroups.
 		"/sys/fs/cgroup:/sys/fs/cgroup",
 		"/dev:/dev",
-	}, "http://127.0.0.1:10248/healthz")
+	}, mountBinds(n.Mounts)...), "http://127.0.0.1:10248/healthz")
 	c.HostPID = true
 	c.Privileged = true
 	return c
+}
+
+// mountBinds are the definition's host folders of a node, bound into its
+// kubelet at the same paths: the kubelet checks a hostPath volume's type
+// (Directory, File, ...) in its own container, which would not see them
+// otherwise. (RKE asks its users for kubelet extra_binds for the same.)
+func mountBinds(mounts []model.Mount) []string {
+	var out []string
+	for _, m := range mounts {
+		b := m.NodePath + ":" + m.NodePath
+		if m.ReadOnly {
+			b += ":ro"
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 func (cc clusterContext) kubeProxy(n model.Node) Component {

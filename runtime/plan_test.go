@@ -256,3 +256,23 @@ func findComponent(n Node, name string) (Component, bool) {
 	}
 	return Component{}, false
 }
+
+// The node's ports and mounts are in its plan, and its kubelet sees the
+// mounted folders at the same paths (it checks hostPath volumes' types).
+func TestPortsAndMountsInThePlan(t *testing.T) {
+	n := model.Node{Name: "n", Roles: all,
+		Ports:  []model.Port{{HostPort: 8080, NodePort: 30080}},
+		Mounts: []model.Mount{{HostPath: "/srv/a", NodePath: "/data", ReadOnly: true}, {HostPath: "/srv/b", NodePath: "/scratch"}}}
+	c := build(t, model.Cluster{Name: "c", Nodes: []model.Node{n}})
+	pn := c.Nodes[0]
+	if len(pn.Ports) != 1 || pn.Ports[0].HostIP != "127.0.0.1" || len(pn.Mounts) != 2 {
+		t.Errorf("ports %+v mounts %+v", pn.Ports, pn.Mounts)
+	}
+	for _, comp := range pn.Components {
+		has := strings.Join(comp.Binds, " ")
+		want := comp.Name == model.ComponentKubelet
+		if got := strings.Contains(has, "/data:/data:ro") && strings.Contains(has, "/scratch:/scratch"); got != want {
+			t.Errorf("%s binds %v", comp.Name, comp.Binds)
+		}
+	}
+}

@@ -306,6 +306,53 @@ func (n *Node) Taint(taint string) *Node {
 	return n
 }
 
+// PortOption changes how Port publishes a port: rke.UDP for a UDP port,
+// rke.HostIP("0.0.0.0") to listen on every address of the host instead of
+// 127.0.0.1.
+type PortOption string
+
+// Protocols and addresses for Port.
+const (
+	TCP PortOption = "tcp"
+	UDP PortOption = "udp"
+	// AllAddresses listens on every address of the host, the network
+	// included: HostIP("0.0.0.0").
+	AllAddresses PortOption = "0.0.0.0"
+)
+
+// HostIP makes Port listen on one address of the engine's host.
+func HostIP(ip string) PortOption { return PortOption(ip) }
+
+// Port publishes the node's nodePort on hostPort of the engine's host,
+// 127.0.0.1 unless an option says otherwise: n.Port(8080, 30080) reaches
+// a NodePort Service (or a pod's hostPort) at http://127.0.0.1:8080.
+func (n *Node) Port(hostPort, nodePort int, opts ...PortOption) *Node {
+	n.sites.set(fmt.Sprintf("ports[%d]", len(n.def.Ports)), n.c.s.Position())
+	p := model.Port{HostPort: hostPort, NodePort: nodePort}
+	for _, o := range opts {
+		switch o {
+		case TCP, UDP:
+			p.Protocol = model.Protocol(o)
+		default:
+			// Anything else is an address; validation reports one that
+			// is not, with this line.
+			p.HostIP = string(o)
+		}
+	}
+	n.def.Ports = append(n.def.Ports, p)
+	return n
+}
+
+// Mount binds a folder (or file) of the engine's host into the node at
+// nodePath, read-only if asked, for hostPath volumes: n.Mount("./data",
+// "/data", false). A relative host path is relative to the script's
+// folder.
+func (n *Node) Mount(hostPath, nodePath string, readOnly bool) *Node {
+	n.sites.set(fmt.Sprintf("mounts[%d]", len(n.def.Mounts)), n.c.s.Position())
+	n.def.Mounts = append(n.def.Mounts, model.Mount{HostPath: hostPath, NodePath: nodePath, ReadOnly: readOnly})
+	return n
+}
+
 // Definition returns what the script defined, in definition order.
 func (s *Session) Definition() *model.Definition {
 	d := &model.Definition{File: s.file}

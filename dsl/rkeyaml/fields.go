@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,8 +58,11 @@ var nodeNotUsed = map[string]string{
 }
 
 func (r *reader) cluster(root *yaml.Node, c *model.Cluster) {
+	var ext *yaml.Node
 	r.pairs(root, "", func(k, v *yaml.Node, name string) {
 		switch name {
+		case ExtensionKey:
+			ext = v
 		case "cluster_name":
 			if s, ok := r.str(v, name); ok {
 				c.Name = s
@@ -86,6 +90,135 @@ func (r *reader) cluster(root *yaml.Node, c *model.Cluster) {
 			}
 		}
 	})
+	// After the nodes, whatever the order of the keys: the extension
+	// names them.
+	if ext != nil {
+		r.extension(ext, c)
+	}
+}
+
+// ExtensionKey is the top-level key of docker rke's own settings in a
+// cluster.yml. RKE ignores keys it does not know, so the file stays valid
+// for RKE:
+//
+//	docker_rke:
+//	  nodes:
+//	    - node: cluster2-node1      # a node's name: its hostname_override, else its address
+//	      ports:
+//	        - host_port: 8080
+//	          node_port: 30080
+//	          protocol: tcp         # or udp; default tcp
+//	          host_ip: 127.0.0.1    # default; 0.0.0.0 for every address
+//	      mounts:
+//	        - host_path: ./data     # relative to the file's folder
+//	          node_path: /data
+//	          read_only: true
+const ExtensionKey = "docker_rke"
+
+func (r *reader) extension(v *yaml.Node, c *model.Cluster) {
+	r.pairs(v, ExtensionKey, func(k, nv *yaml.Node, name string) {
+		path := ExtensionKey + "." + name
+		if name != "nodes" {
+			r.errf(k, path, "unknown field: docker rke's settings are nodes")
+			return
+		}
+		if nv.Kind != yaml.SequenceNode {
+			r.errf(nv, path, "want a list, got %s", kindName(nv))
+			return
+		}
+		seen := map[int]string{}
+		for i, item := range nv.Content {
+			r.extensionNode(item, fmt.Sprintf("%s[%d]", path, i), c, seen)
+		}
+	})
+}
+
+// extensionNode reads one node's ports and mounts.
+func (r *reader) extensionNode(item *yaml.Node, path string, c *model.Cluster, seen map[int]string) {
+	var name string
+	var nameNode *yaml.Node
+	var ports, mounts *yaml.Node
+	r.pairs(item, path, func(k, v *yaml.Node, field string) {
+		switch field {
+		case "node":
+			name, _ = r.str(v, path+".node")
+			nameNode = v
+		case "ports":
+			ports = v
+		case "mounts":
+			mounts = v
+		default:
+			r.errf(k, path+"."+field, "unknown field: want node, ports or mounts")
+		}
+	})
+	if nameNode == nil {
+		r.errf(item, path, "no node: name the node these settings are for (node: NAME)")
+		return
+	}
+	ni := slices.IndexFunc(c.Nodes, func(n model.Node) bool { return n.Name == name })
+	if ni < 0 {
+		var names []string
+		for _, n := range c.Nodes {
+			names = append(names, n.Name)
+		}
+		r.errf(nameNode, path+".node", "no node %q in nodes (the nodes are %s)", name, strings.Join(names, ", "))
+		return
+	}
+	if prev, dup := seen[ni]; dup {
+		r.errf(nameNode, path+".node", "node %q already has its settings at %s", name, prev)
+		return
+	}
+	seen[ni] = path
+	n := &c.Nodes[ni]
+	if ports != nil {
+		var list []struct {
+			HostPort int    `yaml:"host_port"`
+			NodePort int    `yaml:"node_port"`
+			Protocol string `yaml:"protocol"`
+			HostIP   string `yaml:"host_ip"`
+		}
+		if r.strictList(ports, path+".ports", &list, "host_port", "node_port", "protocol", "host_ip") {
+			for i, p := range list {
+				field := fmt.Sprintf("ports[%d]", len(n.Ports))
+				r.locs[key(ni, field)] = loc{pos(r.file, ports.Content[i]), fmt.Sprintf("%s.ports[%d]", path, i)}
+				n.Ports = append(n.Ports, model.Port{HostPort: p.HostPort, NodePort: p.NodePort, Protocol: model.Protocol(strings.ToLower(p.Protocol)), HostIP: p.HostIP})
+			}
+		}
+	}
+	if mounts != nil {
+		var list []struct {
+			HostPath string `yaml:"host_path"`
+			NodePath string `yaml:"node_path"`
+			ReadOnly bool   `yaml:"read_only"`
+		}
+		if r.strictList(mounts, path+".mounts", &list, "host_path", "node_path", "read_only") {
+			for i, m := range list {
+				field := fmt.Sprintf("mounts[%d]", len(n.Mounts))
+				r.locs[key(ni, field)] = loc{pos(r.file, mounts.Content[i]), fmt.Sprintf("%s.mounts[%d]", path, i)}
+				n.Mounts = append(n.Mounts, model.Mount{HostPath: m.HostPath, NodePath: m.NodePath, ReadOnly: m.ReadOnly})
+			}
+		}
+	}
+}
+
+// strictList decodes a list of mappings, refusing keys it does not know:
+// docker rke's own settings have no RKE meaning to fall back on, so a
+// typo is an error, not a warning.
+func (r *reader) strictList(v *yaml.Node, path string, out any, fields ...string) bool {
+	if v.Kind != yaml.SequenceNode {
+		r.errf(v, path, "want a list, got %s", kindName(v))
+		return false
+	}
+	ok := true
+	for i, item := range v.Content {
+		r.pairs(item, fmt.Sprintf("%s[%d]", path, i), func(k, _ *yaml.Node, field string) {
+			if !slices.Contains(fields, field) {
+				r.errf(k, fmt.Sprintf("%s[%d].%s", path, i, field), "unknown field: want %s", strings.Join(fields, ", "))
+				ok = false
+			}
+		})
+	}
+	return ok && r.decode(v, path, out)
 }
 
 func (r *reader) nodes(v *yaml.Node, c *model.Cluster) {

@@ -54,9 +54,7 @@ func Parse(file string, src []byte) (*model.Definition, model.Problems, error) {
 	}
 
 	def := &model.Definition{File: file, Clusters: []model.Cluster{c}}
-	def.ApplyDefaults()
-	problems := def.Validate()
-	def.Describe(problems)
+	problems := def.Check()
 	for i := range problems {
 		l := r.locate(problems[i].Ref)
 		problems[i].Pos, problems[i].Field = l.pos, l.field

@@ -1,6 +1,7 @@
 package rkeyaml
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -164,5 +165,74 @@ private_registries:
 	}
 	if !reflect.DeepEqual(fields, []string{"private_registries[].user", "private_registries[].password"}) {
 		t.Errorf("warnings %v", fields)
+	}
+}
+
+// docker rke's own settings live under one top-level key, which RKE
+// ignores; its nodes are named as in nodes[], whatever the key order.
+func TestExtension(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := `docker_rke:
+  nodes:
+    - node: web
+      ports:
+        - host_port: 8080
+          node_port: 30080
+        - host_port: 5353
+          node_port: 30053
+          protocol: UDP
+          host_ip: 0.0.0.0
+      mounts:
+        - host_path: data
+          node_path: /data
+          read_only: true
+nodes:
+  - address: 10.0.0.1
+    hostname_override: web
+    role: [controlplane, etcd, worker]
+  - address: other
+    role: [worker]
+`
+	file := filepath.Join(dir, "cluster.yml")
+	def, warnings, err := Parse(file, []byte(src))
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("err %v, warnings %v", err, warnings)
+	}
+	n := def.Clusters[0].Nodes[0]
+	wantPorts := []model.Port{{HostPort: 8080, NodePort: 30080, Protocol: "tcp", HostIP: "127.0.0.1"}, {HostPort: 5353, NodePort: 30053, Protocol: "udp", HostIP: "0.0.0.0"}}
+	wantMounts := []model.Mount{{HostPath: filepath.Join(dir, "data"), NodePath: "/data", ReadOnly: true}}
+	if !reflect.DeepEqual(n.Ports, wantPorts) || !reflect.DeepEqual(n.Mounts, wantMounts) {
+		t.Errorf("ports %+v\nmounts %+v", n.Ports, n.Mounts)
+	}
+	if other := def.Clusters[0].Nodes[1]; other.Ports != nil || other.Mounts != nil {
+		t.Errorf("node other got settings: %+v", other)
+	}
+}
+
+func TestExtensionErrorsPointAtTheirLines(t *testing.T) {
+	for name, tt := range map[string]struct {
+		src, want string
+		line      int
+	}{
+		"node twice":     {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n    - node: a\n", "already has its settings", 7},
+		"no node":        {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - ports: []\n", "no node", 6},
+		"unknown key":    {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  clusters: []\n", "unknown field", 5},
+		"ports a string": {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n      ports: 8080\n", "want a list", 7},
+		"bad port":       {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n      ports:\n        - host_port: 0\n          node_port: 80\n", "host port 0", 8},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := Parse("c.yml", []byte(tt.src))
+			var invalid *model.InvalidError
+			if !errors.As(err, &invalid) {
+				t.Fatalf("err = %v", err)
+			}
+			p := invalid.Problems[0]
+			if !strings.Contains(p.Message, tt.want) || p.Pos.Line != tt.line {
+				t.Errorf("got %v, want %q at line %d", p, tt.want, tt.line)
+			}
+		})
 	}
 }
