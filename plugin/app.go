@@ -155,6 +155,7 @@ func (a *App) commands() *cli.App {
 			a.upCommand(),
 			a.lsCommand(),
 			a.rmCommand(),
+			a.loadCommand(),
 			a.kubeconfigCommand(),
 			a.imagesCommand(),
 			a.versionCommand(),
