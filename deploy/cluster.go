@@ -393,8 +393,11 @@ type nodeProgress struct {
 	apiErr   error
 }
 
-// waitNodesReady polls the Nodes until every planned one is Ready.
-func waitNodesReady(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration, log dind.Logger) (nodeProgress, error) {
+// waitNodesReady polls the Nodes until every planned one is Ready, with
+// a status its kubelet posted since the node started (since, by node
+// name; a node without one takes any): a node that was stopped still
+// shows the Ready of before.
+func waitNodesReady(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, since map[string]time.Time, timeout time.Duration, log dind.Logger) (nodeProgress, error) {
 	start := time.Now()
 	prog := nodeProgress{notReady: map[string]string{}}
 	notReady := prog.notReady
@@ -418,6 +421,10 @@ func waitNodesReady(ctx context.Context, cs kubernetes.Interface, c runtime.Clus
 				continue
 			}
 			cond := readyCondition(n)
+			if cond.LastHeartbeatTime.Time.Before(since[pn.Name].Truncate(time.Second)) {
+				notReady[pn.Name] = "its kubelet has not reported since the node started"
+				continue
+			}
 			if cond.Status == corev1.ConditionTrue {
 				delete(notReady, pn.Name)
 				if !seenReady[pn.Name] {

@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/internal/fanout"
 	"github.com/docker-rke/docker-rke/model"
 	"github.com/docker-rke/docker-rke/pki"
 	"github.com/docker-rke/docker-rke/runtime"
@@ -52,6 +53,12 @@ type State struct {
 	// PodCIDRs is each node's block of the pod CIDR, kept for the life of
 	// the node.
 	PodCIDRs map[string]string `json:"podCIDRs,omitempty"`
+	// Plan is the cluster's plan as the last up carried it out: start,
+	// ls and load work from it, without the definition file.
+	Plan *runtime.Cluster `json:"plan,omitempty"`
+	// Merged are the kubeconfig files up --merge or kubeconfig --merge
+	// added the cluster's entries to; rm takes them out again.
+	Merged []string `json:"merged,omitempty"`
 }
 
 // Options tune Up.
@@ -72,7 +79,9 @@ type Options struct {
 // Result says what Up produced.
 type Result struct {
 	Kubeconfig string
-	Server     string
+	// KubeconfigData is what was written to Kubeconfig.
+	KubeconfigData []byte
+	Server         string
 	// Phases are the durations of each phase, for progress and bench.
 	Phases []Phase
 	// Links are the links of the critical path, measured inside the run:
@@ -133,9 +142,17 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}
 	addrs := map[string]net.IP{}
 	modes := map[string]dind.Mode{}
+	// Nodes whose container (re)started in this run: their Nodes' Ready
+	// and their components' leases are from before.
+	since := map[string]time.Time{}
+	var restarted []string
 	for _, n := range nodes {
 		addrs[n.Node] = net.ParseIP(n.Address).To4()
 		modes[n.Node] = n.Mode
+		if n.Action != dind.Kept {
+			since[n.Node] = opts.Start
+			restarted = append(restarted, n.Node)
+		}
 	}
 	reqs, err := pki.Requests(c, addrs)
 	if err != nil {
@@ -173,8 +190,8 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}
 	// Everything the state holds is known now: save it once, before any
 	// node uses the certificates, and only if something changed.
-	changed := len(made) > 0 || st.EncryptionKey == "" || abs != st.Kubeconfig || server != st.Server || !maps.Equal(servers, st.Servers) || !maps.Equal(podCIDRs, st.PodCIDRs) || cps[0].ContainerName != st.APIContainer
-	st.Certificates, st.Kubeconfig, st.Server, st.Servers, st.PodCIDRs, st.APIContainer = bundle, abs, server, servers, podCIDRs, cps[0].ContainerName
+	changed := len(made) > 0 || st.EncryptionKey == "" || abs != st.Kubeconfig || server != st.Server || !maps.Equal(servers, st.Servers) || !maps.Equal(podCIDRs, st.PodCIDRs) || cps[0].ContainerName != st.APIContainer || !samePlan(st.Plan, &c)
+	st.Certificates, st.Kubeconfig, st.Server, st.Servers, st.PodCIDRs, st.APIContainer, st.Plan = bundle, abs, server, servers, podCIDRs, cps[0].ContainerName, &c
 	if st.EncryptionKey == "" {
 		if st.EncryptionKey, err = newEncryptionKey(); err != nil {
 			return nil, err
@@ -189,11 +206,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 		if !changed {
 			return nil
 		}
-		data, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		if err := e.SaveState(ctx, c.Name, c.NodeImage, data); err != nil {
+		if err := SaveState(ctx, e, c.Name, c.NodeImage, st); err != nil {
 			return err
 		}
 		opts.Log.Printf("[%s] certificates: %d made or renewed", c.Name, len(made))
@@ -207,7 +220,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	defer func() { _ = waitSaved() }()
 	filesHash := map[string]string{}
 	enc := encryptionConfig(st.EncryptionKey)
-	if err := eachNode(c.Nodes, func(n runtime.Node) error {
+	if err := fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
 		// Routes to the other nodes' pods, while nothing runs yet.
 		var peers []peer
 		for _, o := range c.Nodes {
@@ -230,7 +243,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 
 	start = time.Now()
 	etcd := nodesWith(c, model.RoleEtcd)
-	if err := eachNode(etcd, func(n runtime.Node) error {
+	if err := fanout.Each(etcd, func(_ int, n runtime.Node) error {
 		if err := waitImages(ctx, e, c, n, model.ComponentEtcd); err != nil {
 			return err
 		}
@@ -238,7 +251,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	}); err != nil {
 		return nil, err
 	}
-	if err := eachNode(etcd, func(n runtime.Node) error {
+	if err := fanout.Each(etcd, func(_ int, n runtime.Node) error {
 		return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentEtcd, plainClient(api, n), "http://127.0.0.1:2381/health", `"health":"true"`)
 	}); err != nil {
 		return nil, err
@@ -270,7 +283,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	var firstDoneOnce sync.Once
 	go func() {
 		defer close(cpEnded)
-		cpErr = eachNode(cps, func(n runtime.Node) error {
+		cpErr = fanout.Each(cps, func(_ int, n runtime.Node) error {
 			if n.Name == cps[0].Name {
 				defer firstDoneOnce.Do(func() { close(firstDone) })
 			} else {
@@ -305,14 +318,14 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 			firstDoneOnce.Do(func() { close(firstDone) })
 			// Their serving certificates are self-signed: only health is read.
 			insecure := tlsClient(api, n, &tls.Config{InsecureSkipVerify: true})
-			return eachCheck([]func() error{
+			return fanout.All(
 				func() error {
 					return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentControllerManager, insecure, "https://127.0.0.1:10257/healthz", "ok")
 				},
 				func() error {
 					return waitHealthy(ctx, api, opts, c.Name, n, model.ComponentScheduler, insecure, "https://127.0.0.1:10259/healthz", "ok")
 				},
-			})
+			)
 		})
 		if cpErr == nil {
 			phase("control plane", cpStart)
@@ -342,6 +355,9 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	if err != nil {
 		return nil, err
 	}
+	if err := releaseStaleLeases(ctx, cs, c.Name, restarted, opts.Start, opts.Log); err != nil {
+		return nil, err
+	}
 	// Every Node exists, with its pod block, roles and taints, before its
 	// kubelet registers.
 	if err := ensureNodes(ctx, cs, c, podCIDRs); err != nil {
@@ -353,7 +369,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 			dnsCheck.cleanup(ctx)
 		}
 	}()
-	if err := eachCheck([]func() error{
+	if err := fanout.All(
 		func() error {
 			if err := applyAddons(ctx, dyn, c); err != nil {
 				return err
@@ -362,7 +378,7 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 			return err
 		},
 		func() error {
-			return eachNode(c.Nodes, func(n runtime.Node) error {
+			return fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
 				var names []string
 				for _, name := range []string{runtime.ComponentAPIProxy, model.ComponentKubelet, model.ComponentKubeProxy} {
 					if _, ok := component(n, name); ok {
@@ -375,13 +391,13 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 				return converge(ctx, e, opts, c.Name, n, filesHash[n.Name], modes[n.Name], names...)
 			})
 		},
-	}); err != nil {
+	); err != nil {
 		return nil, err
 	}
 	phase("kubelets", start)
 
 	start = time.Now()
-	prog, err := waitNodesReady(ctx, cs, c, opts.Timeout, opts.Log)
+	prog, err := waitNodesReady(ctx, cs, c, since, opts.Timeout, opts.Log)
 	if err != nil {
 		return nil, notReadyError(ctx, api, c, prog, opts.Timeout)
 	}
@@ -401,11 +417,11 @@ func Up(ctx context.Context, e *dind.Engine, api client.APIClient, c runtime.Clu
 	phase("dns", start)
 	mark("dns")
 
-	kc, err := bundle.Kubeconfig(c.Name, server, "kube-admin")
+	kc, err := bundle.AdminKubeconfig(c.Name, server)
 	if err != nil {
 		return nil, err
 	}
-	res.Server, res.Kubeconfig = server, kubeconfig
+	res.Server, res.Kubeconfig, res.KubeconfigData = server, kubeconfig, kc
 	if err := pki.WriteKubeconfig(kubeconfig, kc); err != nil {
 		return nil, err
 	}
@@ -426,6 +442,25 @@ func LoadState(ctx context.Context, e *dind.Engine, cluster, image string) (*Sta
 		return nil, fmt.Errorf("cluster %s: state: %w", cluster, err)
 	}
 	return &st, nil
+}
+
+// SaveState writes a cluster's state; image is any image on the engine.
+func SaveState(ctx context.Context, e *dind.Engine, cluster, image string, st *State) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return e.SaveState(ctx, cluster, image, data)
+}
+
+// samePlan says whether the state holds this plan already.
+func samePlan(have, want *runtime.Cluster) bool {
+	if have == nil {
+		return false
+	}
+	a, errA := json.Marshal(have)
+	b, errB := json.Marshal(want)
+	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
 func loadState(ctx context.Context, e *dind.Engine, c runtime.Cluster) (*State, error) {
@@ -483,7 +518,7 @@ func converge(ctx context.Context, e *dind.Engine, opts Options, cluster string,
 			return nil
 		}
 	}
-	return eachCheck(checks)
+	return fanout.All(checks...)
 }
 
 // waitHealthy polls a component's health endpoint inside the node until it
@@ -492,27 +527,33 @@ func waitHealthy(ctx context.Context, api client.APIClient, opts Options, cluste
 	defer hc.CloseIdleConnections()
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, opts.Timeout, true, func(ctx context.Context) (bool, error) {
-		reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, url, nil)
-		if err != nil {
-			return false, err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			last = err.Error()
-			return false, nil
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		last = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
-		return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(want)), nil
+		var ok bool
+		ok, last = get(ctx, hc, url, want)
+		return ok, nil
 	})
 	if err != nil {
 		return fmt.Errorf("cluster %s node %s: %s not healthy at %s within %s (last answer: %s); its last log lines:\n%s", cluster, n.Name, name, url, opts.Timeout, last, logTail(ctx, api, n, name))
 	}
 	opts.Log.Printf("[%s] node %s: %s healthy", cluster, n.Name, name)
 	return nil
+}
+
+// get asks a health endpoint once, and says whether it answered 200 with
+// want in its body, and what it answered.
+func get(ctx context.Context, hc *http.Client, url, want string) (bool, string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false, err.Error()
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(want)), fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
 }
 
 // plainClient and tlsClient reach a node's loopback. Every new connection
@@ -579,36 +620,6 @@ func nodesWith(c runtime.Cluster, r model.Role) []runtime.Node {
 		}
 	}
 	return out
-}
-
-// eachNode runs fn for every node in parallel and joins every error.
-func eachNode(nodes []runtime.Node, fn func(runtime.Node) error) error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(n)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// eachCheck runs checks in parallel and joins every error.
-func eachCheck(checks []func() error) error {
-	errs := make([]error, len(checks))
-	var wg sync.WaitGroup
-	for i, check := range checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = check()
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // logTail is the last lines of a component's log in a node, for errors;

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 )
 
 // BootOnce boots a throwaway node from image, as nodes boot, waits until
@@ -17,6 +18,8 @@ import (
 func (e *Engine) BootOnce(ctx context.Context, image string, mode Mode, fn func(container string) error) error {
 	name := fmt.Sprintf("rke-boot-%d-%d", os.Getpid(), time.Now().UnixNano())
 	host := bootHost(mode)
+	// A throwaway /var that goes with the container.
+	host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Target: "/var", VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}
 	// No network: nothing is fetched, and the entrypoint leaves DNS alone
 	// without a default route.
 	host.NetworkMode = "none"

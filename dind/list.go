@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -14,13 +13,19 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
+
+	"github.com/docker-rke/docker-rke/internal/fanout"
 )
 
 // ClusterInfo is what ls shows of a cluster, read from labels.
 type ClusterInfo struct {
-	Name              string     `json:"name"`
-	Nodes             int        `json:"nodes"`
-	Running           int        `json:"running"`
+	Name    string `json:"name"`
+	Nodes   int    `json:"nodes"`
+	Running int    `json:"running"`
+	// Ready counts the nodes whose container runs and whose Node is
+	// Ready, when ReadyKnown (the API server answered).
+	Ready             int        `json:"ready"`
+	ReadyKnown        bool       `json:"readyKnown"`
 	State             string     `json:"state"`
 	Roles             string     `json:"roles"`
 	KubernetesVersion string     `json:"kubernetesVersion"`
@@ -132,18 +137,12 @@ func (e *Engine) Remove(ctx context.Context, cluster string) error {
 	if len(ctrs)+len(nets)+len(vols.Volumes) == 0 {
 		return fmt.Errorf("cluster %s: %w", cluster, ErrNoCluster)
 	}
-	errs := make([]error, len(ctrs))
-	var wg sync.WaitGroup
-	for i, c := range ctrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := e.removeContainer(ctx, c.ID); err != nil {
-				errs[i] = fmt.Errorf("cluster %s: removing container %s: %w", cluster, strings.TrimPrefix(firstName(c.Names), "/"), err)
-			}
-		}()
-	}
-	wg.Wait()
+	errs := []error{fanout.Each(ctrs, func(_ int, c container.Summary) error {
+		if err := e.removeContainer(ctx, c.ID); err != nil {
+			return fmt.Errorf("cluster %s: removing container %s: %w", cluster, strings.TrimPrefix(firstName(c.Names), "/"), err)
+		}
+		return nil
+	})}
 	for _, n := range nets {
 		if err := e.api.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("cluster %s: removing network %s: %w", cluster, n.Name, err))

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/go-connections/nat"
 
 	"github.com/docker-rke/docker-rke/model"
@@ -56,58 +57,121 @@ const (
 	Capabilities Mode = "capabilities"
 )
 
+// LabelAPIPort holds the port on the engine host's 127.0.0.1 where a
+// controlplane node publishes its API server. up chooses it when it
+// creates the node and keeps it for the node's life, replacements
+// included, so a kubeconfig that uses it stays valid.
+const LabelAPIPort = "io.docker-rke.api-port"
+
 // NodeSpec is everything needed to create one node container.
 type NodeSpec struct {
 	Name       string
 	Config     *container.Config
 	Host       *container.HostConfig
 	Networking *network.NetworkingConfig
+	// Volume is the node's /var: made before the container, kept when
+	// the container is replaced, removed with the node or the cluster.
+	Volume volume.CreateOptions
 	// Hash identifies the configuration; it is also in LabelSpec.
 	Hash string
 }
 
+// NodeOptions are what up decides about a node container beyond its plan.
+type NodeOptions struct {
+	// Mode is how the node gets its privileges on this engine.
+	Mode Mode
+	// Address is the node's fixed address on the cluster network (none
+	// if empty).
+	Address string
+	// APIPort is the host port of a controlplane node's API server, on
+	// the engine host's 127.0.0.1.
+	APIPort int
+}
+
+// VarVolume is the name of a node container's /var volume.
+func VarVolume(containerName string) string { return containerName + "-var" }
+
 // NodeContainer translates a planned node into docker's container, host
-// and network configuration, with its fixed address on the cluster network
-// (none if empty). It is pure: no daemon is consulted.
-func NodeContainer(c runtime.Cluster, n runtime.Node, mode Mode, address string) NodeSpec {
+// and network configuration. It is pure: no daemon is consulted.
+func NodeContainer(c runtime.Cluster, n runtime.Node, opts NodeOptions) NodeSpec {
+	labels := map[string]string{
+		LabelCluster:           c.Name,
+		LabelNode:              n.Name,
+		LabelRoles:             joinRoles(n.Roles),
+		LabelKubernetesVersion: c.KubernetesVersion,
+		LabelMode:              string(opts.Mode),
+	}
+	stopTimeout := int(StopTimeout.Seconds())
 	cfg := &container.Config{
 		Hostname: n.Hostname,
 		Image:    n.Image,
 		Env:      nodeEnv(c),
-		Labels: map[string]string{
-			LabelCluster:           c.Name,
-			LabelNode:              n.Name,
-			LabelRoles:             joinRoles(n.Roles),
-			LabelKubernetesVersion: c.KubernetesVersion,
-			LabelMode:              string(mode),
-		},
+		Labels:   labels,
+		// The engine's own shutdown gives the node this long to stop its
+		// components in order (docker's default, 10 s, may be too short
+		// on a busy host).
+		StopTimeout: &stopTimeout,
 	}
-	host := bootHost(mode)
+	host := bootHost(opts.Mode)
 	host.NetworkMode = container.NetworkMode(c.Network)
-	// unless-stopped: nodes come back with the engine, but a node the
-	// user stopped stays stopped until the next up.
+	// unless-stopped: nodes come back with the engine (a restart, the
+	// host's reboot), but a node the user stopped (docker rke stop) stays
+	// stopped until docker rke start.
 	host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
-	if n.HasRole(model.RoleControlPlane) {
-		// The API server on 127.0.0.1 of the engine's host, at a port
-		// the engine picks: where container addresses cannot be reached
-		// (Docker Desktop on macOS), the kubeconfig uses it. Loopback
-		// only, so it is not exposed to the network.
-		port := nat.Port(fmt.Sprintf("%d/tcp", runtime.APIServerPort))
-		cfg.ExposedPorts = nat.PortSet{port: {}}
-		host.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1"}}}
+	vol := VarVolume(n.ContainerName)
+	// /var is the node's own named volume: the inner engine's overlay2
+	// cannot sit on the node's overlay root file system, and everything
+	// the node keeps (etcd's data, loaded images, its certificates and
+	// routes, see entrypoint.sh) outlives the container, so a node that
+	// up replaces comes back as itself. Not filled from the image (the
+	// entrypoint lays out what a first boot needs).
+	host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: "/var", VolumeOptions: &mount.VolumeOptions{NoCopy: true}})
+	for _, m := range n.Mounts {
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.HostPath, Target: m.NodePath, ReadOnly: m.ReadOnly})
+	}
+	cfg.ExposedPorts, host.PortBindings = nodePorts(n, opts.APIPort)
+	if opts.APIPort != 0 {
+		labels[LabelAPIPort] = fmt.Sprint(opts.APIPort)
 	}
 	endpoint := &network.EndpointSettings{Aliases: []string{n.Hostname}}
-	if address != "" {
-		endpoint.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: address}
+	if opts.Address != "" {
+		endpoint.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: opts.Address}
 	}
 	netcfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{c.Network: endpoint}}
-	spec := NodeSpec{Name: n.ContainerName, Config: cfg, Host: host, Networking: netcfg}
+	spec := NodeSpec{
+		Name: n.ContainerName, Config: cfg, Host: host, Networking: netcfg,
+		Volume: volume.CreateOptions{Name: vol, Labels: map[string]string{LabelCluster: c.Name, LabelNode: n.Name}},
+	}
 	spec.Hash = specHash(spec)
-	cfg.Labels[LabelSpec] = spec.Hash
+	labels[LabelSpec] = spec.Hash
 	return spec
 }
 
-// bootHost is what every node container needs to boot its engine.
+// nodePorts are the ports a node publishes: the definition's, and for a
+// controlplane node its API server on the engine host's 127.0.0.1 (where
+// container addresses cannot be reached, Docker Desktop on macOS, the
+// kubeconfig uses it; loopback only, never the network).
+func nodePorts(n runtime.Node, apiPort int) (nat.PortSet, nat.PortMap) {
+	if len(n.Ports) == 0 && apiPort == 0 {
+		return nil, nil
+	}
+	exposed, bindings := nat.PortSet{}, nat.PortMap{}
+	add := func(nodePort int, proto string, hostIP string, hostPort int) {
+		p := nat.Port(fmt.Sprintf("%d/%s", nodePort, proto))
+		exposed[p] = struct{}{}
+		bindings[p] = append(bindings[p], nat.PortBinding{HostIP: hostIP, HostPort: fmt.Sprint(hostPort)})
+	}
+	if apiPort != 0 {
+		add(runtime.APIServerPort, "tcp", "127.0.0.1", apiPort)
+	}
+	for _, p := range n.Ports {
+		add(p.NodePort, string(p.Protocol), p.HostIP, p.HostPort)
+	}
+	return exposed, bindings
+}
+
+// bootHost is what every node container needs to boot its engine, but
+// its /var.
 func bootHost(mode Mode) *container.HostConfig {
 	host := &container.HostConfig{
 		// A private cgroup namespace roots the node's remounted cgroup
@@ -116,11 +180,6 @@ func bootHost(mode Mode) *container.HostConfig {
 		CgroupnsMode: container.CgroupnsModePrivate,
 		Tmpfs:        map[string]string{"/run": "", "/tmp": ""},
 		Binds:        []string{"/lib/modules:/lib/modules:ro"},
-		// An anonymous volume for /var: the inner engine's overlay2 cannot
-		// sit on the node's own overlay root file system. Not filled from
-		// the image (the entrypoint lays out what a node needs), which
-		// saves copying thousands of files at every node's start.
-		Mounts: []mount.Mount{{Type: mount.TypeVolume, Target: "/var", VolumeOptions: &mount.VolumeOptions{NoCopy: true}}},
 	}
 	grantPrivileges(host, mode)
 	return host
@@ -161,7 +220,8 @@ func specHash(s NodeSpec) string {
 		Config     *container.Config
 		Host       *container.HostConfig
 		Networking *network.NetworkingConfig
-	}{s.Name, s.Config, s.Host, s.Networking})
+		Volume     volume.CreateOptions
+	}{s.Name, s.Config, s.Host, s.Networking, s.Volume})
 	if err != nil {
 		panic(err) // plain data; cannot fail
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,10 +17,12 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/docker-rke/docker-rke/internal/fanout"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
@@ -75,6 +78,9 @@ type NodeStatus struct {
 	Action  Action `json:"action"`
 	// Mode is how the node runs, and so what its components can get.
 	Mode Mode `json:"mode"`
+	// VolumeCreated says this run made the node's /var volume: a failed
+	// run removes it, and never one that holds older data.
+	VolumeCreated bool `json:"-"`
 }
 
 // undo records what a run created, to remove it when the run fails.
@@ -82,6 +88,13 @@ type undo struct {
 	mu         sync.Mutex
 	containers []string
 	networks   []string
+	volumes    []string
+}
+
+func (u *undo) volume(name string) {
+	u.mu.Lock()
+	u.volumes = append(u.volumes, name)
+	u.mu.Unlock()
 }
 
 func (u *undo) container(name string) {
@@ -114,27 +127,17 @@ func (e *Engine) Up(ctx context.Context, clusters []runtime.Cluster, opts UpOpti
 	}
 	var u undo
 	statuses := make([][]NodeStatus, len(clusters))
-	errs := make([]error, len(clusters))
-	var wg sync.WaitGroup
-	for i := range clusters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses[i], errs[i] = e.upCluster(ctx, clusters[i], mode, opts, &u)
-		}()
-	}
-	wg.Wait()
-	var all []NodeStatus
-	for _, s := range statuses {
-		all = append(all, s...)
-	}
-	if err := errors.Join(errs...); err != nil {
+	err = fanout.Each(clusters, func(i int, c runtime.Cluster) (err error) {
+		statuses[i], err = e.upCluster(ctx, c, mode, opts, &u)
+		return err
+	})
+	if err != nil {
 		if !opts.Retain {
 			e.rollback(&u)
 		}
 		return nil, err
 	}
-	return all, nil
+	return slices.Concat(statuses...), nil
 }
 
 // checkImages fails before anything is created when a node's image is not
@@ -185,36 +188,37 @@ func (e *Engine) upCluster(ctx context.Context, c runtime.Cluster, mode Mode, op
 		}
 	}
 	// Nodes that left the definition go first, so their names are free.
+	// Their data goes with them: the definition says they are gone.
 	for name, ctr := range existing {
 		if !planned[name] {
-			e.log.Printf("[%s] node %s: not in the definition any more: removing container %s", c.Name, ctr.Labels[LabelNode], name)
+			e.log.Printf("[%s] node %s: not in the definition any more: removing container %s and its volume %s", c.Name, ctr.Labels[LabelNode], name, VarVolume(name))
 			if err := e.removeContainer(ctx, name); err != nil {
 				return nil, fmt.Errorf("cluster %s: removing container %s: %w", c.Name, name, err)
 			}
+			if err := e.removeVolume(ctx, VarVolume(name)); err != nil {
+				return nil, fmt.Errorf("cluster %s: removing volume %s: %w", c.Name, VarVolume(name), err)
+			}
 		}
+	}
+	ports, err := apiPorts(c, existing, freeLocalPort)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 	}
 
 	statuses := make([]NodeStatus, len(c.Nodes))
-	errs := make([]error, len(c.Nodes))
-	var wg sync.WaitGroup
-	for i, n := range c.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			spec := NodeContainer(c, n, mode, addrs[n.ContainerName])
-			action, err := e.convergeNode(ctx, c.Name, n, spec, existing[n.ContainerName], u)
-			if err == nil {
-				err = e.waitReady(ctx, c.Name, n, opts.ReadyTimeout)
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("cluster %s node %s (container %s): %w", c.Name, n.Name, n.ContainerName, err)
-				return
-			}
-			statuses[i] = NodeStatus{Cluster: c.Name, Node: n.Name, Container: n.ContainerName, Roles: rolesOf(n), Action: action, Mode: mode}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = fanout.Each(c.Nodes, func(i int, n runtime.Node) error {
+		nopts := NodeOptions{Mode: mode, Address: addrs[n.ContainerName], APIPort: ports.of(n)}
+		action, newVolume, err := e.convergeNode(ctx, c, n, nopts, existing[n.ContainerName], ports, u)
+		if err == nil {
+			err = e.waitReady(ctx, c.Name, n.Name, n.ContainerName, opts.ReadyTimeout)
+		}
+		if err != nil {
+			return fmt.Errorf("cluster %s node %s (container %s): %w", c.Name, n.Name, n.ContainerName, err)
+		}
+		statuses[i] = NodeStatus{Cluster: c.Name, Node: n.Name, Container: n.ContainerName, Roles: rolesOf(n), Action: action, Mode: mode, VolumeCreated: newVolume}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	for i := range statuses {
@@ -391,36 +395,85 @@ func containerAddress(ctr *container.Summary, net string) string {
 	return ep.IPAddress
 }
 
-// convergeNode brings one node container to its spec.
-func (e *Engine) convergeNode(ctx context.Context, cluster string, n runtime.Node, spec NodeSpec, have *container.Summary, u *undo) (Action, error) {
-	action := Created
+// convergeNode brings one node container to its plan: kept when it
+// matches and runs, started when it matches and is stopped, else
+// replaced (saying what changed) or created. The node's /var volume is
+// kept through a replacement; newVolume says whether this run made it.
+func (e *Engine) convergeNode(ctx context.Context, c runtime.Cluster, n runtime.Node, opts NodeOptions, have *container.Summary, ports *apiPortSet, u *undo) (action Action, newVolume bool, err error) {
+	spec := NodeContainer(c, n, opts)
+	action = Created
 	if have != nil {
 		if have.Labels[LabelSpec] == spec.Hash {
 			if have.State == "running" {
-				e.log.Printf("[%s] node %s: running and up to date", cluster, n.Name)
-				return Kept, nil
+				e.log.Printf("[%s] node %s: running and up to date", c.Name, n.Name)
+				return Kept, false, nil
 			}
-			e.log.Printf("[%s] node %s: %s: starting", cluster, n.Name, have.State)
+			e.log.Printf("[%s] node %s: %s: starting", c.Name, n.Name, have.State)
 			if err := e.api.ContainerStart(ctx, spec.Name, container.StartOptions{}); err != nil {
-				return "", fmt.Errorf("start: %w", err)
+				return "", false, startError(spec, err)
 			}
-			return Started, nil
+			return Started, false, nil
 		}
-		e.log.Printf("[%s] node %s: configuration drifted from the plan: replacing", cluster, n.Name)
+		old, err := e.api.ContainerInspect(ctx, spec.Name)
+		if err != nil {
+			return "", false, fmt.Errorf("inspect: %w", err)
+		}
+		e.log.Printf("[%s] node %s: replacing container %s (%s); its data stays in volume %s", c.Name, n.Name, spec.Name, strings.Join(describeDrift(old, spec, c.Network), "; "), spec.Volume.Name)
+		if newVolume, err = e.adoptVar(ctx, c.Name, n, old, spec, u); err != nil {
+			return "", false, err
+		}
 		if err := e.removeContainer(ctx, spec.Name); err != nil {
-			return "", fmt.Errorf("remove drifted container: %w", err)
+			return "", false, fmt.Errorf("remove the drifted container: %w", err)
 		}
 		action = Replaced
 	}
-	if _, err := e.api.ContainerCreate(ctx, spec.Config, spec.Host, spec.Networking, nil, spec.Name); err != nil {
-		return "", fmt.Errorf("create: %w", err)
+	made, err := e.ensureVolume(ctx, spec.Volume, u)
+	if err != nil {
+		return "", false, err
 	}
-	u.container(spec.Name)
-	if err := e.api.ContainerStart(ctx, spec.Name, container.StartOptions{}); err != nil {
-		return "", fmt.Errorf("start: %w", err)
+	newVolume = newVolume || made
+	// The API server's host port is this run's pick when the node had
+	// none: another program may hold it by now (on a remote engine's
+	// host, say), and then another pick is as good.
+	for attempt := 1; ; attempt++ {
+		if _, err := e.api.ContainerCreate(ctx, spec.Config, spec.Host, spec.Networking, nil, spec.Name); err != nil {
+			return "", newVolume, fmt.Errorf("create: %w", err)
+		}
+		u.container(spec.Name)
+		err := e.api.ContainerStart(ctx, spec.Name, container.StartOptions{})
+		if err == nil {
+			break
+		}
+		taken, ok := takenHostPort(err)
+		if !ok || taken != opts.APIPort || !ports.picked(n) || attempt == 3 {
+			return "", newVolume, startError(spec, err)
+		}
+		if err := e.removeContainer(ctx, spec.Name); err != nil {
+			return "", newVolume, fmt.Errorf("remove the container that could not start: %w", err)
+		}
+		if opts.APIPort, err = ports.repick(n); err != nil {
+			return "", newVolume, err
+		}
+		e.log.Printf("[%s] node %s: host port %d is taken: publishing the API server on %d instead", c.Name, n.Name, taken, opts.APIPort)
+		spec = NodeContainer(c, n, opts)
 	}
-	e.log.Printf("[%s] node %s: container %s %s", cluster, n.Name, spec.Name, action)
-	return action, nil
+	e.log.Printf("[%s] node %s: container %s %s", c.Name, n.Name, spec.Name, action)
+	return action, newVolume, nil
+}
+
+// ensureVolume creates a node's /var volume unless it exists (a node
+// replaced or re-created keeps its data), and reports whether it did.
+func (e *Engine) ensureVolume(ctx context.Context, opts volume.CreateOptions, u *undo) (bool, error) {
+	if _, err := e.api.VolumeInspect(ctx, opts.Name); err == nil {
+		return false, nil
+	} else if !cerrdefs.IsNotFound(err) {
+		return false, fmt.Errorf("volume %s: %w", opts.Name, err)
+	}
+	if _, err := e.api.VolumeCreate(ctx, opts); err != nil {
+		return false, fmt.Errorf("volume %s: %w", opts.Name, err)
+	}
+	u.volume(opts.Name)
+	return true, nil
 }
 
 // waitReady returns when the node's engine answers a ping through the
@@ -428,17 +481,17 @@ func (e *Engine) convergeNode(ctx context.Context, cluster string, n runtime.Nod
 // one is an exec, and every node boots at once), it follows the node's log
 // until the entrypoint reports its engine up, then pings; a node container
 // that exits instead fails at once with its last log lines.
-func (e *Engine) waitReady(ctx context.Context, cluster string, n runtime.Node, timeout time.Duration) error {
+func (e *Engine) waitReady(ctx context.Context, cluster, node, containerName string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	if err := e.waitLogLine(ctx, n.ContainerName, "entrypoint: ready"); err != nil {
+	if err := e.waitLogLine(ctx, containerName, "entrypoint: ready"); err != nil {
 		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("engine did not start within %s:\n%s", timeout, e.logTail(context.WithoutCancel(ctx), n.ContainerName, 15))
+			return fmt.Errorf("engine did not start within %s:\n%s", timeout, e.logTail(context.WithoutCancel(ctx), containerName, 15))
 		}
 		return err
 	}
-	nodeClient, err := e.NodeClient(n.ContainerName)
+	nodeClient, err := e.NodeClient(containerName)
 	if err != nil {
 		return err
 	}
@@ -450,7 +503,7 @@ func (e *Engine) waitReady(ctx context.Context, cluster string, n runtime.Node, 
 	if err != nil {
 		return fmt.Errorf("engine started but does not answer through the tunnel: %v", last)
 	}
-	e.log.Printf("[%s] node %s: engine ready in %s", cluster, n.Name, time.Since(start).Round(10*time.Millisecond))
+	e.log.Printf("[%s] node %s: engine ready in %s", cluster, node, time.Since(start).Round(10*time.Millisecond))
 	return nil
 }
 
@@ -571,7 +624,8 @@ func firstName(names []string) string {
 	return sorted[0]
 }
 
-// removeContainer removes a node container with its anonymous /var volume.
+// removeContainer removes a container with its anonymous volumes (a
+// node's named /var volume stays).
 func (e *Engine) removeContainer(ctx context.Context, name string) error {
 	e.forget(name)
 	err := e.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
@@ -591,30 +645,43 @@ func (e *Engine) rollback(u *undo) {
 	if err := e.RemoveNodes(ctx, u.containers); err != nil {
 		e.log.Printf("cleanup: %v", err)
 	}
+	if err := e.RemoveVolumes(ctx, u.volumes); err != nil {
+		e.log.Printf("cleanup: %v", err)
+	}
 	for _, name := range u.networks {
 		if err := e.api.NetworkRemove(ctx, name); err != nil && !cerrdefs.IsNotFound(err) {
 			e.log.Printf("cleanup: removing network %s: %v", name, err)
 		}
 	}
-	if len(u.containers)+len(u.networks) > 0 {
-		e.log.Printf("cleanup: removed %d containers and %d networks this run created (use --retain to keep them)", len(u.containers), len(u.networks))
+	if len(u.containers)+len(u.networks)+len(u.volumes) > 0 {
+		e.log.Printf("cleanup: removed %d containers, %d volumes and %d networks this run created (use --retain to keep them)", len(u.containers), len(u.volumes), len(u.networks))
 	}
 }
 
-// RemoveNodes removes node containers (with their /var volumes), in
-// parallel: what a failed run created.
+// RemoveNodes removes node containers in parallel: what a failed run
+// created. Their /var volumes stay (RemoveVolumes).
 func (e *Engine) RemoveNodes(ctx context.Context, containers []string) error {
-	errs := make([]error, len(containers))
-	var wg sync.WaitGroup
-	for i, name := range containers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := e.removeContainer(ctx, name); err != nil {
-				errs[i] = fmt.Errorf("removing node container %s: %w", name, err)
-			}
-		}()
+	return fanout.Each(containers, func(_ int, name string) error {
+		if err := e.removeContainer(ctx, name); err != nil {
+			return fmt.Errorf("removing node container %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// RemoveVolumes removes volumes a failed run created.
+func (e *Engine) RemoveVolumes(ctx context.Context, volumes []string) error {
+	return fanout.Each(volumes, func(_ int, name string) error {
+		if err := e.removeVolume(ctx, name); err != nil {
+			return fmt.Errorf("removing volume %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+func (e *Engine) removeVolume(ctx context.Context, name string) error {
+	if err := e.api.VolumeRemove(ctx, name, true); err != nil && !cerrdefs.IsNotFound(err) {
+		return err
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return nil
 }

@@ -211,7 +211,7 @@ func Recipe(c Component) (map[string][]byte, error) {
 // component's recipe and the Dockerfile that bakes them together.
 func ReleaseHash(rel Release) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00", revision, node.Hash(), ReleaseDockerfile, ReleaseStageFiles, ReleaseSeedFiles)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00", revision, node.Hash(), ReleaseDockerfile, ReleaseStageFiles, ReleaseNodeFiles)
 	for _, c := range Components(rel) {
 		fmt.Fprintf(h, "%s=%s\x00", c.Name, ComponentHash(c))
 	}
@@ -242,9 +242,9 @@ func NodeImage(rel Release) string {
 //	                          binary bound in: importing its 77 MB image
 //	                          into every node cost seconds per node)
 //
-// The last line (%[9]s) is ReleaseStageFiles in the stage image, which is
-// booted once to load the saved images and make the seed, and
-// ReleaseSeedFiles in the node image.
+// The last lines (%[9]s) are ReleaseStageFiles in the stage image, which
+// is booted once to load the saved images and make the seed, and
+// ReleaseNodeFiles in the node image.
 const ReleaseDockerfile = `FROM %[1]s
 COPY --from=%[2]s /usr/local/bin/ /opt/docker-rke/bin/
 COPY --from=%[3]s /usr/local/bin/ /opt/docker-rke/bin/
@@ -259,7 +259,9 @@ LABEL io.docker-rke.release=%[5]s io.docker-rke.recipe=%[6]s
 // image.
 const (
 	ReleaseStageFiles = "COPY images/ /opt/docker-rke/images/"
-	ReleaseSeedFiles  = "COPY seed/ /opt/docker-rke/seed/"
+	// ReleaseNodeFiles keeps the saved images next to the seed: a node
+	// whose /var was kept from another node image loads them.
+	ReleaseNodeFiles = ReleaseStageFiles + "\nCOPY seed/ /opt/docker-rke/seed/"
 )
 
 // RuntimeScript runs in the node base image and writes a tar of the tools

@@ -1,7 +1,10 @@
 package pki
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -11,22 +14,121 @@ import (
 
 // Kubeconfig builds a kubeconfig with clientcmd for a user of the bundle's
 // certificate name, trusting the cluster CA, with one context named
-// context.
+// context. (The components' kubeconfigs inside nodes.)
 func (b Bundle) Kubeconfig(context, server, user string) ([]byte, error) {
+	return b.kubeconfig(context, server, user, user)
+}
+
+// ContextName names everything of a cluster's admin kubeconfig, its
+// cluster, user and context alike: rke-NAME. Two clusters' kubeconfigs
+// never share a name, so they merge (or sit together on KUBECONFIG)
+// without one hiding the other.
+func ContextName(cluster string) string { return "rke-" + cluster }
+
+// AdminKubeconfig is a cluster's admin kubeconfig, its entries named by
+// ContextName.
+func (b Bundle) AdminKubeconfig(cluster, server string) ([]byte, error) {
+	name := ContextName(cluster)
+	return b.kubeconfig(name, server, "kube-admin", name)
+}
+
+func (b Bundle) kubeconfig(context, server, cert, user string) ([]byte, error) {
 	ca, ok := b[CA]
 	if !ok {
 		return nil, fmt.Errorf("kubeconfig %s: no cluster CA in the bundle", context)
 	}
-	cert, ok := b[user]
+	pair, ok := b[cert]
 	if !ok {
-		return nil, fmt.Errorf("kubeconfig %s: no certificate %s in the bundle", context, user)
+		return nil, fmt.Errorf("kubeconfig %s: no certificate %s in the bundle", context, cert)
 	}
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[context] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca.CertPEM}
-	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: cert.CertPEM, ClientKeyData: cert.KeyPEM}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: pair.CertPEM, ClientKeyData: pair.KeyPEM}
 	cfg.Contexts[context] = &clientcmdapi.Context{Cluster: context, AuthInfo: user}
 	cfg.CurrentContext = context
 	return clientcmd.Write(*cfg)
+}
+
+// MergeOptions tune MergeKubeconfig.
+type MergeOptions struct {
+	// Switch makes the merged context the current one (kubectl's
+	// default); kind and k3d do the same unless told not to.
+	Switch bool
+	// Paths is where kubectl's kubeconfig is: $KUBECONFIG or
+	// ~/.kube/config when nil.
+	Paths *clientcmd.PathOptions
+}
+
+// MergeKubeconfig adds (or replaces) the cluster, user and context of a
+// kubeconfig that has one of each (an admin kubeconfig), in the kubeconfig
+// kubectl uses, with clientcmd, which keeps every other entry and the
+// files' modes. It returns the file the entries went to, for
+// UnmergeKubeconfig.
+func MergeKubeconfig(data []byte, opts MergeOptions) (string, error) {
+	add, err := clientcmd.Load(data)
+	if err != nil {
+		return "", err
+	}
+	if len(add.Clusters) != 1 || len(add.AuthInfos) != 1 || len(add.Contexts) != 1 {
+		return "", errors.New("kubeconfig to merge: want one cluster, user and context")
+	}
+	paths := opts.Paths
+	if paths == nil {
+		paths = clientcmd.NewDefaultPathOptions()
+	}
+	cfg, err := paths.GetStartingConfig()
+	if err != nil {
+		return "", fmt.Errorf("reading your kubeconfig: %w", err)
+	}
+	// clientcmd writes entries that exist where they are, and new ones to
+	// the first file.
+	file := paths.GetDefaultFilename()
+	for name := range add.Contexts {
+		if c, ok := cfg.Contexts[name]; ok && c.LocationOfOrigin != "" {
+			file = c.LocationOfOrigin
+		}
+	}
+	maps.Copy(cfg.Clusters, add.Clusters)
+	maps.Copy(cfg.AuthInfos, add.AuthInfos)
+	maps.Copy(cfg.Contexts, add.Contexts)
+	if opts.Switch {
+		cfg.CurrentContext = add.CurrentContext
+	}
+	if err := clientcmd.ModifyConfig(paths, *cfg, true); err != nil {
+		return "", fmt.Errorf("writing your kubeconfig: %w", err)
+	}
+	return file, nil
+}
+
+// UnmergeKubeconfig removes a cluster's entries (ContextName) from a
+// kubeconfig file MergeKubeconfig wrote to, leaving everything else; a
+// current context that was the cluster's is unset. A file that is gone
+// is not an error.
+func UnmergeKubeconfig(path, cluster string) error {
+	cfg, err := clientcmd.LoadFromFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	name := ContextName(cluster)
+	_, hadContext := cfg.Contexts[name]
+	_, hadCluster := cfg.Clusters[name]
+	_, hadUser := cfg.AuthInfos[name]
+	if !hadContext && !hadCluster && !hadUser {
+		return nil
+	}
+	delete(cfg.Contexts, name)
+	delete(cfg.Clusters, name)
+	delete(cfg.AuthInfos, name)
+	if cfg.CurrentContext == name {
+		cfg.CurrentContext = ""
+	}
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // WriteKubeconfig writes a kubeconfig readable by its owner only (it holds

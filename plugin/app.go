@@ -155,6 +155,8 @@ func (a *App) commands() *cli.App {
 			a.upCommand(),
 			a.lsCommand(),
 			a.rmCommand(),
+			a.stopCommand(),
+			a.startCommand(),
 			a.loadCommand(),
 			a.kubeconfigCommand(),
 			a.imagesCommand(),

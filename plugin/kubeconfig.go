@@ -1,15 +1,15 @@
 package plugin
 
 import (
-	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/urfave/cli/v2"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/docker-rke/docker-rke/deploy"
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/pki"
 )
 
 func (a *App) kubeconfigCommand() *cli.Command {
@@ -18,7 +18,8 @@ func (a *App) kubeconfigCommand() *cli.Command {
 		Usage:     "Print a cluster's admin kubeconfig, or merge it into your kubeconfig as context rke-NAME",
 		ArgsUsage: "NAME",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "merge", Usage: "merge into the kubeconfig kubectl uses ($KUBECONFIG or ~/.kube/config) as context rke-NAME"},
+			mergeFlag,
+			noSwitchFlag,
 			&cli.StringFlag{Name: "via", Usage: "how to reach the API server: address (the node's address) or published (127.0.0.1 on the engine's host); default: what up chose"},
 		},
 		Action: func(c *cli.Context) error {
@@ -26,12 +27,8 @@ func (a *App) kubeconfigCommand() *cli.Command {
 				return cli.Exit("kubeconfig needs one cluster NAME (docker rke ls lists them)", 2)
 			}
 			name := c.Args().First()
-			rel, err := images.Lookup(images.DefaultKubernetesVersion())
-			if err != nil {
-				return err
-			}
 			engine := dind.NewEngine(a.Docker.Client(), newStepLog(a.Stderr))
-			st, err := deploy.LoadState(c.Context, engine, name, images.NodeImage(rel))
+			st, err := deploy.LoadState(c.Context, engine, name, anyImage())
 			if err != nil {
 				return err
 			}
@@ -44,7 +41,8 @@ func (a *App) kubeconfigCommand() *cli.Command {
 					return cli.Exit(fmt.Sprintf("--via %q: want address or published", via), 2)
 				}
 			}
-			// The published port changes whenever the node restarts: ask
+			// Clusters made before the port was fixed at a node's creation
+			// publish it on a port the engine picks at every start: ask
 			// the engine for today's. (Node addresses are fixed.)
 			if server == st.Servers["published"] && st.APIContainer != "" {
 				port, err := engine.PublishedAPIPort(c.Context, st.APIContainer)
@@ -53,8 +51,7 @@ func (a *App) kubeconfigCommand() *cli.Command {
 				}
 				server = "https://127.0.0.1:" + port
 			}
-			context := "rke-" + name
-			data, err := st.Certificates.Kubeconfig(context, server, "kube-admin")
+			data, err := st.Certificates.AdminKubeconfig(name, server)
 			if err != nil {
 				return err
 			}
@@ -62,37 +59,50 @@ func (a *App) kubeconfigCommand() *cli.Command {
 				_, err := a.Stdout.Write(data)
 				return err
 			}
-			return mergeKubeconfig(data, context)
+			return a.mergeKubeconfig(c, engine, name, data)
 		},
 	}
 }
 
-// mergeKubeconfig adds the cluster, user and context to the kubeconfig
-// kubectl uses, with clientcmd, replacing an older entry of the same name
-// and making it current.
-func mergeKubeconfig(data []byte, context string) error {
-	add, err := clientcmd.Load(data)
+// The flags of up and kubeconfig that merge a cluster into kubectl's
+// kubeconfig.
+var (
+	mergeFlag    = &cli.BoolFlag{Name: "merge", Usage: "merge into the kubeconfig kubectl uses ($KUBECONFIG or ~/.kube/config) as context rke-NAME, and switch to it"}
+	noSwitchFlag = &cli.BoolFlag{Name: "no-switch", Usage: "with --merge: leave the current context as it is"}
+)
+
+// mergeKubeconfig merges a cluster's admin kubeconfig into kubectl's and
+// records the file in the cluster's state, so rm takes the entries out.
+func (a *App) mergeKubeconfig(c *cli.Context, engine *dind.Engine, cluster string, data []byte) error {
+	file, err := pki.MergeKubeconfig(data, pki.MergeOptions{Switch: !c.Bool("no-switch")})
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", cluster, err)
+	}
+	st, err := deploy.LoadState(c.Context, engine, cluster, anyImage())
 	if err != nil {
 		return err
 	}
-	opts := clientcmd.NewDefaultPathOptions()
-	cfg, err := opts.GetStartingConfig()
-	if err != nil {
-		return fmt.Errorf("reading your kubeconfig: %w", err)
+	if !slices.Contains(st.Merged, file) {
+		st.Merged = append(st.Merged, file)
+		if err := deploy.SaveState(c.Context, engine, cluster, anyImage(), st); err != nil {
+			return err
+		}
 	}
-	cluster, ok := add.Clusters[context]
-	user, ok2 := add.AuthInfos["kube-admin"]
-	if !ok || !ok2 {
-		return errors.New("kubeconfig: incomplete")
+	switched := ""
+	if !c.Bool("no-switch") {
+		switched = ", now the current context"
 	}
-	cfg.Clusters[context] = cluster
-	cfg.AuthInfos[context] = user
-	ctx := add.Contexts[context]
-	ctx.AuthInfo = context
-	cfg.Contexts[context] = ctx
-	cfg.CurrentContext = context
-	if err := clientcmd.ModifyConfig(opts, *cfg, true); err != nil {
-		return fmt.Errorf("writing your kubeconfig: %w", err)
-	}
+	fmt.Fprintf(a.Stderr, "cluster %s: context %s merged into %s%s\n", cluster, pki.ContextName(cluster), file, switched)
 	return nil
+}
+
+// anyImage is an image that is on the engine wherever a cluster is (the
+// default release's node image), for the short-lived containers that read
+// and write a cluster's state volume.
+func anyImage() string {
+	rel, err := images.Lookup(images.DefaultKubernetesVersion())
+	if err != nil {
+		panic(err) // the default release is always in the catalogue
+	}
+	return images.NodeImage(rel)
 }

@@ -1,7 +1,9 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -10,7 +12,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/docker-rke/docker-rke/deploy"
 	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/internal/fanout"
+	"github.com/docker-rke/docker-rke/model"
 )
 
 func (a *App) lsCommand() *cli.Command {
@@ -24,10 +29,15 @@ func (a *App) lsCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			engine := dind.NewEngine(a.Docker.Client(), newStepLog(a.Stderr))
+			defer engine.Close()
 			clusters, err := engine.List(c.Context)
 			if err != nil {
 				return err
 			}
+			_ = fanout.Each(clusters, func(i int, _ dind.ClusterInfo) error {
+				a.checkReady(c.Context, engine, &clusters[i])
+				return nil
+			})
 			format := c.String("format")
 			if c.Bool("quiet") {
 				format = "{{.Name}}"
@@ -35,9 +45,13 @@ func (a *App) lsCommand() *cli.Command {
 			switch format {
 			case "table":
 				tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tNODES\tROLES\tSTATE\tKUBERNETES\tAGE")
+				fmt.Fprintln(tw, "NAME\tNODES\tREADY\tROLES\tSTATE\tKUBERNETES\tAGE")
 				for _, cl := range clusters {
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", cl.Name, cl.Nodes, cl.Roles, cl.State, cl.KubernetesVersion, age(time.Since(cl.Created)))
+					ready := "-"
+					if cl.ReadyKnown {
+						ready = fmt.Sprintf("%d/%d", cl.Ready, cl.Nodes)
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", cl.Name, cl.Nodes, ready, cl.Roles, cl.State, cl.KubernetesVersion, age(time.Since(cl.Created)))
 				}
 				return tw.Flush()
 			case "json":
@@ -74,5 +88,61 @@ func age(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	default:
 		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}
+
+// readyTimeout bounds ls's question to a cluster's API server.
+const readyTimeout = 5 * time.Second
+
+// checkReady asks a running cluster's API server which nodes are Ready,
+// through one of its running controlplane nodes, and sets the cluster's
+// state: running when every node runs and is Ready, stopped when none
+// runs, degraded otherwise, with what is missing.
+func (a *App) checkReady(ctx context.Context, engine *dind.Engine, cl *dind.ClusterInfo) {
+	if cl.Running == 0 {
+		return
+	}
+	st, err := deploy.LoadState(ctx, engine, cl.Name, anyImage())
+	if err != nil || st.Plan == nil {
+		return // no control plane (--nodes-only): the containers say it all
+	}
+	running := map[string]bool{}
+	for _, n := range cl.NodeList {
+		running[n.Container] = n.State == "running"
+	}
+	var ready map[string]bool
+	err = errNoAPI
+	for _, n := range st.Plan.Nodes {
+		if running[n.ContainerName] && n.HasRole(model.RoleControlPlane) {
+			if ready, err = deploy.ReadyNodes(ctx, a.Docker.Client(), st, n.ContainerName, readyTimeout); err == nil {
+				break
+			}
+		}
+	}
+	cl.State = clusterState(cl, ready, err)
+}
+
+var errNoAPI = errors.New("no controlplane node runs")
+
+// clusterState is the STATE of ls, from the nodes' containers and what
+// the API server says of their Nodes (err when it did not answer).
+func clusterState(cl *dind.ClusterInfo, ready map[string]bool, err error) string {
+	if err != nil {
+		return fmt.Sprintf("degraded (%d/%d running, API not answering)", cl.Running, cl.Nodes)
+	}
+	cl.ReadyKnown = true
+	cl.Ready = 0
+	for _, n := range cl.NodeList {
+		if n.State == "running" && ready[n.Name] {
+			cl.Ready++
+		}
+	}
+	switch {
+	case cl.Ready == cl.Nodes:
+		return "running"
+	case cl.Running < cl.Nodes:
+		return fmt.Sprintf("degraded (%d/%d running, %d Ready)", cl.Running, cl.Nodes, cl.Ready)
+	default:
+		return fmt.Sprintf("degraded (%d/%d Ready)", cl.Ready, cl.Nodes)
 	}
 }

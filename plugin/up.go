@@ -8,7 +8,6 @@ import (
 	"os"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -19,6 +18,8 @@ import (
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/images/builder"
 	"github.com/docker-rke/docker-rke/images/node"
+	"github.com/docker-rke/docker-rke/internal/fanout"
+	"github.com/docker-rke/docker-rke/pki"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
@@ -35,7 +36,9 @@ func (a *App) upCommand() *cli.Command {
 			&cli.StringFlag{Name: "json-timings", Usage: "write each phase's duration to this file as JSON (for benchmarks)"},
 			&cli.BoolFlag{Name: "retain", Usage: "keep what a failed run created, for debugging"},
 			&cli.StringFlag{Name: "node-image", Usage: "run every node from this image instead of the one the definition names"},
-			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for each node's engine"},
+			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for each step: node engines, components' health, every node Ready, DNS"},
+			mergeFlag,
+			noSwitchFlag,
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -152,10 +155,9 @@ func (a *App) rmCommand() *cli.Command {
 				return cli.Exit("rm needs at least one cluster NAME (docker rke ls lists them)", 2)
 			}
 			engine := dind.NewEngine(a.Docker.Client(), newStepLog(a.Stderr))
-			rel, _ := images.Lookup(images.DefaultKubernetesVersion())
 			var errs []error
 			for _, name := range c.Args().Slice() {
-				if err := removeCluster(c.Context, engine, name, images.NodeImage(rel)); err != nil {
+				if err := removeCluster(c.Context, engine, name, anyImage()); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -174,28 +176,23 @@ func (a *App) rmCommand() *cli.Command {
 func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *runtime.Plan, statuses []dind.NodeStatus, log *stepLog, timings *upTimings) error {
 	results := make([]*deploy.Result, len(plan.Clusters))
 	errs := make([]error, len(plan.Clusters))
-	var wg sync.WaitGroup
-	for i, cl := range plan.Clusters {
+	err := fanout.Each(plan.Clusters, func(i int, cl runtime.Cluster) error {
 		var nodes []dind.NodeStatus
 		for _, s := range statuses {
 			if s.Cluster == cl.Name {
 				nodes = append(nodes, s)
 			}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], errs[i] = deploy.Up(c.Context, engine, a.Docker.Client(), cl, nodes, deploy.Options{
-				KubeconfigDir: c.String("kubeconfig-dir"),
-				Published:     !a.containerAddressesReachable(),
-				Timeout:       c.Duration("timeout"),
-				Log:           log,
-				Start:         log.start,
-			})
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+		results[i], errs[i] = deploy.Up(c.Context, engine, a.Docker.Client(), cl, nodes, deploy.Options{
+			KubeconfigDir: c.String("kubeconfig-dir"),
+			Published:     !a.containerAddressesReachable(),
+			Timeout:       c.Duration("timeout"),
+			Log:           log,
+			Start:         log.start,
+		})
+		return errs[i]
+	})
+	if err != nil {
 		if !c.Bool("retain") {
 			for i, cl := range plan.Clusters {
 				if errs[i] != nil {
@@ -211,6 +208,11 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 		timings.Clusters[name] = append(timings.Clusters[name], r.Phases...)
 		timings.Critical[name] = criticalPath(timings.Clusters[name][0].Duration, r, time.Since(log.start))
 		fmt.Fprintf(a.Stdout, "%s: every node Ready and DNS answering, API server %s\n  kubectl --kubeconfig %s get nodes\n", name, r.Server, r.Kubeconfig)
+		if c.Bool("merge") {
+			if err := a.mergeKubeconfig(c, engine, name, r.KubeconfigData); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -219,29 +221,37 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 // kubeconfig up wrote for it (its path is in the state, which goes with
 // the rest). image is any image on the engine, to read the state with.
 func removeCluster(ctx context.Context, engine *dind.Engine, name, image string) error {
-	var kubeconfig string
-	if st, err := deploy.LoadState(ctx, engine, name, image); err == nil {
-		kubeconfig = st.Kubeconfig
+	st, err := deploy.LoadState(ctx, engine, name, image)
+	if err != nil {
+		st = &deploy.State{}
 	}
 	if err := engine.Remove(ctx, name); err != nil {
 		return err
 	}
-	if kubeconfig != "" {
-		if err := os.Remove(kubeconfig); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("cluster %s: removing %s: %w", name, kubeconfig, err)
+	var errs []error
+	if st.Kubeconfig != "" {
+		if err := os.Remove(st.Kubeconfig); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, fmt.Errorf("cluster %s: removing %s: %w", name, st.Kubeconfig, err))
 		}
 	}
-	return nil
+	for _, file := range st.Merged {
+		if err := pki.UnmergeKubeconfig(file, name); err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: taking context %s out of %s: %w", name, pki.ContextName(name), file, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // rollbackCluster removes what a failed up created in a cluster: the whole
 // cluster (state and kubeconfig included) when this run created every
-// node, else only the nodes it created. It runs with a context of its own,
-// since the run's may be cancelled.
+// node and its volume, else only the nodes it created and the volumes it
+// made for them. A volume that held data before this run is never
+// removed. It runs with a context of its own, since the run's may be
+// cancelled.
 func (a *App) rollbackCluster(engine *dind.Engine, cl runtime.Cluster, statuses []dind.NodeStatus, log *stepLog) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var created []string
+	var created, volumes []string
 	all := true
 	for _, s := range statuses {
 		if s.Cluster != cl.Name {
@@ -249,9 +259,11 @@ func (a *App) rollbackCluster(engine *dind.Engine, cl runtime.Cluster, statuses 
 		}
 		if s.Action == dind.Created {
 			created = append(created, s.Container)
-		} else {
-			all = false
 		}
+		if s.VolumeCreated {
+			volumes = append(volumes, dind.VarVolume(s.Container))
+		}
+		all = all && s.Action == dind.Created && s.VolumeCreated
 	}
 	switch {
 	case all:
@@ -260,12 +272,16 @@ func (a *App) rollbackCluster(engine *dind.Engine, cl runtime.Cluster, statuses 
 			return
 		}
 		log.Printf("[%s] cleanup: removed the cluster this run created (use --retain to keep it)", cl.Name)
-	case len(created) > 0:
-		if err := engine.RemoveNodes(ctx, created); err != nil {
+	case len(created)+len(volumes) > 0:
+		err := engine.RemoveNodes(ctx, created)
+		if err == nil {
+			err = engine.RemoveVolumes(ctx, volumes)
+		}
+		if err != nil {
 			log.Printf("[%s] cleanup: %v", cl.Name, err)
 			return
 		}
-		log.Printf("[%s] cleanup: removed the %d nodes this run created (use --retain to keep them)", cl.Name, len(created))
+		log.Printf("[%s] cleanup: removed the %d nodes and %d volumes this run created (use --retain to keep them)", cl.Name, len(created), len(volumes))
 	}
 }
 

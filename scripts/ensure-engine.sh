@@ -9,7 +9,8 @@ DEADLINE_S="${ENGINE_DEADLINE_S:-60}"
 PKGS=(docker.io iptables containerd runc ca-certificates)
 export DEBIAN_FRONTEND=noninteractive
 
-log() { printf 'ensure-engine: %s\n' "$*" >&2; }
+# shellcheck source=scripts/engine-lib.sh
+. "$(dirname "$0")/engine-lib.sh"
 
 if docker info >/dev/null 2>&1; then
   log "engine already answering"
@@ -41,14 +42,4 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
   setsid nohup dockerd -H unix:///var/run/docker.sock >>/var/log/dockerd.log 2>&1 </dev/null &
 fi
 
-start=$(date +%s%N)
-end=$(( $(date +%s) + DEADLINE_S ))
-until docker version >/dev/null 2>&1; do
-  if [ "$(date +%s)" -ge "$end" ]; then
-    log "dockerd did not answer within ${DEADLINE_S}s; last log lines:"
-    tail -n 20 /var/log/dockerd.log >&2 || true
-    exit 1
-  fi
-  sleep 0.2
-done
-log "engine ready after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+wait_for_engine

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,24 +135,39 @@ func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, re
 	defer func() {
 		_, _ = b.api.ImageRemove(context.WithoutCancel(ctx), stage, image.RemoveOptions{Force: true})
 	}()
-	err := b.classicBuild(ctx, stage, dockerfile(images.ReleaseStageFiles), func(tw *tar.Writer) error {
-		for _, img := range []string{refs.Runtime, refs.Pause} {
-			data, err := b.save(ctx, img)
-			if err != nil {
-				return err
-			}
-			if err := addFile(tw, "images/"+SavedName(img), data); err != nil {
+	saved := map[string][]byte{}
+	for _, img := range []string{refs.Runtime, refs.Pause} {
+		data, err := b.save(ctx, img)
+		if err != nil {
+			return err
+		}
+		saved["images/"+SavedName(img)] = data
+	}
+	// Both builds carry the saved images (the node image too, from the
+	// builder's cache: the same layer): a node whose /var was kept from
+	// another node image loads them from there.
+	addSaved := func(tw *tar.Writer) error {
+		for _, name := range slices.Sorted(maps.Keys(saved)) {
+			if err := addFile(tw, name, saved[name]); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := b.classicBuild(ctx, stage, dockerfile(images.ReleaseStageFiles), addSaved); err != nil {
 		return fmt.Errorf("stage: %w", err)
 	}
 	b.log.Printf("[images] node image for %s: booting it once to load its images", rel.Kubernetes)
-	return b.classicBuild(ctx, ref, dockerfile(images.ReleaseSeedFiles), func(tw *tar.Writer) error {
-		return b.seed(ctx, stage, tw)
+	return b.classicBuild(ctx, ref, dockerfile(images.ReleaseNodeFiles), func(tw *tar.Writer) error {
+		if err := addSaved(tw); err != nil {
+			return err
+		}
+		if err := b.seed(ctx, stage, tw); err != nil {
+			return err
+		}
+		// Which images the seed's stores hold: a node compares it with
+		// the one in its /var (entrypoint.sh).
+		return addFile(tw, seedPrefix+"/var/lib/docker-rke/seed-id", []byte(hash+"\n"))
 	})
 }
 

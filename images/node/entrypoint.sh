@@ -57,8 +57,27 @@ if [ "${#content[@]}" = 0 ]; then
     log "/var laid out in ${t0}ms"
   fi
 fi
+# A /var kept from another node image (up replaced the node: a new
+# release, new settings) holds that image's loaded images: it gets this
+# image's own from the saved files after the engine starts. The seed's id
+# says which (images build writes it; builtins only).
+seed_id="" have_id=""
+[ -f "$seed/lib/docker-rke/seed-id" ] && read -r seed_id <"$seed/lib/docker-rke/seed-id"
+[ -f /var/lib/docker-rke/seed-id ] && read -r have_id </var/lib/docker-rke/seed-id
 seeded=0
-[ -d "$seed/lib/docker" ] && [ -d /var/lib/docker/image ] && seeded=1
+[ -n "$seed_id" ] && [ "$seed_id" = "$have_id" ] && seeded=1
+# What makes the node itself (its certificates and kubeconfigs, its pod
+# network's config and route script) lives in /var with its data, so that
+# a node up replaces comes back as itself, routes and all: the image's
+# folders are bind mounts of it (one mount for all three).
+persist=/var/lib/docker-rke/etc
+[ -d "$persist/docker-rke" ] || mkdir -p "$persist/kubernetes" "$persist/cni/net.d" "$persist/docker-rke"
+mount -a -T /usr/local/lib/docker-rke/persist.fstab
+# A node that starts again has no pod left (their network namespaces went
+# with the node's processes), but host-local IPAM keeps its allocations in
+# /var: free them, or every restart would leak the pods' addresses until
+# the node's block ran out.
+[ ! -d /var/lib/cni/networks ] || rm -rf /var/lib/cni/networks
 mkdir -p /run/lock
 # iptables' lock, shared with kube-proxy's container (a bind of a missing
 # file would make a directory).
@@ -102,12 +121,16 @@ echo 1 > /proc/sys/net/ipv4/ip_forward
 # socket by itself (it retries a missing socket every 10 ms). What follows
 # runs while they start; "ready" waits for it.
 log "starting containerd and dockerd (${storage[*]})"
-containerd --config "$cfg" >>/var/log/containerd.log 2>&1 &
+# Both daemons in sessions of their own: tini passes the node's SIGTERM
+# (docker stop, the engine's shutdown) to this script's process group, and
+# stop() must end the components in order before dockerd, and dockerd
+# before containerd.
+setsid containerd --config "$cfg" >>/var/log/containerd.log 2>&1 &
 cpid=$!
 # No bridge and no iptables rules from the inner engine: Kubernetes
 # components run with the node's network, pods get theirs from CNI. This
 # keeps dockerd's start short and its FORWARD policy out of pod traffic.
-dockerd -H unix:///var/run/docker.sock --containerd=/run/containerd/containerd.sock \
+setsid dockerd -H unix:///var/run/docker.sock --containerd=/run/containerd/containerd.sock \
   --bridge=none --iptables=false --ip-masq=false \
   "${storage[@]}" "${mirrors[@]}" >>/var/log/dockerd.log 2>&1 &
 dpid=$!
@@ -226,8 +249,23 @@ if [ ! -e /dev/kmsg ]; then
   mknod /dev/kmsg c 1 11
 fi
 
+# The components stop in the order the node's parts depend on each other:
+# what uses the API server, then the API server (its shutdown takes its
+# address out of the kubernetes Service, through etcd), then etcd, which
+# closes its data. dockerd alone would stop them all at once, and an API
+# server whose etcd is gone waits out its whole grace period. (Names absent
+# on this node are skipped; the components' restart policy starts them
+# again with the engine.)
+stop_components() {
+  local group
+  for group in "kubelet kube-proxy api-proxy kube-scheduler kube-controller-manager" kube-apiserver etcd; do
+    # shellcheck disable=SC2086 # a group is several names
+    docker stop -t 20 $group >/dev/null 2>&1 || true
+  done
+}
 stop() {
   log "stopping"
+  stop_components
   kill -TERM "$dpid" 2>/dev/null || true; wait "$dpid" 2>/dev/null || true
   kill -TERM "$cpid" 2>/dev/null || true; wait "$cpid" 2>/dev/null || true
   exit 0
@@ -269,6 +307,7 @@ load_images() {
     docker load -q -i "$f" >/dev/null && n=$((n + 1))
   done
   wait "$pause_pid" && n=$((n + 1))
+  [ -z "$seed_id" ] || printf '%s\n' "$seed_id" >/var/lib/docker-rke/seed-id
   log "images loaded: $n in $(( ($(date +%s%N) - start) / 1000000 ))ms"
 }
 # A ping over the socket with socat (the docker CLI would cost far more

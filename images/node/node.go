@@ -35,7 +35,7 @@ import (
 	"github.com/docker/docker/client"
 )
 
-//go:embed build.sh entrypoint.sh containerd.toml
+//go:embed build.sh entrypoint.sh containerd.toml persist.fstab
 var recipe embed.FS
 
 // Repositories of the two stages.
@@ -51,24 +51,37 @@ const dockerfile = `FROM %s
 LABEL io.docker-rke.node-image=%s
 COPY entrypoint.sh /usr/local/bin/entrypoint.sh
 COPY containerd.toml /etc/containerd/config.toml
+COPY persist.fstab /usr/local/lib/docker-rke/persist.fstab
+COPY etc/ /etc/
 COPY seed/ /opt/docker-rke/seed/
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin container=docker
 VOLUME ["/var"]
 ENTRYPOINT ["/usr/bin/tini", "-g", "--", "/usr/local/bin/entrypoint.sh"]
 `
 
-// varLayout is the node's /var at its first boot, laid out by one copy
-// (entrypoint.sh): what Debian and the daemons expect in it. /var is the
+// layout is the node's /var at its first boot, laid out by one copy
+// (entrypoint.sh): what Debian and the daemons expect in it (and, outside
+// seed/, the mount points the image adds to /etc). /var is the
 // node's own empty volume; the image's /var stays hidden under it. A
 // release's node image adds the stores of its loaded images to the same
 // tree (images/builder). The names are under the build context's seed/.
-var varLayout = []tar.Header{
+var layout = []tar.Header{
 	{Name: "seed/", Typeflag: tar.TypeDir, Mode: 0o755},
 	{Name: "seed/var/", Typeflag: tar.TypeDir, Mode: 0o755},
 	{Name: "seed/var/run", Typeflag: tar.TypeSymlink, Linkname: "/run", Mode: 0o777},
 	{Name: "seed/var/lock", Typeflag: tar.TypeSymlink, Linkname: "/run/lock", Mode: 0o777},
 	{Name: "seed/var/lib/", Typeflag: tar.TypeDir, Mode: 0o755},
 	{Name: "seed/var/lib/kubelet/", Typeflag: tar.TypeDir, Mode: 0o755},
+	// The node's own configuration, bound over /etc (persist.fstab).
+	{Name: "seed/var/lib/docker-rke/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/lib/docker-rke/etc/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/lib/docker-rke/etc/kubernetes/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/lib/docker-rke/etc/cni/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/lib/docker-rke/etc/cni/net.d/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "seed/var/lib/docker-rke/etc/docker-rke/", Typeflag: tar.TypeDir, Mode: 0o755},
+	// The mount point of the last (the base image has the others).
+	{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755},
+	{Name: "etc/docker-rke/", Typeflag: tar.TypeDir, Mode: 0o755},
 	{Name: "seed/var/lib/dpkg/", Typeflag: tar.TypeDir, Mode: 0o755},
 	{Name: "seed/var/log/", Typeflag: tar.TypeDir, Mode: 0o755},
 	{Name: "seed/var/cache/", Typeflag: tar.TypeDir, Mode: 0o755},
@@ -78,10 +91,10 @@ var varLayout = []tar.Header{
 	{Name: "seed/var/mail/", Typeflag: tar.TypeDir, Mode: 0o755},
 }
 
-// layoutText is varLayout as text, for the recipe hash.
+// layoutText is layout as text, for the recipe hash.
 func layoutText() []byte {
 	var b bytes.Buffer
-	for _, h := range varLayout {
+	for _, h := range layout {
 		fmt.Fprintf(&b, "%c %o %s %s\n", h.Typeflag, h.Mode, h.Name, h.Linkname)
 	}
 	return b.Bytes()
@@ -109,7 +122,7 @@ func BaseImage() string { return BaseRepository + ":" + hashOf(mustRead("build.s
 
 // Hash is the first 12 hex digits of the SHA-256 of the whole recipe.
 func Hash() string {
-	return hashOf(mustRead("build.sh"), mustRead("entrypoint.sh"), mustRead("containerd.toml"), []byte(dockerfile), layoutText())
+	return hashOf(mustRead("build.sh"), mustRead("entrypoint.sh"), mustRead("containerd.toml"), mustRead("persist.fstab"), []byte(dockerfile), layoutText())
 }
 
 // Image is the reference of the node image this build of docker rke uses.
@@ -268,8 +281,9 @@ func buildNode(ctx context.Context, api client.ImageAPIClient, base, ref string)
 		"Dockerfile":      []byte(fmt.Sprintf(dockerfile, base, Hash())),
 		"entrypoint.sh":   mustRead("entrypoint.sh"),
 		"containerd.toml": mustRead("containerd.toml"),
+		"persist.fstab":   mustRead("persist.fstab"),
 	}
-	for _, name := range []string{"Dockerfile", "entrypoint.sh", "containerd.toml"} {
+	for _, name := range []string{"Dockerfile", "entrypoint.sh", "containerd.toml", "persist.fstab"} {
 		mode := int64(0o644)
 		if strings.HasSuffix(name, ".sh") {
 			mode = 0o755
@@ -281,7 +295,7 @@ func buildNode(ctx context.Context, api client.ImageAPIClient, base, ref string)
 			return err
 		}
 	}
-	for _, h := range varLayout {
+	for _, h := range layout {
 		if err := tw.WriteHeader(&h); err != nil {
 			return err
 		}
