@@ -50,6 +50,7 @@ func main() {
 	binary := flag.String("binary", "bin/docker-rke", "the docker-rke binary, for phases on a real engine")
 	engine := flag.Bool("engine", true, "also measure phases that need a Docker engine")
 	cpRuns := flag.Int("cluster-runs", 3, "runs of a whole up, per cluster")
+	dailyRuns := flag.Int("daily-runs", 3, "runs of load, stop, start and an engine restart")
 	out := flag.String("out", "", "also write the report to this file")
 	flag.Parse()
 
@@ -86,6 +87,13 @@ func main() {
 			r.Phases = append(r.Phases, phases...)
 			r.Metrics = append(r.Metrics, metrics...)
 		}
+		phases, metrics, err := dailyPhases(*binary, *dailyRuns)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		r.Phases = append(r.Phases, phases...)
+		r.Metrics = append(r.Metrics, metrics...)
 	}
 
 	data, err := json.MarshalIndent(r, "", "  ")

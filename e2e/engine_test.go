@@ -130,7 +130,14 @@ func rmAtEnd(t *testing.T, clusters ...string) {
 // writeScript writes a cluster script into a temporary directory.
 func writeScript(t *testing.T, name, body string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
+	return writeScriptIn(t, t.TempDir(), name, body)
+}
+
+// writeScriptIn writes a cluster script into dir (relative mount paths
+// resolve against it): body is main's, which may use fmt.
+func writeScriptIn(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
 	src := "package main\n\nimport (\n\t\"fmt\"\n\n\t\"rke\"\n)\n\nvar _ = fmt.Sprint\n\nfunc main() {\n" + body + "}\n"
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)

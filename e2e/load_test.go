@@ -1,0 +1,397 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/pkg/jsonmessage"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/docker-rke/docker-rke/deploy"
+	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/runtime"
+)
+
+// buildImage builds an image with the engine's classic builder from a
+// Dockerfile and files, and removes it when the test ends.
+func buildImage(t *testing.T, ref, dockerfile string, files map[string][]byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	files["Dockerfile"] = []byte(dockerfile)
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name]))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(files[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := engine(t).ImageBuild(ctxT(t), &buf, build.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true, Version: build.BuilderV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
+		t.Fatalf("building %s: %v", ref, err)
+	}
+	inspect, err := engine(t).ImageInspect(ctxT(t), ref)
+	if err != nil {
+		t.Fatalf("building %s: %v", ref, err)
+	}
+	t.Cleanup(func() {
+		_, _ = engine(t).ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true, PruneChildren: true})
+	})
+	return inspect.ID
+}
+
+// loadedLabels returns what a node's containerd says of an image: its
+// labels, or "" when it does not hold it.
+func loadedLabels(t *testing.T, container, name string) string {
+	t.Helper()
+	out, err := dind.Exec(ctxT(t), engine(t), container, []string{"ctr", "-n", "k8s.io", "images", "ls", "name==" + name})
+	if err != nil {
+		t.Fatalf("container %s: %v", container, err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == name {
+			return f[len(f)-1]
+		}
+	}
+	return ""
+}
+
+// loadTable reads load's table: node and image to action.
+func loadTable(stdout string) map[[2]string]string {
+	out := map[[2]string]string{}
+	for _, line := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] != "NODE" {
+			out[[2]string{f[0], f[1]}] = f[2]
+		}
+	}
+	return out
+}
+
+// TestLoad loads an image built on the engine into a cluster's nodes and
+// runs it as a Deployment on both, reached through a Service; a second
+// load skips every node; a docker save archive loads too; bad input and
+// a failing node give errors that name them.
+func TestLoad(t *testing.T) {
+	const cluster = "loadtest"
+	requireAbsent(t, cluster)
+	rmAtEnd(t, cluster)
+	dir := t.TempDir()
+	script := writeScript(t, "loadtest.go", `	c := rke.NewCluster("loadtest")
+	c.Node("loadtest-node1", rke.All()...)
+	c.Node("loadtest-node2", rke.Worker).Taint("dedicated=load:NoSchedule")
+`)
+	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, script); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	plan := clusterPlan(t, script, cluster)
+	cs, _ := kubeClient(t, filepath.Join(dir, "kube_config_"+cluster+".yml"))
+	checkNodesReady(t, cs, plan)
+
+	tools := release(t).Defaults().Tools
+	const web = "docker-rke-e2e/web:dev"
+	webID := buildImage(t, web, "FROM "+tools+"\nCMD [\"serve\", \"--listen=:8080\"]\n", map[string][]byte{})
+
+	t.Run("load and run", func(t *testing.T) {
+		r := docker(t, "rke", "load", web, "--cluster", cluster)
+		if r.code != 0 {
+			t.Fatalf("load: exit %d\n%s", r.code, r.stderr)
+		}
+		table := loadTable(r.stdout)
+		for _, n := range plan.Nodes {
+			if got := table[[2]string{n.Name, web}]; got != "loaded" {
+				t.Errorf("node %s: %q, want loaded:\n%s", n.Name, got, r.stdout)
+			}
+			for _, want := range []string{"node " + n.Name + ": loading " + web + " (" + webID[:len("sha256:")+12], "node " + n.Name + ": loaded in "} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("load's progress lacks %q:\n%s", want, r.stderr)
+				}
+			}
+			labels := loadedLabels(t, n.ContainerName, "docker.io/"+web)
+			for _, want := range []string{dind.LabelImageID + "=" + webID, "io.cri-containerd.pinned=pinned"} {
+				if !strings.Contains(labels, want) {
+					t.Errorf("node %s: image labels %q lack %q", n.Name, labels, want)
+				}
+			}
+		}
+		runWeb(t, cs, plan, "loadtest", web)
+	})
+
+	t.Run("second load skips", func(t *testing.T) {
+		r := docker(t, "rke", "load", web, "--cluster", cluster)
+		if r.code != 0 {
+			t.Fatalf("load: exit %d\n%s", r.code, r.stderr)
+		}
+		table := loadTable(r.stdout)
+		for _, n := range plan.Nodes {
+			if got := table[[2]string{n.Name, web}]; got != "skipped" {
+				t.Errorf("node %s: %q, want skipped:\n%s", n.Name, got, r.stdout)
+			}
+			if want := "node " + n.Name + ": already has " + web + ": skipped"; !strings.Contains(r.stderr, want) {
+				t.Errorf("load's progress lacks %q:\n%s", want, r.stderr)
+			}
+		}
+		if strings.Contains(r.stderr, "loading") {
+			t.Errorf("a second load streamed images:\n%s", r.stderr)
+		}
+	})
+
+	t.Run("archive", func(t *testing.T) {
+		const tagged = "docker-rke-e2e/web:archive"
+		id := buildImage(t, tagged, "FROM "+tools+"\nLABEL variant=archive\n", map[string][]byte{})
+		file := filepath.Join(t.TempDir(), "web.tar")
+		if r := run(t, "docker", "save", "-o", file, tagged); r.code != 0 {
+			t.Fatalf("docker save: %s", r.stderr)
+		}
+		// Only on the worker first: the other node is left alone.
+		r := docker(t, "rke", "load", "--archive", file, "--cluster", cluster, "--node", "loadtest-node2")
+		if r.code != 0 {
+			t.Fatalf("load --archive: exit %d\n%s", r.code, r.stderr)
+		}
+		table := loadTable(r.stdout)
+		if len(table) != 1 || table[[2]string{"loadtest-node2", tagged}] != "loaded" {
+			t.Errorf("load --archive --node loadtest-node2:\n%s", r.stdout)
+		}
+		if labels := loadedLabels(t, "rke-dind-loadtest-node1", "docker.io/"+tagged); labels != "" {
+			t.Errorf("node loadtest-node1 got the image it was not asked for: %q", labels)
+		}
+		if labels := loadedLabels(t, "rke-dind-loadtest-node2", "docker.io/"+tagged); !strings.Contains(labels, dind.LabelImageID+"="+id) {
+			t.Errorf("node loadtest-node2: image labels %q lack its ID %s", labels, id)
+		}
+		// Then every node: the worker has it.
+		r = docker(t, "rke", "load", "--archive", file, "--cluster", cluster)
+		table = loadTable(r.stdout)
+		if r.code != 0 || table[[2]string{"loadtest-node1", tagged}] != "loaded" || table[[2]string{"loadtest-node2", tagged}] != "skipped" {
+			t.Errorf("load --archive again: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		// A pod runs it.
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "archive-version"},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				NodeName:      "loadtest-node2",
+				Tolerations:   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+				Containers:    []corev1.Container{{Name: "version", Image: tagged, ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"version"}}},
+			},
+		}
+		if _, err := cs.CoreV1().Pods("default").Create(ctxT(t), pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		phase, err := deploy.WaitPodDone(ctxT(t), cs, "default", pod.Name, 2*time.Minute)
+		if logs := deploy.PodLogs(ctxT(t), cs, "default", pod.Name); err != nil || phase != corev1.PodSucceeded || !strings.Contains(logs, "rke-tools "+plan.KubernetesVersion) {
+			t.Errorf("pod from the archive's image: %s %v%s, logs %q", phase, err, deploy.PodStatus(ctxT(t), cs, "default", pod.Name), logs)
+		}
+	})
+
+	t.Run("bad input", func(t *testing.T) {
+		junk := filepath.Join(t.TempDir(), "junk.tar")
+		if err := os.WriteFile(junk, bytes.Repeat([]byte("not a tar "), 200), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		nameless := filepath.Join(t.TempDir(), "nameless.tar")
+		if r := run(t, "docker", "save", "-o", nameless, webID); r.code != 0 {
+			t.Fatalf("docker save: %s", r.stderr)
+		}
+		for _, tc := range []struct {
+			name string
+			args []string
+			want []string
+		}{
+			{"unknown image", []string{web, "docker-rke-e2e/nope:1", "--cluster", cluster}, []string{"image docker-rke-e2e/nope:1 is not on the engine", "never pulls"}},
+			{"unknown cluster", []string{web, "--cluster", "loadtest-nope"}, []string{"cluster loadtest-nope", "docker rke ls"}},
+			{"unknown node", []string{web, "--cluster", cluster, "--node", "loadtest-node9"}, []string{"no node loadtest-node9", "loadtest-node1, loadtest-node2"}},
+			{"missing archive", []string{"--archive", "/nonexistent/web.tar", "--cluster", cluster}, []string{"/nonexistent/web.tar", "no such file"}},
+			{"not an archive", []string{"--archive", junk, "--cluster", cluster}, []string{junk, "not a docker save archive"}},
+			{"nameless archive", []string{"--archive", nameless, "--cluster", cluster}, []string{nameless, "has no name"}},
+			{"image ID", []string{webID, "--cluster", cluster}, []string{webID, "is an image ID"}},
+		} {
+			r := docker(t, append([]string{"rke", "load"}, tc.args...)...)
+			if r.code == 0 {
+				t.Errorf("%s: load succeeded:\n%s", tc.name, r.stdout)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("%s: the error lacks %q:\n%s", tc.name, want, r.stderr)
+				}
+			}
+			if strings.Contains(r.stderr, "loading") {
+				t.Errorf("%s: load streamed images before failing:\n%s", tc.name, r.stderr)
+			}
+		}
+		if r := docker(t, "rke", "load", web); r.code != 2 {
+			t.Errorf("load without --cluster: exit %d, want 2 (usage)", r.code)
+		}
+	})
+
+	t.Run("failing node", func(t *testing.T) {
+		// The worker's ctr fails to import; its other commands work.
+		const fake = "#!/bin/sh\ncase \"$*\" in *import*) cat >/dev/null; echo 'injected import failure' >&2; exit 1;; esac\nexec /usr/bin/ctr \"$@\"\n"
+		worker := "rke-dind-loadtest-node2"
+		if _, err := dind.ExecInput(ctxT(t), engine(t), worker, []string{"sh", "-c", "cat >/usr/local/bin/ctr && chmod 755 /usr/local/bin/ctr"}, strings.NewReader(fake)); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if _, err := dind.Exec(context.Background(), engine(t), worker, []string{"rm", "-f", "/usr/local/bin/ctr"}); err != nil {
+				t.Error(err)
+			}
+		}()
+		const other = "docker-rke-e2e/web:other"
+		buildImage(t, other, "FROM "+tools+"\nLABEL variant=other\n", map[string][]byte{})
+		r := docker(t, "rke", "load", other, "--cluster", cluster)
+		if r.code == 0 {
+			t.Fatalf("load succeeded with a failing node:\n%s", r.stdout)
+		}
+		table := loadTable(r.stdout)
+		if table[[2]string{"loadtest-node1", other}] != "loaded" || table[[2]string{"loadtest-node2", other}] != "failed" {
+			t.Errorf("table:\n%s", r.stdout)
+		}
+		for _, want := range []string{"node loadtest-node2 (container " + worker + ")", "injected import failure"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("the error lacks %q:\n%s", want, r.stderr)
+			}
+		}
+		if strings.Contains(r.stderr, "node loadtest-node1 (") {
+			t.Errorf("the error blames the healthy node:\n%s", r.stderr)
+		}
+	})
+
+	t.Run("stopped node", func(t *testing.T) {
+		if r := run(t, "docker", "stop", "rke-dind-loadtest-node2"); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		r := docker(t, "rke", "load", web, "--cluster", cluster)
+		if r.code == 0 || !strings.Contains(r.stderr, "node loadtest-node2 (container rke-dind-loadtest-node2) is exited, not running") || strings.Contains(r.stderr, "loading") {
+			t.Errorf("load into a stopped node: exit %d\n%s", r.code, r.stderr)
+		}
+	})
+
+	if r := docker(t, "rke", "rm", cluster); r.code != 0 {
+		t.Fatalf("rm: %s", r.stderr)
+	}
+	assertGone(t, cluster)
+}
+
+// runWeb runs image as a Deployment web in namespace ns with a pod on
+// each node and fetches it through a ClusterIP Service from a probe pod on
+// each node.
+func runWeb(t *testing.T, cs kubernetes.Interface, c runtime.Cluster, ns, img string) {
+	t.Helper()
+	ctx := ctxT(t)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "web"}
+	replicas := int32(len(c.Nodes))
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+					TerminationGracePeriodSeconds: new(int64),
+					// One pod per node.
+					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+						RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+							LabelSelector: &metav1.LabelSelector{MatchLabels: labels},
+							TopologyKey:   "kubernetes.io/hostname",
+						}},
+					}},
+					Containers: []corev1.Container{{
+						Name:            "web",
+						Image:           img,
+						ImagePullPolicy: corev1.PullIfNotPresent,
+						Ports:           []corev1.ContainerPort{{ContainerPort: 8080}},
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(8080)}},
+							PeriodSeconds: 1,
+						},
+					}},
+				},
+			},
+		},
+	}
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	readyOn := map[string]string{}
+	var pods []corev1.Pod
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return false, nil
+		}
+		pods = list.Items
+		readyOn = map[string]string{}
+		for _, p := range list.Items {
+			if p.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+					readyOn[p.Spec.NodeName] = p.Name
+				}
+			}
+		}
+		return len(readyOn) == len(c.Nodes), nil
+	})
+	if err != nil {
+		var why []string
+		for _, p := range pods {
+			why = append(why, p.Name+deploy.PodStatus(ctx, cs, ns, p.Name))
+		}
+		t.Fatalf("%s: web pods Ready on %v, want one on each of %d nodes: %s", c.Name, readyOn, len(c.Nodes), strings.Join(why, "\n"))
+	}
+
+	for i, n := range c.Nodes {
+		name := fmt.Sprintf("web-probe-%d", i)
+		pod := deploy.ProbePod(c, name, n.Name, "get", "--timeout=60s", "http://web."+ns+"/")
+		pod.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		phase, err := deploy.WaitPodDone(ctx, cs, ns, name, 2*time.Minute)
+		logs := deploy.PodLogs(ctx, cs, ns, name)
+		if err != nil || phase != corev1.PodSucceeded || !strings.Contains(logs, "web-") {
+			t.Errorf("%s: fetching the web Service from node %s: %s %v%s, output %q", c.Name, n.Name, phase, err, deploy.PodStatus(ctx, cs, ns, name), logs)
+		}
+	}
+}
