@@ -40,6 +40,10 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' ':!:testdata/**'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go tool staticcheck ./...
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck"; exit 1; }
+	shellcheck -S warning $$(git ls-files '*.sh' ':!:images/runtime.sh')
+	@# runtime.sh runs under the node base image's sh, dash.
+	shellcheck -S warning -s dash images/runtime.sh
 	@# The script API's symbol table must match the package.
 	@cp dsl/github_com-docker-rke-docker-rke-dsl-rke.go /tmp/docker-rke-symbols.go && go generate ./dsl/ && \
 	  if ! cmp -s dsl/github_com-docker-rke-docker-rke-dsl-rke.go /tmp/docker-rke-symbols.go; then \

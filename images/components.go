@@ -1,16 +1,16 @@
 package images
 
 import (
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
 	"strings"
+	"text/template"
 
 	"github.com/docker-rke/docker-rke/images/node"
+	"github.com/docker-rke/docker-rke/internal/digest"
 )
 
 // The wrapper modules that build each component live under _recipes (the
@@ -159,14 +159,14 @@ func cniStamp(rel Release) []string {
 // purpose: the hash names images in plans, which are computed without
 // running anything.)
 func ComponentHash(c Component) string {
-	h := sha256.New()
+	h := digest.New()
 	def, err := json.Marshal(c)
 	if err != nil {
 		panic(err) // plain data
 	}
 	fmt.Fprintf(h, "%s\x00%s\x00", revision, def)
 	if c.Runtime {
-		fmt.Fprintf(h, "%s\x00%s\x00", node.BaseImage(), RuntimeScript)
+		fmt.Fprintf(h, "%s\x00%s\x00", node.BaseImage(), runtimeScript)
 	}
 	if c.Recipe != "" {
 		err = fs.WalkDir(recipes, path.Join("_recipes", c.Recipe), func(p string, d fs.DirEntry, err error) error {
@@ -185,7 +185,7 @@ func ComponentHash(c Component) string {
 			panic(err) // embedded at compile time
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	return digest.Short(h, digest.Label)
 }
 
 // Recipe returns the files of a component's wrapper module, with .txt
@@ -210,12 +210,12 @@ func Recipe(c Component) (map[string][]byte, error) {
 // ReleaseHash names a release's node image: the node recipe, every
 // component's recipe and the Dockerfile that bakes them together.
 func ReleaseHash(rel Release) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00", revision, node.Hash(), ReleaseDockerfile, ReleaseStageFiles, ReleaseNodeFiles)
+	h := digest.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", revision, node.Hash(), releaseDockerfile)
 	for _, c := range Components(rel) {
 		fmt.Fprintf(h, "%s=%s\x00", c.Name, ComponentHash(c))
 	}
-	return hex.EncodeToString(h.Sum(nil))[:12]
+	return digest.Short(h, digest.Tag)
 }
 
 // NodeImage is the node image of a release, everything baked in:
@@ -242,63 +242,37 @@ func NodeImage(rel Release) string {
 //	                          binary bound in: importing its 77 MB image
 //	                          into every node cost seconds per node)
 //
-// The last lines (%[9]s) are ReleaseStageFiles in the stage image, which
-// is booted once to load the saved images and make the seed, and
-// ReleaseNodeFiles in the node image.
-const ReleaseDockerfile = `FROM %[1]s
-COPY --from=%[2]s /usr/local/bin/ /opt/docker-rke/bin/
-COPY --from=%[3]s /usr/local/bin/ /opt/docker-rke/bin/
-COPY --from=%[4]s /opt/cni/bin/ /opt/cni/bin/
-COPY --from=%[7]s /coredns /opt/docker-rke/bin/coredns
-COPY --from=%[8]s /rke-tools /opt/docker-rke/bin/rke-tools
-LABEL io.docker-rke.release=%[5]s io.docker-rke.recipe=%[6]s
-%[9]s
-`
+// The stage image is the same without the seed (Seed false): it is booted
+// once to load the saved images and make the seed.
+//
+//go:embed release.Dockerfile.tmpl
+var releaseDockerfile string
 
-// The last step of ReleaseDockerfile in the stage image and in the node
-// image.
-const (
-	ReleaseStageFiles = "COPY images/ /opt/docker-rke/images/"
-	// ReleaseNodeFiles keeps the saved images next to the seed: a node
-	// whose /var was kept from another node image loads them.
-	ReleaseNodeFiles = ReleaseStageFiles + "\nCOPY seed/ /opt/docker-rke/seed/"
-)
+// releaseTemplate is release.Dockerfile.tmpl, parsed once.
+var releaseTemplate = template.Must(template.New("release.Dockerfile").Parse(releaseDockerfile))
 
-// RuntimeScript runs in the node base image and writes a tar of the tools
+// ReleaseDockerfile is the Dockerfile of a release's node image (seed:
+// the image nodes run) or of its stage image (the same without the seed).
+func ReleaseDockerfile(rel Release, seed bool) string {
+	var b strings.Builder
+	err := releaseTemplate.Execute(&b, struct {
+		Node, Release, Recipe string
+		Images                Set
+		Seed                  bool
+	}{node.Image(), rel.Kubernetes, ReleaseHash(rel), rel.Defaults(), seed})
+	if err != nil {
+		panic(err) // plain data into a template parsed at start-up (see tests)
+	}
+	return b.String()
+}
+
+// runtimeScript runs in the node base image and writes a tar of the tools
 // kubelet and kube-proxy call, with every library they load and every
 // symlink on the way (Debian's alternatives for iptables among them).
-const RuntimeScript = `set -eu
-list=$(mktemp)
-add() {
-  local p t
-  p=$1
-  while :; do
-    [ -e "$p" ] || [ -L "$p" ] || return 0
-    # Canonical directory, own name: keeps the symlink itself.
-    p="$(readlink -f "$(dirname "$p")")/$(basename "$p")"
-    echo "$p" >>"$list"
-    [ -L "$p" ] || return 0
-    t=$(readlink "$p")
-    case "$t" in /*) p=$t ;; *) p="$(dirname "$p")/$t" ;; esac
-  done
-}
-for d in /bin /sbin /lib /lib64; do [ -L "$d" ] && echo "$d" >>"$list"; done
-bins="/usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi /usr/sbin/conntrack /usr/bin/mount /usr/bin/umount /usr/bin/nsenter /usr/bin/findmnt /usr/bin/dash"
-for b in $bins; do
-  add "$b"
-  for l in $(ldd "$b" | awk '/=>/ { print $3 } /^[[:space:]]*\// { print $1 }'); do add "$l"; done
-done
-for x in /usr/lib/x86_64-linux-gnu/xtables/*.so; do
-  add "$x"
-  for l in $(ldd "$x" | awk '/=>/ { print $3 }'); do add "$l"; done
-done
-for t in iptables ip6tables; do
-  for v in "" -nft -legacy; do
-    for s in "" -save -restore; do add "/usr/sbin/$t$v$s"; done
-  done
-done
-add /usr/bin/sh
-add /etc/ssl/certs/ca-certificates.crt
-sort -u "$list" | sed 's|^/||' >"$list.sorted"
-tar -C / --no-recursion -c -f - -T "$list.sorted"
-`
+//
+//go:embed runtime.sh
+var runtimeScript string
+
+// RuntimeScript is runtime.sh, which the builder runs in the node base
+// image for the runtime tools.
+func RuntimeScript() string { return runtimeScript }

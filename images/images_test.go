@@ -83,3 +83,24 @@ func keys(m map[string][]byte) []string {
 	}
 	return out
 }
+
+func TestReleaseDockerfile(t *testing.T) {
+	rel, err := Lookup(DefaultKubernetesVersion())
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := ReleaseDockerfile(rel, true)
+	stage := ReleaseDockerfile(rel, false)
+	d := rel.Defaults()
+	for _, want := range []string{"COPY --from=" + d.Kubernetes + " ", "COPY --from=" + d.Etcd + " ", "COPY --from=" + d.CNI + " ", "COPY --from=" + d.CoreDNS + " ", "COPY --from=" + d.Tools + " ", "io.docker-rke.recipe=" + ReleaseHash(rel), "COPY images/ /opt/docker-rke/images/"} {
+		if !strings.Contains(node, want) || !strings.Contains(stage, want) {
+			t.Errorf("Dockerfiles lack %q:\n%s\n%s", want, node, stage)
+		}
+	}
+	if !strings.Contains(node, "COPY seed/ /opt/docker-rke/seed/") || strings.Contains(stage, "seed/") {
+		t.Errorf("only the node image carries the seed:\n%s\n%s", node, stage)
+	}
+	if !strings.HasPrefix(node, "FROM docker-rke/node:") {
+		t.Errorf("not from the node image:\n%s", node)
+	}
+}

@@ -1,6 +1,6 @@
 // Package images names every image a cluster runs and pins the versions the
 // tool builds them from. It is the one place versions are written down: the
-// DSL's defaults, the plan and (later) the image builder all read it.
+// DSL's defaults, the plan and the image builder all read it.
 package images
 
 import (
@@ -25,8 +25,8 @@ type Release struct {
 }
 
 // releases are the Kubernetes versions this tool knows how to build, newest
-// first. v1.37 is the newest that runs on the cgroup v1 hosts measured here
-// (with failCgroupV1: false); see shared/reference/host-facts.md.
+// first. The kubelet of v1.37 still runs on cgroup v1 hosts (such as the
+// machines this project is built on) when told failCgroupV1: false.
 var releases = []Release{
 	{
 		Kubernetes: "v1.37.2",

@@ -15,7 +15,6 @@ import (
 
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/images/builder"
-	"github.com/docker-rke/docker-rke/images/node"
 )
 
 func (a *App) imagesCommand() *cli.Command {
@@ -47,7 +46,7 @@ func (a *App) imagesBuild(c *cli.Context) error {
 	defer log.Spin()()
 	start := time.Now()
 	if c.Args().First() == "node" {
-		ref, built, err := node.Build(c.Context, a.Docker.Client(), node.BuildOptions{Progress: func(line string) { log.Printf("%s", line) }})
+		ref, built, err := builder.BuildNode(c.Context, a.Docker.Client(), builder.NodeOptions{Progress: func(line string) { log.Printf("%s", line) }})
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,6 @@ import (
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/images/builder"
-	"github.com/docker-rke/docker-rke/images/node"
 	"github.com/docker-rke/docker-rke/internal/fanout"
 	"github.com/docker-rke/docker-rke/pki"
 	"github.com/docker-rke/docker-rke/runtime"
@@ -116,7 +115,7 @@ func (a *App) ensureImages(c *cli.Context, plan *runtime.Plan, log *stepLog) err
 			continue
 		}
 		checked[cl.KubernetesVersion] = true
-		ok, err := node.Exists(c.Context, a.Docker.Client(), want)
+		ok, err := builder.ImageExists(c.Context, a.Docker.Client(), want)
 		if err != nil {
 			return err
 		}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # engine-lib.sh: what ensure-engine.sh and restart-engine.sh share. Sourced.
 
 log() { printf '%s: %s\n' "$(basename "$0" .sh)" "$*" >&2; }

@@ -26,13 +26,13 @@ type runtimeFiles struct{ tar []byte }
 // runtimeFiles extracts the runtime tools from the node base image through
 // a short-lived container on the engine.
 func (b *Builder) runtimeFiles(ctx context.Context) (*runtimeFiles, error) {
-	if _, _, err := node.Build(ctx, b.api, node.BuildOptions{Progress: func(line string) { b.log.Printf("%s", line) }}); err != nil {
+	if _, _, err := BuildNode(ctx, b.api, NodeOptions{Progress: func(line string) { b.log.Printf("%s", line) }}); err != nil {
 		return nil, err
 	}
 	b.log.Printf("[images] collecting iptables, conntrack, mount and nsenter from %s", node.BaseImage())
 	created, err := b.api.ContainerCreate(ctx, &container.Config{
 		Image:      node.BaseImage(),
-		Entrypoint: []string{"sh", "-c", images.RuntimeScript},
+		Entrypoint: []string{"sh", "-c", images.RuntimeScript()},
 		Labels:     map[string]string{"io.docker-rke.builder": "runtime"},
 	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
 	if err != nil {
@@ -89,7 +89,7 @@ func (b *Builder) assemble(ctx context.Context, c images.Component, hash string,
 	}
 	defer resp.Close()
 	var id string
-	if err := node.ReadMessages(resp, func(s string) {
+	if err := ReadMessages(resp, func(s string) {
 		if strings.HasPrefix(s, "sha256:") {
 			id = strings.TrimSpace(s)
 		}

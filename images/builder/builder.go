@@ -25,7 +25,6 @@ import (
 
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/images"
-	"github.com/docker-rke/docker-rke/images/node"
 )
 
 // Logger receives progress lines.
@@ -94,7 +93,7 @@ func (b *Builder) Build(ctx context.Context, comps []images.Component) ([]Result
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := node.Lock(ctx, func(line string) { b.log.Printf("%s", line) })
+	unlock, err := Lock(ctx, func(line string) { b.log.Printf("%s", line) })
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +119,10 @@ func (b *Builder) Build(ctx context.Context, comps []images.Component) ([]Result
 	if len(todo) == 0 {
 		return results, nil
 	}
+	goos, goarch, err := b.platform(ctx)
+	if err != nil {
+		return results, err
+	}
 	var rt *runtimeFiles
 	if needRuntime {
 		if rt, err = b.runtimeFiles(ctx); err != nil {
@@ -133,7 +136,7 @@ func (b *Builder) Build(ctx context.Context, comps []images.Component) ([]Result
 		}
 		start := time.Now()
 		b.log.Printf("[images] %s %s: building", c.Name, c.Version)
-		bins, err := b.compile(ctx, c, gover)
+		bins, err := b.compile(ctx, c, compileOptions{goVersion: gover, goos: goos, goarch: goarch})
 		if err != nil {
 			return results, fmt.Errorf("image %s: %w", c.Ref, err)
 		}
@@ -157,9 +160,39 @@ func order(comps []images.Component, name string) int {
 	return len(comps)
 }
 
+// compileOptions say how compile builds: with which Go, for which
+// platform.
+type compileOptions struct {
+	goVersion    string
+	goos, goarch string
+}
+
+// platform is the OS and architecture of the engine's host, for Go: the
+// binaries run inside its nodes, whatever the client runs on (a Mac with
+// Docker Desktop builds for linux/arm64 or linux/amd64 alike).
+func (b *Builder) platform(ctx context.Context) (goos, goarch string, err error) {
+	info, err := b.api.Info(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("engine info: %w", err)
+	}
+	goarch, ok := goArch(info.Architecture)
+	if !ok {
+		return "", "", fmt.Errorf("the engine runs on %s/%s, which docker rke does not build for", info.OSType, info.Architecture)
+	}
+	return info.OSType, goarch, nil
+}
+
+// goArch is Go's name of an architecture as the engine reports it (the
+// kernel's, uname -m).
+func goArch(machine string) (string, bool) {
+	a, ok := map[string]string{"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[machine]
+	return a, ok
+}
+
 // compile writes the component's wrapper module under the cache directory
-// and builds its binaries there with the host's Go, statically.
-func (b *Builder) compile(ctx context.Context, c images.Component, gover string) (map[string]string, error) {
+// and builds its binaries there with the host's Go, statically, for the
+// engine's platform.
+func (b *Builder) compile(ctx context.Context, c images.Component, opts compileOptions) (map[string]string, error) {
 	if len(c.Binaries) == 0 {
 		return map[string]string{}, nil
 	}
@@ -186,10 +219,10 @@ func (b *Builder) compile(ctx context.Context, c images.Component, gover string)
 		ldflags := append([]string{"-s", "-w"}, bin.LDFlags...)
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", strings.Join(ldflags, " "), "-o", dst, bin.Package)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly -buildvcs=false", "GOTOOLCHAIN=local")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+opts.goos, "GOARCH="+opts.goarch, "GOFLAGS=-mod=readonly -buildvcs=false", "GOTOOLCHAIN=local")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-		b.log.Printf("[images] %s %s: go build %s (%s)", c.Name, c.Version, bin.Package, gover)
+		b.log.Printf("[images] %s %s: go build %s (%s, %s/%s)", c.Name, c.Version, bin.Package, opts.goVersion, opts.goos, opts.goarch)
 		if output, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go build %s: %w\n%s", bin.Package, err, tail(string(output), 30))
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/images/node"
+	"github.com/docker-rke/docker-rke/internal/tarball"
 )
 
 // BuildRelease builds everything a release needs, each piece only when it
@@ -24,7 +25,7 @@ import (
 // and the release's node image that bakes them together.
 func (b *Builder) BuildRelease(ctx context.Context, rel images.Release) ([]Result, error) {
 	start := time.Now()
-	_, built, err := node.Build(ctx, b.api, node.BuildOptions{Progress: func(line string) { b.log.Printf("%s", line) }})
+	_, built, err := BuildNode(ctx, b.api, NodeOptions{Progress: func(line string) { b.log.Printf("%s", line) }})
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func (b *Builder) bakeRelease(ctx context.Context, rel images.Release) (built bo
 	if ok, size, err := b.upToDate(ctx, ref, hash); err != nil || ok {
 		return false, size, err
 	}
-	unlock, err := node.Lock(ctx, func(line string) { b.log.Printf("%s", line) })
+	unlock, err := Lock(ctx, func(line string) { b.log.Printf("%s", line) })
 	if err != nil {
 		return false, 0, err
 	}
@@ -128,9 +129,6 @@ func (b *Builder) pruneNodeImages(ctx context.Context, rel images.Release) {
 // Only the final image gets ref; the stage goes whatever happens.
 func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, ref string) error {
 	refs := rel.Defaults()
-	dockerfile := func(last string) string {
-		return fmt.Sprintf(images.ReleaseDockerfile, node.Image(), refs.Kubernetes, refs.Etcd, refs.CNI, rel.Kubernetes, hash, refs.CoreDNS, refs.Tools, last)
-	}
 	stage := ref + "-stage"
 	defer func() {
 		_, _ = b.api.ImageRemove(context.WithoutCancel(ctx), stage, image.RemoveOptions{Force: true})
@@ -148,17 +146,17 @@ func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, re
 	// another node image loads them from there.
 	addSaved := func(tw *tar.Writer) error {
 		for _, name := range slices.Sorted(maps.Keys(saved)) {
-			if err := addFile(tw, name, saved[name]); err != nil {
+			if err := tarball.Add(tw, tarball.File(name, 0o644, saved[name])); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := b.classicBuild(ctx, stage, dockerfile(images.ReleaseStageFiles), addSaved); err != nil {
+	if err := b.classicBuild(ctx, stage, images.ReleaseDockerfile(rel, false), addSaved); err != nil {
 		return fmt.Errorf("stage: %w", err)
 	}
 	b.log.Printf("[images] node image for %s: booting it once to load its images", rel.Kubernetes)
-	return b.classicBuild(ctx, ref, dockerfile(images.ReleaseNodeFiles), func(tw *tar.Writer) error {
+	return b.classicBuild(ctx, ref, images.ReleaseDockerfile(rel, true), func(tw *tar.Writer) error {
 		if err := addSaved(tw); err != nil {
 			return err
 		}
@@ -167,7 +165,7 @@ func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, re
 		}
 		// Which images the seed's stores hold: a node compares it with
 		// the one in its /var (entrypoint.sh).
-		return addFile(tw, seedPrefix+"/var/lib/docker-rke/seed-id", []byte(hash+"\n"))
+		return tarball.Add(tw, tarball.File(seedPrefix+"/var/lib/docker-rke/seed-id", 0o644, []byte(hash+"\n")))
 	})
 }
 
@@ -176,7 +174,7 @@ func (b *Builder) buildRelease(ctx context.Context, rel images.Release, hash, re
 func (b *Builder) classicBuild(ctx context.Context, ref, dockerfile string, write func(*tar.Writer) error) error {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	if err := addFile(tw, "Dockerfile", []byte(dockerfile)); err != nil {
+	if err := tarball.Add(tw, tarball.File("Dockerfile", 0o644, []byte(dockerfile))); err != nil {
 		return err
 	}
 	if err := write(tw); err != nil {
@@ -195,7 +193,7 @@ func (b *Builder) classicBuild(ctx context.Context, ref, dockerfile string, writ
 		return fmt.Errorf("build: %w", err)
 	}
 	defer resp.Body.Close()
-	return node.ReadMessages(resp.Body, func(string) {})
+	return ReadMessages(resp.Body, func(string) {})
 }
 
 // SavedName is the file name of a saved image in a node:
@@ -214,12 +212,4 @@ func (b *Builder) save(ctx context.Context, ref string) ([]byte, error) {
 	}
 	defer rc.Close()
 	return io.ReadAll(rc)
-}
-
-func addFile(tw *tar.Writer, name string, data []byte) error {
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data))}); err != nil {
-		return err
-	}
-	_, err := tw.Write(data)
-	return err
 }

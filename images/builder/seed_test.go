@@ -71,3 +71,14 @@ func TestFilterStore(t *testing.T) {
 		t.Errorf("filtered entries:\n got %v\nwant %v", got, want)
 	}
 }
+
+func TestGoArch(t *testing.T) {
+	for machine, want := range map[string]string{"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"} {
+		if got, ok := goArch(machine); !ok || got != want {
+			t.Errorf("goArch(%q) = %q, %v", machine, got, ok)
+		}
+	}
+	if _, ok := goArch("s390x"); ok {
+		t.Error("an architecture docker rke never built for was accepted")
+	}
+}

@@ -144,9 +144,9 @@ dpid=$!
 # nodes and the host's real upstream servers, even when the host itself uses
 # a loopback resolver such as systemd-resolved's 127.0.0.53.
 fix_dns() {
-  local gw="" save="" restore rules="" b out t line iface dest hex _
+  local gw="" save="" restore rules="" b out t line dest hex
   # The default route's gateway, from /proc/net/route (hex, little endian).
-  while read -r iface dest hex _; do
+  while read -r _ dest hex _; do
     if [ "$dest" = 00000000 ] && [ "$hex" != 00000000 ]; then
       gw=$((16#${hex:6:2})).$((16#${hex:4:2})).$((16#${hex:2:2})).$((16#${hex:0:2}))
       break

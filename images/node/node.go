@@ -1,5 +1,9 @@
-// Package node builds the node image in two cached stages, with no
-// registry:
+// Package node is the node image's recipe, as data: its files (build.sh,
+// entrypoint.sh, containerd.toml, persist.fstab), its build context and
+// the hashes and names they give. It talks to no daemon (images/builder
+// builds the image), so everything that only names images (the model, the
+// plan) depends on nothing that does. The image is built in two cached
+// stages, with no registry:
 //
 //   - the base, docker-rke/node-base:<hash of build.sh>: a Debian bookworm
 //     root file system made with debootstrap on this machine, with Debian's
@@ -13,26 +17,11 @@ package node
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
-
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
+	"github.com/docker-rke/docker-rke/internal/digest"
+	"github.com/docker-rke/docker-rke/internal/tarball"
 )
 
 //go:embed build.sh entrypoint.sh containerd.toml persist.fstab
@@ -109,12 +98,12 @@ func mustRead(name string) []byte {
 }
 
 func hashOf(parts ...[]byte) string {
-	h := sha256.New()
+	h := digest.New()
 	for _, p := range parts {
 		fmt.Fprintf(h, "%d\x00", len(p))
 		h.Write(p)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:12]
+	return digest.Short(h, digest.Tag)
 }
 
 // BaseImage is the reference of the debootstrapped base.
@@ -128,215 +117,21 @@ func Hash() string {
 // Image is the reference of the node image this build of docker rke uses.
 func Image() string { return Repository + ":" + Hash() }
 
-// Exists reports whether the engine has the image.
-func Exists(ctx context.Context, api client.ImageAPIClient, ref string) (bool, error) {
-	_, err := api.ImageInspect(ctx, ref)
-	switch {
-	case err == nil:
-		return true, nil
-	case cerrdefs.IsNotFound(err):
-		return false, nil
-	default:
-		return false, fmt.Errorf("inspecting image %s: %w", ref, err)
-	}
-}
+// BuildScript is build.sh, which writes the base's root file system as a
+// tar stream to its stdout.
+func BuildScript() []byte { return mustRead("build.sh") }
 
-// BuildOptions tune Build.
-type BuildOptions struct {
-	// Progress receives one line per build step.
-	Progress func(line string)
-}
-
-// Build makes the node image unless the engine already has it, and returns
-// its reference and whether it had to be built. Each stage gets its final
-// tag only when it succeeded, so a failed build leaves no half-built image
-// under either tag, and the next run resumes from the stage that is there.
-func Build(ctx context.Context, api client.ImageAPIClient, opts BuildOptions) (ref string, built bool, err error) {
-	ref = Image()
-	if ok, err := Exists(ctx, api, ref); err != nil || ok {
-		return ref, false, err
-	}
-	// Two builds at once would both run debootstrap and race to tag:
-	// take a lock, then look again, since the other build may have
-	// finished the image while this one waited.
-	unlock, err := Lock(ctx, opts.Progress)
-	if err != nil {
-		return "", false, err
-	}
-	defer unlock()
-	if ok, err := Exists(ctx, api, ref); err != nil || ok {
-		return ref, false, err
-	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = func(string) {}
-	}
-	base := BaseImage()
-	ok, err := Exists(ctx, api, base)
-	if err != nil {
-		return "", false, err
-	}
-	if !ok {
-		progress("building the base " + base + " with debootstrap (minutes; only when build.sh changes)")
-		if err := buildBase(ctx, api, base, progress); err != nil {
-			return "", false, err
-		}
-	}
-	progress("adding the entrypoint and containerd config: " + ref)
-	if err := buildNode(ctx, api, base, ref); err != nil {
-		return "", false, err
-	}
-	return ref, true, nil
-}
-
-// buildBase streams build.sh's root file system straight into the engine's
-// import API: no temporary tar file, and it works with any docker context.
-func buildBase(ctx context.Context, api client.ImageAPIClient, ref string, progress func(string)) error {
-	dir, err := os.MkdirTemp("", "docker-rke-node-recipe-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "build.sh")
-	if err := os.WriteFile(script, mustRead("build.sh"), 0o755); err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, "bash", script)
-	// Its own process group, so cancelling stops debootstrap and apt too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("node image: starting build.sh: %w", err)
-	}
-	var tail []string
-	logDone := make(chan struct{})
-	go func() {
-		defer close(logDone)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			tail = append(tail, sc.Text())
-			if len(tail) > 20 {
-				tail = tail[1:]
-			}
-			progress(sc.Text())
-		}
-	}()
-	id, importErr := importRootfs(ctx, api, stdout)
-	_, _ = io.Copy(io.Discard, stdout) // let the script finish if the engine stopped reading
-	<-logDone
-	if waitErr := cmd.Wait(); importErr == nil && waitErr != nil {
-		importErr = fmt.Errorf("node image: build.sh failed: %w\n%s", waitErr, strings.Join(tail, "\n"))
-	}
-	if importErr == nil {
-		importErr = api.ImageTag(ctx, id, ref)
-	}
-	if importErr != nil {
-		if id != "" {
-			_, _ = api.ImageRemove(context.WithoutCancel(ctx), id, image.RemoveOptions{Force: true, PruneChildren: true})
-		}
-		return importErr
-	}
-	return nil
-}
-
-// importRootfs imports a root file system tar stream as an untagged image
-// and returns its ID.
-func importRootfs(ctx context.Context, api client.ImageAPIClient, rootfs io.Reader) (string, error) {
-	resp, err := api.ImageImport(ctx, image.ImportSource{Source: rootfs, SourceName: "-"}, "", image.ImportOptions{
-		Message: "docker-rke node base",
-	})
-	if err != nil {
-		return "", fmt.Errorf("node image: import: %w", err)
-	}
-	defer resp.Close()
-	var id string
-	err = ReadMessages(resp, func(status string) {
-		if strings.HasPrefix(status, "sha256:") {
-			id = strings.TrimSpace(status)
-		}
-	})
-	if err != nil {
-		return id, fmt.Errorf("node image: import: %w", err)
-	}
-	if id == "" {
-		return "", errors.New("node image: the engine returned no image ID")
-	}
-	return id, nil
-}
-
-// buildNode builds the node image from the base with the engine's classic
-// builder: the base is local, so nothing is pulled.
-func buildNode(ctx context.Context, api client.ImageAPIClient, base, ref string) error {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	files := map[string][]byte{
-		"Dockerfile":      []byte(fmt.Sprintf(dockerfile, base, Hash())),
-		"entrypoint.sh":   mustRead("entrypoint.sh"),
-		"containerd.toml": mustRead("containerd.toml"),
-		"persist.fstab":   mustRead("persist.fstab"),
-	}
-	for _, name := range []string{"Dockerfile", "entrypoint.sh", "containerd.toml", "persist.fstab"} {
-		mode := int64(0o644)
-		if strings.HasSuffix(name, ".sh") {
-			mode = 0o755
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(files[name]))}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(files[name]); err != nil {
-			return err
-		}
+// Context is the build context of the node image on top of base: its
+// Dockerfile, files and layout, as a tar.
+func Context(base string) ([]byte, error) {
+	entries := []tarball.Entry{
+		tarball.File("Dockerfile", 0o644, []byte(fmt.Sprintf(dockerfile, base, Hash()))),
+		tarball.File("entrypoint.sh", 0o755, mustRead("entrypoint.sh")),
+		tarball.File("containerd.toml", 0o644, mustRead("containerd.toml")),
+		tarball.File("persist.fstab", 0o644, mustRead("persist.fstab")),
 	}
 	for _, h := range layout {
-		if err := tw.WriteHeader(&h); err != nil {
-			return err
-		}
+		entries = append(entries, tarball.Entry{Header: h})
 	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	resp, err := api.ImageBuild(ctx, &buf, build.ImageBuildOptions{
-		Tags:        []string{ref},
-		Remove:      true,
-		ForceRemove: true,
-		PullParent:  false,
-		Version:     build.BuilderV1,
-	})
-	if err != nil {
-		return fmt.Errorf("node image: build: %w", err)
-	}
-	defer resp.Body.Close()
-	if err := ReadMessages(resp.Body, func(string) {}); err != nil {
-		return fmt.Errorf("node image: build: %w", err)
-	}
-	return nil
-}
-
-// ReadMessages reads the engine's JSON message stream (import, build) and
-// returns the first error it reports; status sees every status line.
-func ReadMessages(r io.Reader, status func(string)) error {
-	dec := json.NewDecoder(r)
-	for {
-		var msg struct {
-			Status string `json:"status"`
-			Error  string `json:"error"`
-		}
-		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("reading the engine's answer: %w", err)
-		}
-		if msg.Error != "" {
-			return errors.New(msg.Error)
-		}
-		status(msg.Status)
-	}
+	return tarball.Bytes(entries...)
 }
