@@ -23,71 +23,34 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-
-	"github.com/docker/docker/client"
 
 	"github.com/docker-rke/docker-rke/dind"
-	"github.com/docker-rke/docker-rke/pki"
+	"github.com/docker-rke/docker-rke/model"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
 // fieldManager owns what up applies.
 const fieldManager = "docker-rke"
 
-// kubeClients reach the API server of a controlplane node through the
-// outer engine (exec + socat on the node's loopback), which works wherever
-// the engine is, as the admin.
-func kubeClients(api client.APIClient, n runtime.Node, b pki.Bundle) (*kubernetes.Clientset, *dynamic.DynamicClient, error) {
-	cfg := &rest.Config{
-		Host: runtime.LocalAPIServer,
-		TLSClientConfig: rest.TLSClientConfig{
-			CAData:   b[pki.CA].CertPEM,
-			CertData: b["kube-admin"].CertPEM,
-			KeyData:  b["kube-admin"].KeyPEM,
-		},
-		Dial:      dind.NodeLocalDialer(api, n.ContainerName),
-		QPS:       50,
-		Burst:     100,
-		Timeout:   20 * time.Second,
-		UserAgent: "docker-rke",
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	return cs, dyn, err
-}
-
 // nodeObject is the Node docker rke creates for a planned node before its
 // kubelet starts: roles and the user's labels, taints, and its pod block.
-func nodeObject(n runtime.Node, podCIDR string) (*corev1.Node, error) {
-	taints, err := parseTaints(n.Taints)
-	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", n.Name, err)
-	}
+func nodeObject(n runtime.Node, podCIDR string) *corev1.Node {
 	labels := maps.Clone(n.Labels)
 	labels["kubernetes.io/hostname"] = n.Name
 	labels["kubernetes.io/os"] = "linux"
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels},
-		Spec:       corev1.NodeSpec{PodCIDR: podCIDR, PodCIDRs: []string{podCIDR}, Taints: taints},
-	}, nil
+		Spec:       corev1.NodeSpec{PodCIDR: podCIDR, PodCIDRs: []string{podCIDR}, Taints: nodeTaints(n.Taints)},
+	}
 }
 
-// parseTaints reads key[=value]:effect.
-func parseTaints(in []string) ([]corev1.Taint, error) {
+// nodeTaints are the plan's taints as Kubernetes has them.
+func nodeTaints(in []model.Taint) []corev1.Taint {
 	var out []corev1.Taint
 	for _, t := range in {
-		kv, effect, ok := strings.Cut(t, ":")
-		if !ok {
-			return nil, fmt.Errorf("taint %q has no effect", t)
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		out = append(out, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
+		out = append(out, corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
 	}
-	return out, nil
+	return out
 }
 
 // ensureNodes creates every planned Node that does not exist, brings the
@@ -98,10 +61,7 @@ func ensureNodes(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster
 	planned := map[string]bool{}
 	for _, n := range c.Nodes {
 		planned[n.Name] = true
-		want, err := nodeObject(n, podCIDRs[n.Name])
-		if err != nil {
-			return err
-		}
+		want := nodeObject(n, podCIDRs[n.Name])
 		have, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			if _, err := cs.CoreV1().Nodes().Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager}); err != nil {
@@ -261,7 +221,7 @@ func addons(c runtime.Cluster) []applied {
 			TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 			ObjectMeta: meta("docker-rke:kube-apiserver-kubelet-api-admin", ""),
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:kubelet-api-admin"},
-			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "kube-apiserver"}},
+			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: runtime.CertAPIServer}},
 		}},
 		{gvrServiceAccount, &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta("coredns", "kube-system")}},
 		// The DNS check's pod starts before the controller-manager has made
@@ -334,8 +294,7 @@ func tolerateDefined(c runtime.Cluster) []corev1.Toleration {
 	seen := map[string]bool{}
 	var out []corev1.Toleration
 	for _, n := range c.Nodes {
-		taints, _ := parseTaints(n.Taints)
-		for _, t := range taints {
+		for _, t := range n.Taints {
 			if !seen[t.Key] {
 				seen[t.Key] = true
 				out = append(out, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOpExists})

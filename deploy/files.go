@@ -1,18 +1,14 @@
 package deploy
 
 import (
-	"archive/tar"
-	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/docker-rke/docker-rke/internal/digest"
+	"github.com/docker-rke/docker-rke/internal/tarball"
 	"github.com/docker-rke/docker-rke/model"
 	"github.com/docker-rke/docker-rke/pki"
 	"github.com/docker-rke/docker-rke/runtime"
@@ -47,13 +43,13 @@ func nodeFiles(b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, 
 	if err := add(pki.CA, n.HasRole(model.RoleControlPlane)); err != nil {
 		return nil, err
 	}
-	if err := add("kube-kubelet-"+n.Name, true); err != nil {
+	if err := add(runtime.CertKubelet(n.Name), true); err != nil {
 		return nil, err
 	}
 	out = append(out, file{runtime.KubeletConfig, kubeletConfig(c, n.Name), 0o644}, file{CNIConfig, cniConfig(podCIDR), 0o644})
 	// kubelet and kube-proxy reach the API server on the node's loopback:
 	// the local API server, or the node's API proxy.
-	for path, user := range map[string]string{runtime.Kubeconfig("kube-node"): "kube-node-" + n.Name, runtime.Kubeconfig("kube-proxy"): "kube-proxy"} {
+	for path, user := range map[string]string{runtime.Kubeconfig("kube-node"): runtime.CertNode(n.Name), runtime.Kubeconfig(runtime.CertKubeProxy): runtime.CertKubeProxy} {
 		kc, err := b.Kubeconfig("local", runtime.LocalAPIServer, user)
 		if err != nil {
 			return nil, err
@@ -61,12 +57,12 @@ func nodeFiles(b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, 
 		out = append(out, file{path, kc, 0o600})
 	}
 	if n.HasRole(model.RoleEtcd) {
-		if err := add("kube-etcd-"+n.Name, true); err != nil {
+		if err := add(runtime.CertEtcd(n.Name), true); err != nil {
 			return nil, err
 		}
 	}
 	if n.HasRole(model.RoleControlPlane) {
-		for _, name := range []string{"kube-apiserver", "kube-apiserver-etcd-client", "kube-apiserver-proxy-client", pki.ServiceAccount} {
+		for _, name := range []string{runtime.CertAPIServer, runtime.CertAPIServerEtcdClient, runtime.CertAPIServerProxyClient, pki.ServiceAccount} {
 			if err := add(name, true); err != nil {
 				return nil, err
 			}
@@ -80,7 +76,7 @@ func nodeFiles(b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, 
 		}
 		out = append(out, file{runtime.PublicKey(pki.ServiceAccount), pub, 0o644})
 		out = append(out, file{runtime.EncryptionConfig, encryptionConfig, 0o600})
-		for _, user := range []string{"kube-controller-manager", "kube-scheduler"} {
+		for _, user := range []string{runtime.CertControllerManager, runtime.CertScheduler} {
 			kc, err := b.Kubeconfig("local", fmt.Sprintf("https://127.0.0.1:%d", runtime.APIServerPort), user)
 			if err != nil {
 				return nil, err
@@ -96,43 +92,21 @@ func nodeFiles(b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, 
 func filesDigest(files []file) string {
 	sorted := append([]file(nil), files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].path < sorted[j].path })
-	h := sha256.New()
+	h := digest.New()
 	for _, f := range sorted {
 		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", f.path, f.mode, len(f.data))
 		h.Write(f.data)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	return digest.Short(h, digest.Label)
 }
 
 // tarFiles packs files to unpack at "/".
 func tarFiles(files []file) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	dirs := map[string]bool{}
-	now := time.Now()
-	for _, f := range files {
-		rel := strings.TrimPrefix(f.path, "/")
-		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
-		}
+	entries := make([]tarball.Entry, len(files))
+	for i, f := range files {
+		entries[i] = tarball.File(strings.TrimPrefix(f.path, "/"), f.mode, f.data)
 	}
-	for d := range dirs {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: now}); err != nil {
-			return nil, err
-		}
-	}
-	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f.path, "/"), Mode: f.mode, Size: int64(len(f.data)), ModTime: now}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return tarball.Bytes(tarball.WithParents(entries)...)
 }
 
 // newEncryptionKey makes the key that encrypts Secrets at rest.

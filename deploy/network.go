@@ -1,13 +1,18 @@
 package deploy
 
 import (
+	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
+	"text/template"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/docker-rke/docker-rke/internal/sticky"
 
 	"github.com/docker-rke/docker-rke/runtime"
 )
@@ -34,40 +39,26 @@ func assignPodCIDRs(clusterCIDR string, maskBits int, have map[string]string, no
 	if !cidr.Addr().Is4() || maskBits < cidr.Bits() || maskBits > 30 {
 		return nil, fmt.Errorf("pod CIDR %s cannot be cut into /%d node blocks", cidr, maskBits)
 	}
-	out := map[string]string{}
-	used := map[netip.Prefix]bool{}
-	for _, n := range nodes {
-		if p, err := netip.ParsePrefix(have[n]); err == nil && p.Bits() == maskBits && cidr.Contains(p.Addr()) && !used[p] {
-			out[n] = p.String()
-			used[p] = true
+	held := map[string]netip.Prefix{}
+	for name, b := range have {
+		if p, err := netip.ParsePrefix(b); err == nil {
+			held[name] = p
 		}
 	}
-	next := netip.PrefixFrom(cidr.Addr(), maskBits)
-	size := uint64(1) << (32 - maskBits)
-	for _, n := range nodes {
-		if out[n] != "" {
-			continue
-		}
-		for used[next] {
-			next = nextBlock(next, size)
-		}
-		if !cidr.Contains(next.Addr()) {
-			return nil, fmt.Errorf("pod CIDR %s has no free /%d block for node %s", cidr, maskBits, n)
-		}
-		out[n] = next.String()
-		used[next] = true
+	isBlock := func(p netip.Prefix) bool { return p.Bits() == maskBits && p.Masked() == p && cidr.Contains(p.Addr()) }
+	got, err := sticky.Assign(nodes, held, isBlock, nil, sticky.Blocks(cidr, maskBits))
+	var full *sticky.FullError
+	if errors.As(err, &full) {
+		return nil, fmt.Errorf("pod CIDR %s has no free /%d block for node %s", cidr, maskBits, full.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for name, p := range got {
+		out[name] = p.String()
 	}
 	return out, nil
-}
-
-func nextBlock(p netip.Prefix, size uint64) netip.Prefix {
-	a := p.Addr().As4()
-	v := uint64(a[0])<<24 | uint64(a[1])<<16 | uint64(a[2])<<8 | uint64(a[3])
-	v += size
-	if v > 0xffffffff {
-		return netip.Prefix{} // contained by nothing: the caller stops
-	}
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), p.Bits())
 }
 
 // cniConfig is a node's pod network: a point-to-point link per pod with
@@ -110,28 +101,36 @@ type peer struct{ podCIDR, address string }
 // cost every node memory for the whole cluster's life.)
 func networkScript(clusterCIDR string, peers []peer) string {
 	sort.Slice(peers, func(i, j int) bool { return peers[i].podCIDR < peers[j].podCIDR })
-	var b strings.Builder
-	b.WriteString("set -e\n")
+	type route struct{ PodCIDR, Address string }
+	data := struct {
+		Peers       []route
+		Proto, Want string
+		ClusterCIDR string
+	}{Proto: routeProto, ClusterCIDR: clusterCIDR}
 	var want []string
 	for _, p := range peers {
-		fmt.Fprintf(&b, "ip route replace %s via %s proto %s\n", p.podCIDR, p.address, routeProto)
+		data.Peers = append(data.Peers, route{p.podCIDR, p.address})
 		want = append(want, p.podCIDR)
 	}
-	fmt.Fprintf(&b, `for r in $(ip -4 route show proto %[1]s | awk '{ print $1 }'); do
-  case " %[2]s " in *" $r "*) ;; *) ip route del "$r" proto %[1]s ;; esac
-done
-iptables -w -t nat -N RKE-POSTROUTING 2>/dev/null || true
-iptables -w -t nat -F RKE-POSTROUTING
-iptables -w -t nat -A RKE-POSTROUTING -d %[3]s -j RETURN
-iptables -w -t nat -A RKE-POSTROUTING -s %[3]s -j MASQUERADE
-iptables -w -t nat -C POSTROUTING -j RKE-POSTROUTING 2>/dev/null || iptables -w -t nat -A POSTROUTING -j RKE-POSTROUTING
-`, routeProto, strings.Join(want, " "), clusterCIDR)
+	data.Want = strings.Join(want, " ")
+	var b strings.Builder
+	if err := networkTemplate.Execute(&b, data); err != nil {
+		panic(err) // plain data into a template checked at compile time (see tests)
+	}
 	return b.String()
 }
 
+// networkTemplate is network.sh.tmpl, parsed once.
+var networkTemplate = template.Must(template.New("network.sh").Parse(networkTemplateText))
+
+//go:embed network.sh.tmpl
+var networkTemplateText string
+
 // kubeletConfig is a node's KubeletConfiguration, with the settings that
-// work in a node (shared/reference/host-facts.md): containerd's CRI,
-// cgroupfs, cgroup v1 allowed; authentication by client certificate and
+// work in a node: containerd's CRI (the module proxy does not serve
+// cri-dockerd, so dockerd cannot be the kubelet's runtime), the cgroupfs
+// driver the node's engine uses, cgroup v1 allowed (hosts such as this
+// project's run it); authentication by client certificate and
 // webhook, never anonymous; no image garbage collection, since no
 // registry can give an image back.
 func kubeletConfig(c runtime.Cluster, node string) []byte {
@@ -145,8 +144,8 @@ func kubeletConfig(c runtime.Cluster, node string) []byte {
 		"clusterDomain":            c.ClusterDomain,
 		"clusterDNS":               []string{c.ClusterDNS},
 		"resolvConf":               "/etc/resolv.conf",
-		"tlsCertFile":              runtime.Cert("kube-kubelet-" + node),
-		"tlsPrivateKeyFile":        runtime.Key("kube-kubelet-" + node),
+		"tlsCertFile":              runtime.Cert(runtime.CertKubelet(node)),
+		"tlsPrivateKeyFile":        runtime.Key(runtime.CertKubelet(node)),
 		"authentication": map[string]any{
 			"anonymous": map[string]any{"enabled": false},
 			"webhook":   map[string]any{"enabled": true},

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/client"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -46,7 +45,7 @@ var ErrNotDeployed = errors.New("no deployed control plane in the cluster's stat
 // and a pod's DNS lookup succeeds. It deploys nothing: each node's engine
 // starts the components as they were, and each node's entrypoint puts
 // back its pod routes.
-func WaitReady(ctx context.Context, api client.APIClient, st *State, opts ReadyOptions) ([]Phase, error) {
+func WaitReady(ctx context.Context, nodes map[string]Node, st *State, opts ReadyOptions) ([]Phase, error) {
 	if st.Plan == nil || st.Certificates == nil {
 		return nil, ErrNotDeployed
 	}
@@ -61,7 +60,7 @@ func WaitReady(ctx context.Context, api client.APIClient, st *State, opts ReadyO
 		opts.Log.Printf("[%s] %s: done in %s", c.Name, name, d.Round(10*time.Millisecond))
 	}
 	start := time.Now()
-	node, err := firstAPIServer(ctx, api, c, st, opts.Timeout)
+	node, err := firstAPIServer(ctx, nodes, c, st, opts.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +68,7 @@ func WaitReady(ctx context.Context, api client.APIClient, st *State, opts ReadyO
 	phase("control plane", start)
 
 	start = time.Now()
-	cs, _, err := kubeClients(api, node, st.Certificates)
+	cs, _, err := kubeClients(nodes[node.Name], st.Certificates)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +87,7 @@ func WaitReady(ctx context.Context, api client.APIClient, st *State, opts ReadyO
 	defer dns.cleanup(ctx)
 	prog, err := waitNodesReady(ctx, cs, c, since, opts.Timeout, opts.Log)
 	if err != nil {
-		return nil, notReadyError(ctx, api, c, prog, opts.Timeout)
+		return nil, notReadyError(ctx, nodes, c, prog, opts.Timeout)
 	}
 	phase("nodes ready", start)
 	start = time.Now()
@@ -101,23 +100,24 @@ func WaitReady(ctx context.Context, api client.APIClient, st *State, opts ReadyO
 
 // firstAPIServer returns the first controlplane node whose API server is
 // ready, polling them all.
-func firstAPIServer(ctx context.Context, api client.APIClient, c runtime.Cluster, st *State, timeout time.Duration) (runtime.Node, error) {
-	admin, err := adminTLS(st.Certificates)
-	if err != nil {
-		return runtime.Node{}, err
-	}
+func firstAPIServer(ctx context.Context, nodes map[string]Node, c runtime.Cluster, st *State, timeout time.Duration) (runtime.Node, error) {
 	cps := nodesWith(c, model.RoleControlPlane)
 	clients := make([]*http.Client, len(cps))
 	for i, n := range cps {
-		clients[i] = tlsClient(api, n, admin)
-		defer clients[i].CloseIdleConnections()
+		comp, _ := component(n, model.ComponentAPIServer)
+		hc, err := healthClient(nodes[n.Name], comp.Health, st.Certificates)
+		if err != nil {
+			return runtime.Node{}, err
+		}
+		defer hc.CloseIdleConnections()
+		clients[i] = hc
 	}
-	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", runtime.APIServerPort)
 	var found runtime.Node
 	last := map[string]string{}
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		for i, n := range cps {
-			ok, answer := get(ctx, clients[i], url, "ok")
+			comp, _ := component(n, model.ComponentAPIServer)
+			ok, answer := get(ctx, clients[i], comp.Health.URL, comp.Health.Body)
 			if ok {
 				found = n
 				return true, nil
@@ -129,7 +129,7 @@ func firstAPIServer(ctx context.Context, api client.APIClient, c runtime.Cluster
 	if err != nil {
 		msg := fmt.Sprintf("cluster %s: no API server ready within %s", c.Name, timeout)
 		for _, n := range cps {
-			msg += fmt.Sprintf("\n  node %s: last answer: %s; its last log lines:\n%s", n.Name, last[n.Name], logTail(ctx, api, n, model.ComponentAPIServer))
+			msg += fmt.Sprintf("\n  node %s: last answer: %s; its last log lines:\n%s", n.Name, last[n.Name], nodes[n.Name].Logs(ctx, model.ComponentAPIServer, 15))
 		}
 		return runtime.Node{}, errors.New(msg)
 	}
@@ -137,21 +137,12 @@ func firstAPIServer(ctx context.Context, api client.APIClient, c runtime.Cluster
 }
 
 // ReadyNodes says which of a cluster's nodes are Ready, asking the API
-// server of via, a controlplane node that runs, within timeout.
-func ReadyNodes(ctx context.Context, api client.APIClient, st *State, via string, timeout time.Duration) (map[string]bool, error) {
+// server of via, one of its controlplane nodes that runs, within timeout.
+func ReadyNodes(ctx context.Context, via Node, st *State, timeout time.Duration) (map[string]bool, error) {
 	if st.Plan == nil || st.Certificates == nil {
 		return nil, ErrNotDeployed
 	}
-	var node runtime.Node
-	for _, n := range st.Plan.Nodes {
-		if n.ContainerName == via {
-			node = n
-		}
-	}
-	if !node.HasRole(model.RoleControlPlane) {
-		return nil, fmt.Errorf("cluster %s: %s is not a controlplane node of its plan", st.Plan.Name, via)
-	}
-	cs, _, err := kubeClients(api, node, st.Certificates)
+	cs, _, err := kubeClients(via, st.Certificates)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,11 @@
 package dind
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/docker-rke/docker-rke/internal/sticky"
 )
 
 // nodeAddresses gives each node container its fixed IPv4 address on the
@@ -23,40 +26,27 @@ func nodeAddresses(subnet, gateway string, have map[string]string, containers []
 	if !prefix.Addr().Is4() || prefix.Bits() > 30 {
 		return nil, fmt.Errorf("network subnet %s: docker rke needs an IPv4 subnet of at least 4 addresses", prefix)
 	}
-	used := map[netip.Addr]bool{prefix.Addr(): true, broadcast(prefix): true}
-	if gw, err := netip.ParseAddr(gateway); err == nil {
-		used[gw] = true
-	} else {
-		used[prefix.Addr().Next()] = true // the engine's default gateway
+	gw, err := netip.ParseAddr(gateway)
+	if err != nil {
+		gw = prefix.Addr().Next() // the engine's default gateway
+	}
+	held := map[string]netip.Addr{}
+	for name, a := range have {
+		if addr, err := netip.ParseAddr(a); err == nil {
+			held[name] = addr
+		}
+	}
+	got, err := sticky.Assign(containers, held, func(a netip.Addr) bool { return sticky.IsHost(prefix, a) }, map[netip.Addr]bool{gw: true}, sticky.Hosts(prefix))
+	var full *sticky.FullError
+	if errors.As(err, &full) {
+		return nil, fmt.Errorf("network subnet %s has no free address for node container %s", prefix, full.Name)
+	}
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]string{}
-	for _, name := range containers {
-		if a, err := netip.ParseAddr(have[name]); err == nil && prefix.Contains(a) && !used[a] {
-			out[name] = a.String()
-			used[a] = true
-		}
-	}
-	next := prefix.Addr()
-	for _, name := range containers {
-		if out[name] != "" {
-			continue
-		}
-		for used[next] {
-			next = next.Next()
-		}
-		if !prefix.Contains(next) {
-			return nil, fmt.Errorf("network subnet %s has no free address for node container %s", prefix, name)
-		}
-		out[name] = next.String()
-		used[next] = true
+	for name, a := range got {
+		out[name] = a.String()
 	}
 	return out, nil
-}
-
-// broadcast is the last address of an IPv4 prefix.
-func broadcast(p netip.Prefix) netip.Addr {
-	a := p.Addr().As4()
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	v |= uint32(1)<<(32-p.Bits()) - 1
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

@@ -1,7 +1,6 @@
 package dind
 
 import (
-	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -62,24 +61,6 @@ func TestNodeAddressesFull(t *testing.T) {
 			t.Errorf("subnet %q accepted", bad)
 		}
 	}
-}
-
-func TestBroadcast(t *testing.T) {
-	for subnet, want := range map[string]string{"10.0.0.0/8": "10.255.255.255", "192.168.16.0/20": "192.168.31.255", "172.30.9.0/24": "172.30.9.255"} {
-		p := mustPrefix(t, subnet)
-		if got := broadcast(p).String(); got != want {
-			t.Errorf("broadcast(%s) = %s, want %s", subnet, got, want)
-		}
-	}
-}
-
-func mustPrefix(t *testing.T, s string) netip.Prefix {
-	t.Helper()
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func TestJudgeNetwork(t *testing.T) {

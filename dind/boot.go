@@ -33,7 +33,7 @@ func (e *Engine) BootOnce(ctx context.Context, image string, mode Mode, fn func(
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := e.waitLogLine(waitCtx, name, "entrypoint: images loaded"); err != nil {
+	if err := e.waitLogLine(waitCtx, name, string(ImagesLoaded)); err != nil {
 		return fmt.Errorf("booting %s (container %s): %w", image, name, err)
 	}
 	// The entrypoint stops both daemons on SIGTERM, so their stores are

@@ -2,9 +2,6 @@ package dind
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
+	"github.com/docker-rke/docker-rke/internal/digest"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
@@ -55,15 +53,10 @@ func componentSpec(c runtime.Component, filesHash string, mode Mode) (*container
 	if c.Privileged {
 		grantPrivileges(host, mode)
 	}
-	data, err := json.Marshal(struct {
+	hash := digest.JSON(struct {
 		C *container.Config
 		H *container.HostConfig
-	}{cfg, host})
-	if err != nil {
-		panic(err) // plain data
-	}
-	sum := sha256.Sum256(data)
-	hash := hex.EncodeToString(sum[:])[:16]
+	}{cfg, host}, digest.Label)
 	cfg.Labels[LabelSpec] = hash
 	return cfg, host, hash
 }
@@ -75,26 +68,33 @@ func componentSpec(c runtime.Component, filesHash string, mode Mode) (*container
 func ConvergeComponent(ctx context.Context, node client.APIClient, c runtime.Component, filesHash string, mode Mode) (Action, error) {
 	cfg, host, hash := componentSpec(c, filesHash, mode)
 	have, err := node.ContainerInspect(ctx, c.Name)
+	observed := Observed{}
 	switch {
 	case cerrdefs.IsNotFound(err):
 	case err != nil:
 		return "", fmt.Errorf("component %s: inspect: %w", c.Name, err)
-	case have.Config != nil && have.Config.Labels[LabelSpec] == hash:
-		if have.State != nil && have.State.Running {
-			return Kept, nil
+	default:
+		observed.Exists = true
+		if have.Config != nil {
+			observed.Spec = have.Config.Labels[LabelSpec]
 		}
+		// A container waiting to restart (its restart policy) counts as
+		// running: the engine starts it again by itself.
+		observed.Running = have.State != nil && have.State.Running
+	}
+	action := decide(observed, hash)
+	switch action {
+	case Kept:
+		return Kept, nil
+	case Started:
 		if err := node.ContainerStart(ctx, c.Name, container.StartOptions{}); err != nil {
 			return "", fmt.Errorf("component %s: start: %w", c.Name, err)
 		}
 		return Started, nil
-	default:
+	case Replaced:
 		if err := node.ContainerRemove(ctx, c.Name, container.RemoveOptions{Force: true}); err != nil {
 			return "", fmt.Errorf("component %s: remove the drifted container: %w", c.Name, err)
 		}
-	}
-	action := Created
-	if err == nil {
-		action = Replaced
 	}
 	if _, err := node.ContainerCreate(ctx, cfg, host, nil, nil, c.Name); err != nil {
 		return "", fmt.Errorf("component %s: create: %w", c.Name, err)

@@ -6,9 +6,6 @@
 package dind
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/go-connections/nat"
 
+	"github.com/docker-rke/docker-rke/internal/digest"
 	"github.com/docker-rke/docker-rke/model"
 	"github.com/docker-rke/docker-rke/runtime"
 )
@@ -51,9 +49,12 @@ const (
 	// Privileged is docker run --privileged, what most hosts allow.
 	Privileged Mode = "privileged"
 	// Capabilities is for hosts whose capability bounding set lacks
-	// CAP_SYS_RESOURCE, where privileged containers fail to start: every
-	// capability but that one, and unconfined seccomp, AppArmor and
-	// system paths (see shared/reference/host-facts.md).
+	// CAP_SYS_RESOURCE, where privileged containers fail to start (runc:
+	// "unable to apply caps: operation not permitted"; --cap-add
+	// SYS_RESOURCE fails the same way, and engine 20.10 ignores
+	// --cap-drop with --privileged): every capability but that one, and
+	// unconfined seccomp, AppArmor and system paths, which is what a
+	// node's engine needs to run containers there.
 	Capabilities Mode = "capabilities"
 )
 
@@ -215,18 +216,13 @@ func nodeEnv(c runtime.Cluster) []string {
 // specHash hashes the configuration that matters for drift. JSON of these
 // structs is deterministic (map keys are sorted).
 func specHash(s NodeSpec) string {
-	data, err := json.Marshal(struct {
+	return digest.JSON(struct {
 		Name       string
 		Config     *container.Config
 		Host       *container.HostConfig
 		Networking *network.NetworkingConfig
 		Volume     volume.CreateOptions
-	}{s.Name, s.Config, s.Host, s.Networking, s.Volume})
-	if err != nil {
-		panic(err) // plain data; cannot fail
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])[:16]
+	}{s.Name, s.Config, s.Host, s.Networking, s.Volume}, digest.Label)
 }
 
 // ClusterNetwork is the user-defined bridge of a cluster. Without a subnet

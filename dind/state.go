@@ -11,6 +11,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker-rke/docker-rke/internal/tarball"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
@@ -42,19 +43,12 @@ func (e *Engine) SaveState(ctx context.Context, cluster, image string, data []by
 	}); err != nil {
 		return fmt.Errorf("cluster %s: state volume: %w", cluster, err)
 	}
+	archive, err := tarball.Bytes(tarball.File(stateFile, 0o600, data))
+	if err != nil {
+		return err
+	}
 	return e.withStateContainer(ctx, cluster, image, func(id string) error {
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		if err := tw.WriteHeader(&tar.Header{Name: stateFile, Mode: 0o600, Size: int64(len(data)), ModTime: time.Now()}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(data); err != nil {
-			return err
-		}
-		if err := tw.Close(); err != nil {
-			return err
-		}
-		return e.api.CopyToContainer(ctx, id, stateDir, &buf, container.CopyToContainerOptions{})
+		return e.api.CopyToContainer(ctx, id, stateDir, bytes.NewReader(archive), container.CopyToContainerOptions{})
 	})
 }
 

@@ -54,20 +54,23 @@ type nodeClients struct {
 
 // NodeClient returns the docker client of the engine inside a node
 // container. It stays open until Close.
-func (e *Engine) NodeClient(node string) (*client.Client, error) {
+func (e *Engine) NodeClient(node string) (client.APIClient, error) {
 	e.clients.mu.Lock()
 	defer e.clients.mu.Unlock()
-	if c, ok := e.clients.m[node]; ok {
-		return c, nil
+	c, ok := e.clients.m[node]
+	if !ok {
+		var err error
+		if c, err = NodeClient(e.dialer, node); err != nil {
+			return nil, err
+		}
+		if e.clients.m == nil {
+			e.clients.m = map[string]*client.Client{}
+		}
+		e.clients.m[node] = c
 	}
-	c, err := NodeClient(e.dialer, node)
-	if err != nil {
-		return nil, err
+	if e.debug != nil {
+		return DebugClient(c, e.debug, node), nil
 	}
-	if e.clients.m == nil {
-		e.clients.m = map[string]*client.Client{}
-	}
-	e.clients.m[node] = c
 	return c, nil
 }
 

@@ -37,6 +37,8 @@ type Engine struct {
 	dialer  DialerFactory
 	log     Logger
 	clients nodeClients
+	// debug, if set, hears of every request to a node's engine.
+	debug Logger
 }
 
 // NewEngine returns an Engine for the docker client the command line built.
@@ -53,17 +55,6 @@ type UpOptions struct {
 	// ModeCache, if set, remembers how this engine runs nodes.
 	ModeCache ModeCache
 }
-
-// Action says what Up did with a node.
-type Action string
-
-// What Up can do with a node container.
-const (
-	Created  Action = "created"
-	Started  Action = "started"
-	Kept     Action = "kept"
-	Replaced Action = "replaced"
-)
 
 // NodeStatus is the outcome for one node.
 type NodeStatus struct {
@@ -401,19 +392,22 @@ func containerAddress(ctr *container.Summary, net string) string {
 // kept through a replacement; newVolume says whether this run made it.
 func (e *Engine) convergeNode(ctx context.Context, c runtime.Cluster, n runtime.Node, opts NodeOptions, have *container.Summary, ports *apiPortSet, u *undo) (action Action, newVolume bool, err error) {
 	spec := NodeContainer(c, n, opts)
-	action = Created
+	observed := Observed{}
 	if have != nil {
-		if have.Labels[LabelSpec] == spec.Hash {
-			if have.State == "running" {
-				e.log.Printf("[%s] node %s: running and up to date", c.Name, n.Name)
-				return Kept, false, nil
-			}
-			e.log.Printf("[%s] node %s: %s: starting", c.Name, n.Name, have.State)
-			if err := e.api.ContainerStart(ctx, spec.Name, container.StartOptions{}); err != nil {
-				return "", false, startError(spec, err)
-			}
-			return Started, false, nil
+		observed = Observed{Exists: true, Spec: have.Labels[LabelSpec], Running: have.State == "running"}
+	}
+	action = decide(observed, spec.Hash)
+	switch action {
+	case Kept:
+		e.log.Printf("[%s] node %s: running and up to date", c.Name, n.Name)
+		return Kept, false, nil
+	case Started:
+		e.log.Printf("[%s] node %s: %s: starting", c.Name, n.Name, have.State)
+		if err := e.api.ContainerStart(ctx, spec.Name, container.StartOptions{}); err != nil {
+			return "", false, startError(spec, err)
 		}
+		return Started, false, nil
+	case Replaced:
 		old, err := e.api.ContainerInspect(ctx, spec.Name)
 		if err != nil {
 			return "", false, fmt.Errorf("inspect: %w", err)
@@ -425,7 +419,6 @@ func (e *Engine) convergeNode(ctx context.Context, c runtime.Cluster, n runtime.
 		if err := e.removeContainer(ctx, spec.Name); err != nil {
 			return "", false, fmt.Errorf("remove the drifted container: %w", err)
 		}
-		action = Replaced
 	}
 	made, err := e.ensureVolume(ctx, spec.Volume, u)
 	if err != nil {
@@ -485,7 +478,7 @@ func (e *Engine) waitReady(ctx context.Context, cluster, node, containerName str
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	if err := e.waitLogLine(ctx, containerName, "entrypoint: ready"); err != nil {
+	if err := e.waitLogLine(ctx, containerName, string(EngineReady)); err != nil {
 		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("engine did not start within %s:\n%s", timeout, e.logTail(context.WithoutCancel(ctx), containerName, 15))
 		}
@@ -504,26 +497,6 @@ func (e *Engine) waitReady(ctx context.Context, cluster, node, containerName str
 		return fmt.Errorf("engine started but does not answer through the tunnel: %v", last)
 	}
 	e.log.Printf("[%s] node %s: engine ready in %s", cluster, node, time.Since(start).Round(10*time.Millisecond))
-	return nil
-}
-
-// WaitImagesLoaded returns when a node has loaded the images baked into
-// its node image (the entrypoint does that right after its engine answers,
-// while other work goes on). Phases that run components wait for it.
-func (e *Engine) WaitImagesLoaded(ctx context.Context, container string) error {
-	if err := e.waitLogLine(ctx, container, "entrypoint: images loaded"); err != nil {
-		return fmt.Errorf("node container %s: waiting for its images: %w", container, err)
-	}
-	return nil
-}
-
-// WaitStaticImageLoaded returns when a node has loaded the pause image
-// into its engine, which static components run from: the entrypoint loads
-// it first, right after the engine answers.
-func (e *Engine) WaitStaticImageLoaded(ctx context.Context, container string) error {
-	if err := e.waitLogLine(ctx, container, "entrypoint: static image loaded"); err != nil {
-		return fmt.Errorf("node container %s: waiting for the pause image: %w", container, err)
-	}
 	return nil
 }
 

@@ -5,6 +5,7 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -48,6 +49,19 @@ func (t Taint) String() string {
 		return t.Key + ":" + t.Effect
 	}
 	return t.Key + "=" + t.Value + ":" + t.Effect
+}
+
+// UnmarshalJSON also reads kubectl's form, which plans kept before taints
+// had fields (a cluster's state keeps its plan).
+func (t *Taint) UnmarshalJSON(data []byte) error {
+	var s string
+	if json.Unmarshal(data, &s) == nil {
+		parsed, err := ParseTaint(s)
+		*t = parsed
+		return err
+	}
+	type plain Taint
+	return json.Unmarshal(data, (*plain)(t))
 }
 
 // ParseTaint reads kubectl's "key=value:Effect" or "key:Effect" form.

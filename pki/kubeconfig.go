@@ -29,7 +29,7 @@ func ContextName(cluster string) string { return "rke-" + cluster }
 // ContextName.
 func (b Bundle) AdminKubeconfig(cluster, server string) ([]byte, error) {
 	name := ContextName(cluster)
-	return b.kubeconfig(name, server, "kube-admin", name)
+	return b.kubeconfig(name, server, Admin, name)
 }
 
 func (b Bundle) kubeconfig(context, server, cert, user string) ([]byte, error) {

@@ -8,6 +8,8 @@
 package pki
 
 import (
+	"github.com/docker-rke/docker-rke/runtime"
+
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
@@ -25,11 +27,13 @@ import (
 	"time"
 )
 
-// Names of the two certificate authorities.
+// The bundle's most used names (every name is in runtime, next to the
+// files they become).
 const (
-	CA             = "kube-ca"
-	FrontProxyCA   = "kube-apiserver-requestheader-ca"
-	ServiceAccount = "kube-service-account-token"
+	CA             = runtime.CertCA
+	FrontProxyCA   = runtime.CertFrontProxyCA
+	ServiceAccount = runtime.CertServiceAccount
+	Admin          = runtime.CertAdmin
 )
 
 // Validity of what Ensure makes, and how early it renews.

@@ -40,14 +40,14 @@ func Requests(c runtime.Cluster, addresses map[string]net.IP) ([]Request, error)
 	}
 	reqs = append(reqs,
 		// The API server is also the client of kubelets (RKE's layout).
-		Request{Name: "kube-apiserver", Kind: KindPeer, CommonName: "kube-apiserver", DNSNames: apiDNS, IPs: apiIPs, Issuer: CA},
-		Request{Name: "kube-apiserver-etcd-client", Kind: KindClient, CommonName: "kube-apiserver-etcd-client", Issuer: CA},
-		Request{Name: "kube-apiserver-proxy-client", Kind: KindClient, CommonName: "kube-apiserver-proxy-client", Issuer: FrontProxyCA},
+		Request{Name: runtime.CertAPIServer, Kind: KindPeer, CommonName: runtime.CertAPIServer, DNSNames: apiDNS, IPs: apiIPs, Issuer: CA},
+		Request{Name: runtime.CertAPIServerEtcdClient, Kind: KindClient, CommonName: runtime.CertAPIServerEtcdClient, Issuer: CA},
+		Request{Name: runtime.CertAPIServerProxyClient, Kind: KindClient, CommonName: runtime.CertAPIServerProxyClient, Issuer: FrontProxyCA},
 		// RBAC knows these users and groups.
-		Request{Name: "kube-controller-manager", Kind: KindClient, CommonName: "system:kube-controller-manager", Issuer: CA},
-		Request{Name: "kube-scheduler", Kind: KindClient, CommonName: "system:kube-scheduler", Issuer: CA},
-		Request{Name: "kube-proxy", Kind: KindClient, CommonName: "system:kube-proxy", Issuer: CA},
-		Request{Name: "kube-admin", Kind: KindClient, CommonName: "kube-admin", Organization: []string{"system:masters"}, Issuer: CA},
+		Request{Name: runtime.CertControllerManager, Kind: KindClient, CommonName: "system:kube-controller-manager", Issuer: CA},
+		Request{Name: runtime.CertScheduler, Kind: KindClient, CommonName: "system:kube-scheduler", Issuer: CA},
+		Request{Name: runtime.CertKubeProxy, Kind: KindClient, CommonName: "system:kube-proxy", Issuer: CA},
+		Request{Name: Admin, Kind: KindClient, CommonName: Admin, Organization: []string{"system:masters"}, Issuer: CA},
 	)
 	for _, n := range c.Nodes {
 		var ips []net.IP
@@ -56,14 +56,14 @@ func Requests(c runtime.Cluster, addresses map[string]net.IP) ([]Request, error)
 		}
 		if n.HasRole(model.RoleEtcd) {
 			reqs = append(reqs, Request{
-				Name: "kube-etcd-" + n.Name, Kind: KindPeer, CommonName: "kube-etcd-" + n.Name,
+				Name: runtime.CertEtcd(n.Name), Kind: KindPeer, CommonName: runtime.CertEtcd(n.Name),
 				DNSNames: []string{n.Name, "localhost"}, IPs: append([]net.IP{net.IPv4(127, 0, 0, 1).To4()}, ips...), Issuer: CA,
 			})
 		}
 		// The Node authorizer knows a kubelet as system:node:<name>.
 		reqs = append(reqs,
-			Request{Name: "kube-node-" + n.Name, Kind: KindClient, CommonName: "system:node:" + n.Name, Organization: []string{"system:nodes"}, Issuer: CA},
-			Request{Name: "kube-kubelet-" + n.Name, Kind: KindServer, CommonName: "kube-kubelet-" + n.Name, DNSNames: []string{n.Name}, IPs: ips, Issuer: CA},
+			Request{Name: runtime.CertNode(n.Name), Kind: KindClient, CommonName: "system:node:" + n.Name, Organization: []string{"system:nodes"}, Issuer: CA},
+			Request{Name: runtime.CertKubelet(n.Name), Kind: KindServer, CommonName: runtime.CertKubelet(n.Name), DNSNames: []string{n.Name}, IPs: ips, Issuer: CA},
 		)
 	}
 	return reqs, nil

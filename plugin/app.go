@@ -18,6 +18,7 @@ import (
 	"github.com/fatih/color"
 	"github.com/urfave/cli/v2"
 
+	"github.com/docker-rke/docker-rke/dind"
 	metadata "github.com/docker-rke/docker-rke/docker-cli-plugin-metadata"
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/model"
@@ -40,6 +41,18 @@ type App struct {
 	Stderr  io.Writer
 	Version string
 	Invoked *Invocation
+	// debug, with docker's -D, hears of every call to an engine.
+	debug dind.Logger
+}
+
+// newEngine returns an Engine over the one DockerCli's client, logging
+// to log, and with -D every call to a node's engine too.
+func (a *App) newEngine(log dind.Logger) *dind.Engine {
+	e := dind.NewEngine(a.Docker.Client(), log)
+	if a.debug != nil {
+		e.Debug(a.debug)
+	}
+	return e
 }
 
 // Main runs the command line and returns the process exit status. A first
@@ -89,6 +102,14 @@ func Run(ctx context.Context, argv []string, opts Options) int {
 		return 1
 	}
 	app := &App{Docker: dockerCli, Stdout: opts.Stdout, Stderr: opts.Stderr, Version: opts.Version, Invoked: inv}
+	if inv.Docker.Debug {
+		// docker's -D: every call to an engine, with its time.
+		app.debug = newStepLog(opts.Stderr)
+		if err := command.WithAPIClient(dind.DebugClient(dockerCli.Client(), app.debug, "engine"))(dockerCli); err != nil {
+			printError(opts.Stderr, err)
+			return 1
+		}
+	}
 	cmds := app.commands()
 	if err := cmds.RunContext(ctx, interspersed(cmds, append([]string{app.name()}, inv.Args...))); err != nil {
 		var exit cli.ExitCoder

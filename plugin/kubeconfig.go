@@ -27,7 +27,7 @@ func (a *App) kubeconfigCommand() *cli.Command {
 				return cli.Exit("kubeconfig needs one cluster NAME (docker rke ls lists them)", 2)
 			}
 			name := c.Args().First()
-			engine := dind.NewEngine(a.Docker.Client(), newStepLog(a.Stderr))
+			engine := a.newEngine(newStepLog(a.Stderr))
 			st, err := deploy.LoadState(c.Context, engine, name, anyImage())
 			if err != nil {
 				return err

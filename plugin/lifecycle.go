@@ -26,7 +26,7 @@ func (a *App) stopCommand() *cli.Command {
 			}
 			log := newStepLog(a.Stderr)
 			defer log.Spin()()
-			engine := dind.NewEngine(a.Docker.Client(), log)
+			engine := a.newEngine(log)
 			defer engine.Close()
 			return fanout.Each(c.Args().Slice(), func(_ int, name string) error {
 				start := time.Now()
@@ -57,7 +57,7 @@ func (a *App) startCommand() *cli.Command {
 			}
 			log := newStepLog(a.Stderr)
 			defer log.Spin()()
-			engine := dind.NewEngine(a.Docker.Client(), log)
+			engine := a.newEngine(log)
 			defer engine.Close()
 			names := c.Args().Slice()
 			timings := &upTimings{Clusters: map[string][]deploy.Phase{}}
@@ -106,7 +106,7 @@ func (a *App) startCluster(ctx context.Context, engine *dind.Engine, name string
 	if err != nil {
 		return nil, "", err
 	}
-	more, err := deploy.WaitReady(ctx, a.Docker.Client(), st, deploy.ReadyOptions{Timeout: timeout, Log: log, Since: since, Started: started})
+	more, err := deploy.WaitReady(ctx, deployNodes(engine, statuses), st, deploy.ReadyOptions{Timeout: timeout, Log: log, Since: since, Started: started})
 	switch {
 	case errors.Is(err, deploy.ErrNotDeployed) && st.Certificates == nil:
 		return phases, "", nil

@@ -36,7 +36,7 @@ func (a *App) loadCommand() *cli.Command {
 			}
 			log := newStepLog(a.Stderr)
 			defer log.Spin()()
-			engine := dind.NewEngine(a.Docker.Client(), log)
+			engine := a.newEngine(log)
 			defer engine.Close()
 			var src dind.ImageSource
 			var err error

@@ -28,7 +28,7 @@ func (a *App) lsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only print cluster names"},
 		},
 		Action: func(c *cli.Context) error {
-			engine := dind.NewEngine(a.Docker.Client(), newStepLog(a.Stderr))
+			engine := a.newEngine(newStepLog(a.Stderr))
 			defer engine.Close()
 			clusters, err := engine.List(c.Context)
 			if err != nil {
@@ -114,7 +114,8 @@ func (a *App) checkReady(ctx context.Context, engine *dind.Engine, cl *dind.Clus
 	err = errNoAPI
 	for _, n := range st.Plan.Nodes {
 		if running[n.ContainerName] && n.HasRole(model.RoleControlPlane) {
-			if ready, err = deploy.ReadyNodes(ctx, a.Docker.Client(), st, n.ContainerName, readyTimeout); err == nil {
+			via := engine.Node(dind.NodeStatus{Node: n.Name, Container: n.ContainerName})
+			if ready, err = deploy.ReadyNodes(ctx, via, st, readyTimeout); err == nil {
 				break
 			}
 		}

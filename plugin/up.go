@@ -60,7 +60,7 @@ func (a *App) upCommand() *cli.Command {
 			if err := a.ensureImages(c, plan, log); err != nil {
 				return err
 			}
-			engine := dind.NewEngine(a.Docker.Client(), log)
+			engine := a.newEngine(log)
 			defer engine.Close()
 			timings := &upTimings{Clusters: map[string][]deploy.Phase{}, Critical: map[string]critical{}}
 			nodesStart := time.Now()
@@ -153,7 +153,7 @@ func (a *App) rmCommand() *cli.Command {
 			if c.NArg() == 0 {
 				return cli.Exit("rm needs at least one cluster NAME (docker rke ls lists them)", 2)
 			}
-			engine := dind.NewEngine(a.Docker.Client(), newStepLog(a.Stderr))
+			engine := a.newEngine(newStepLog(a.Stderr))
 			var errs []error
 			for _, name := range c.Args().Slice() {
 				if err := removeCluster(c.Context, engine, name, anyImage()); err != nil {
@@ -182,7 +182,7 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 				nodes = append(nodes, s)
 			}
 		}
-		results[i], errs[i] = deploy.Up(c.Context, engine, a.Docker.Client(), cl, nodes, deploy.Options{
+		results[i], errs[i] = deploy.Up(c.Context, cl, nodes, deploy.Env{Nodes: deployNodes(engine, nodes), Store: engine}, deploy.Options{
 			KubeconfigDir: c.String("kubeconfig-dir"),
 			Published:     !a.containerAddressesReachable(),
 			Timeout:       c.Duration("timeout"),
@@ -214,6 +214,15 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 		}
 	}
 	return nil
+}
+
+// deployNodes are the handles deploy reaches nodes through, by node name.
+func deployNodes(engine *dind.Engine, statuses []dind.NodeStatus) map[string]deploy.Node {
+	out := map[string]deploy.Node{}
+	for _, s := range statuses {
+		out[s.Node] = engine.Node(s)
+	}
+	return out
 }
 
 // removeCluster removes everything with the cluster's label and the

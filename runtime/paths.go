@@ -4,11 +4,37 @@ package runtime
 // find things where they expect them; the pki package writes the files.
 const (
 	SSLDir           = "/etc/kubernetes/ssl"
-	CACert           = SSLDir + "/kube-ca.pem"
+	CACert           = SSLDir + "/" + CertCA + ".pem"
 	EncryptionConfig = SSLDir + "/encryption.yaml"
 	KubeletConfig    = SSLDir + "/kubelet-config.yaml"
 	EtcdDataDir      = "/var/lib/rancher/etcd"
 )
+
+// Certificate names: the keys of a cluster's certificate bundle (package
+// pki makes them) and the names of their files in a node (Cert, Key).
+// RKE's names, so that people who know RKE find the files they expect.
+const (
+	CertCA             = "kube-ca"
+	CertFrontProxyCA   = "kube-apiserver-requestheader-ca"
+	CertServiceAccount = "kube-service-account-token"
+	// CertAPIServer serves the API and is its client of kubelets.
+	CertAPIServer            = "kube-apiserver"
+	CertAPIServerEtcdClient  = "kube-apiserver-etcd-client"
+	CertAPIServerProxyClient = "kube-apiserver-proxy-client"
+	CertControllerManager    = "kube-controller-manager"
+	CertScheduler            = "kube-scheduler"
+	CertKubeProxy            = "kube-proxy"
+	CertAdmin                = "kube-admin"
+)
+
+// CertEtcd is an etcd member's certificate, for peers and clients.
+func CertEtcd(node string) string { return "kube-etcd-" + node }
+
+// CertNode is a kubelet's client certificate (system:node:<node>).
+func CertNode(node string) string { return "kube-node-" + node }
+
+// CertKubelet is a kubelet's serving certificate.
+func CertKubelet(node string) string { return "kube-kubelet-" + node }
 
 // Cert is the certificate of a component, e.g. kube-apiserver.
 func Cert(name string) string { return SSLDir + "/" + name + ".pem" }
@@ -25,5 +51,5 @@ func Kubeconfig(name string) string { return SSLDir + "/kubecfg-" + name + ".yam
 
 // EtcdCert is the certificate and key of one etcd member.
 func EtcdCert(node string) (cert, key string) {
-	return Cert("kube-etcd-" + node), Key("kube-etcd-" + node)
+	return Cert(CertEtcd(node)), Key(CertEtcd(node))
 }

@@ -7,8 +7,10 @@
 package runtime
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,7 +68,7 @@ type Node struct {
 	Image         string            `json:"image"`
 	Roles         []model.Role      `json:"roles"`
 	Labels        map[string]string `json:"labels"`
-	Taints        []string          `json:"taints,omitempty"`
+	Taints        []model.Taint     `json:"taints,omitempty"`
 	// Ports and Mounts are the node container's published ports and host
 	// folders.
 	Ports      []model.Port  `json:"ports,omitempty"`
@@ -99,7 +101,19 @@ type Component struct {
 	HostPID     bool `json:"hostPID,omitempty"`
 	Privileged  bool `json:"privileged,omitempty"`
 	// Health is polled until it answers; it never is a sleep.
-	Health string `json:"health"`
+	Health Health `json:"health"`
+}
+
+// Health is how a component says it is up: a GET of URL on its node's
+// loopback answers 200 with Body in it.
+type Health struct {
+	URL  string `json:"url"`
+	Body string `json:"body,omitempty"`
+	// ClusterCA: the component serves with a certificate of the cluster
+	// CA, checked, and the admin's client certificate is presented (the
+	// API server). The others serve with certificates of their own, not
+	// checked: only their health is read.
+	ClusterCA bool `json:"clusterCA,omitempty"`
 }
 
 // NodeCIDRMaskSize is the size of each node's block of the pod CIDR.
@@ -238,10 +252,7 @@ func (cc clusterContext) node(n model.Node) Node {
 	for _, r := range n.Roles {
 		labels["node-role.kubernetes.io/"+string(r)] = "true"
 	}
-	var taints []string
-	for _, t := range n.Taints {
-		taints = append(taints, t.String())
-	}
+	taints := slices.Clone(n.Taints)
 	np := Node{
 		Name:          n.Name,
 		ContainerName: model.ContainerName(cc.model.Name, n.Name),
@@ -312,7 +323,7 @@ func (cc clusterContext) flags(component string, defaults map[string]string) []s
 // no userland and run from the pause image, which the node loads before
 // it says ready, so that etcd and the control plane start at once. An
 // image the user named instead (system_images) runs as it is.
-func (cc clusterContext) component(name, image string, command []string, defaults map[string]string, binds []string, health string) Component {
+func (cc clusterContext) component(name, image string, command []string, defaults map[string]string, binds []string, health Health) Component {
 	svc := cc.model.Services[name]
 	if image == cc.builtin.Kubernetes || image == cc.builtin.Etcd {
 		image = cc.builtin.Pause
@@ -376,7 +387,7 @@ func (cc clusterContext) etcdComponent(n model.Node) Component {
 		flags["heartbeat-interval"] = "500"
 		flags["election-timeout"] = "5000"
 	}
-	return cc.component(model.ComponentEtcd, cc.plan.Images.Etcd, []string{"etcd"}, flags, []string{EtcdDataDir + ":" + EtcdDataDir, SSLDir + ":" + SSLDir + ":ro"}, "http://127.0.0.1:2381/health")
+	return cc.component(model.ComponentEtcd, cc.plan.Images.Etcd, []string{"etcd"}, flags, []string{EtcdDataDir + ":" + EtcdDataDir, SSLDir + ":" + SSLDir + ":ro"}, Health{URL: "http://127.0.0.1:2381/health", Body: `"health":"true"`})
 }
 
 func (cc clusterContext) apiServer() Component {
@@ -386,42 +397,42 @@ func (cc clusterContext) apiServer() Component {
 		"secure-port":                        fmt.Sprint(APIServerPort),
 		"etcd-servers":                       cc.etcdServers(),
 		"etcd-cafile":                        CACert,
-		"etcd-certfile":                      Cert("kube-apiserver-etcd-client"),
-		"etcd-keyfile":                       Key("kube-apiserver-etcd-client"),
+		"etcd-certfile":                      Cert(CertAPIServerEtcdClient),
+		"etcd-keyfile":                       Key(CertAPIServerEtcdClient),
 		"client-ca-file":                     CACert,
-		"tls-cert-file":                      Cert("kube-apiserver"),
-		"tls-private-key-file":               Key("kube-apiserver"),
-		"kubelet-client-certificate":         Cert("kube-apiserver"),
-		"kubelet-client-key":                 Key("kube-apiserver"),
+		"tls-cert-file":                      Cert(CertAPIServer),
+		"tls-private-key-file":               Key(CertAPIServer),
+		"kubelet-client-certificate":         Cert(CertAPIServer),
+		"kubelet-client-key":                 Key(CertAPIServer),
 		"kubelet-preferred-address-types":    "InternalIP,Hostname,ExternalIP",
 		"service-cluster-ip-range":           c.ServiceCIDR,
 		"service-node-port-range":            "30000-32767",
 		"service-account-issuer":             "https://kubernetes.default.svc." + c.ClusterDomain,
-		"service-account-key-file":           PublicKey("kube-service-account-token"),
-		"service-account-signing-key-file":   Key("kube-service-account-token"),
+		"service-account-key-file":           PublicKey(CertServiceAccount),
+		"service-account-signing-key-file":   Key(CertServiceAccount),
 		"authorization-mode":                 "Node,RBAC",
 		"anonymous-auth":                     "false",
 		"allow-privileged":                   "true",
 		"enable-admission-plugins":           "NodeRestriction",
 		"encryption-provider-config":         EncryptionConfig,
 		"profiling":                          "false",
-		"requestheader-client-ca-file":       Cert("kube-apiserver-requestheader-ca"),
-		"requestheader-allowed-names":        "kube-apiserver-proxy-client",
+		"requestheader-client-ca-file":       Cert(CertFrontProxyCA),
+		"requestheader-allowed-names":        CertAPIServerProxyClient,
 		"requestheader-extra-headers-prefix": "X-Remote-Extra-",
 		"requestheader-group-headers":        "X-Remote-Group",
 		"requestheader-username-headers":     "X-Remote-User",
-		"proxy-client-cert-file":             Cert("kube-apiserver-proxy-client"),
-		"proxy-client-key-file":              Key("kube-apiserver-proxy-client"),
+		"proxy-client-cert-file":             Cert(CertAPIServerProxyClient),
+		"proxy-client-key-file":              Key(CertAPIServerProxyClient),
 		// At stop, end the watches (pods' informers keep theirs open while
 		// their node runs) instead of waiting for the HTTP server's 60 s
 		// shutdown timeout; by default the API server never ends them.
 		"shutdown-watch-termination-grace-period": "5s",
-	}, []string{SSLDir + ":" + SSLDir + ":ro"}, fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort))
+	}, []string{SSLDir + ":" + SSLDir + ":ro"}, apiServerHealth())
 }
 
 func (cc clusterContext) controllerManager() Component {
 	c := cc.model
-	kubeconfig := Kubeconfig("kube-controller-manager")
+	kubeconfig := Kubeconfig(CertControllerManager)
 	return cc.component(model.ComponentControllerManager, cc.plan.Images.Kubernetes, []string{"kube-controller-manager"}, map[string]string{
 		"kubeconfig":                       kubeconfig,
 		"authentication-kubeconfig":        kubeconfig,
@@ -432,18 +443,18 @@ func (cc clusterContext) controllerManager() Component {
 		"node-cidr-mask-size":              fmt.Sprint(NodeCIDRMaskSize),
 		"service-cluster-ip-range":         c.ServiceCIDR,
 		"cluster-signing-cert-file":        CACert,
-		"cluster-signing-key-file":         Key("kube-ca"),
+		"cluster-signing-key-file":         Key(CertCA),
 		"root-ca-file":                     CACert,
-		"service-account-private-key-file": Key("kube-service-account-token"),
+		"service-account-private-key-file": Key(CertServiceAccount),
 		"use-service-account-credentials":  "true",
 		"bind-address":                     "127.0.0.1",
 		"secure-port":                      "10257",
 		"profiling":                        "false",
-	}, []string{SSLDir + ":" + SSLDir + ":ro"}, "https://127.0.0.1:10257/healthz")
+	}, []string{SSLDir + ":" + SSLDir + ":ro"}, Health{URL: "https://127.0.0.1:10257/healthz", Body: "ok"})
 }
 
 func (cc clusterContext) scheduler() Component {
-	kubeconfig := Kubeconfig("kube-scheduler")
+	kubeconfig := Kubeconfig(CertScheduler)
 	return cc.component(model.ComponentScheduler, cc.plan.Images.Kubernetes, []string{"kube-scheduler"}, map[string]string{
 		"kubeconfig":                kubeconfig,
 		"authentication-kubeconfig": kubeconfig,
@@ -452,7 +463,7 @@ func (cc clusterContext) scheduler() Component {
 		"bind-address":              "127.0.0.1",
 		"secure-port":               "10259",
 		"profiling":                 "false",
-	}, []string{SSLDir + ":" + SSLDir + ":ro"}, "https://127.0.0.1:10259/healthz")
+	}, []string{SSLDir + ":" + SSLDir + ":ro"}, Health{URL: "https://127.0.0.1:10259/healthz", Body: "ok"})
 }
 
 // apiProxy is the node-local API server proxy of a node without the
@@ -472,8 +483,27 @@ func (cc clusterContext) apiProxy() Component {
 		Args:        args,
 		Binds:       []string{BinDir + ":" + BinDir + ":ro"},
 		HostNetwork: true,
-		Health:      fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort),
+		Health:      apiServerHealth(),
 	}
+}
+
+// UnmarshalJSON also reads the plain URL plans kept before Health had
+// more (a cluster's state keeps its plan).
+func (h *Health) UnmarshalJSON(data []byte) error {
+	var url string
+	if json.Unmarshal(data, &url) == nil {
+		*h = Health{URL: url}
+		return nil
+	}
+	type plain Health
+	return json.Unmarshal(data, (*plain)(h))
+}
+
+// apiServerHealth is the API server's readiness, on every node the same
+// address: the API server of a controlplane node, the API proxy of the
+// others.
+func apiServerHealth() Health {
+	return Health{URL: fmt.Sprintf("https://127.0.0.1:%d/readyz", APIServerPort), Body: "ok", ClusterCA: true}
 }
 
 // ComponentAPIProxy is the node-local API server proxy's name.
@@ -489,7 +519,7 @@ var LocalAPIServer = fmt.Sprintf("https://127.0.0.1:%d", APIServerPort)
 // NodeRestriction admission plugin forbids a kubelet to set role labels
 // itself); the flags repeat the user's own, for a Node deleted and
 // registered again.
-func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints []string) Component {
+func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints []model.Taint) Component {
 	flags := map[string]string{
 		"config":            KubeletConfig,
 		"kubeconfig":        Kubeconfig("kube-node"),
@@ -506,7 +536,11 @@ func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints 
 		flags["node-labels"] = strings.Join(own, ",")
 	}
 	if len(taints) > 0 {
-		flags["register-with-taints"] = strings.Join(taints, ",")
+		register := make([]string, len(taints))
+		for i, t := range taints {
+			register[i] = t.String()
+		}
+		flags["register-with-taints"] = strings.Join(register, ",")
 	}
 	c := cc.component(model.ComponentKubelet, cc.plan.Images.Kubernetes, []string{"kubelet"}, flags, append([]string{
 		SSLDir + ":" + SSLDir + ":ro",
@@ -524,7 +558,7 @@ func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints 
 		// pods' cgroups.
 		"/sys/fs/cgroup:/sys/fs/cgroup",
 		"/dev:/dev",
-	}, mountBinds(n.Mounts)...), "http://127.0.0.1:10248/healthz")
+	}, mountBinds(n.Mounts)...), Health{URL: "http://127.0.0.1:10248/healthz", Body: "ok"})
 	c.HostPID = true
 	c.Privileged = true
 	return c
@@ -548,7 +582,7 @@ func mountBinds(mounts []model.Mount) []string {
 
 func (cc clusterContext) kubeProxy(n model.Node) Component {
 	c := cc.component(model.ComponentKubeProxy, cc.plan.Images.Kubernetes, []string{"kube-proxy"}, map[string]string{
-		"kubeconfig":        Kubeconfig("kube-proxy"),
+		"kubeconfig":        Kubeconfig(CertKubeProxy),
 		"hostname-override": n.Name,
 		"cluster-cidr":      cc.model.PodCIDR,
 		"proxy-mode":        "iptables",
@@ -559,7 +593,7 @@ func (cc clusterContext) kubeProxy(n model.Node) Component {
 		"conntrack-tcp-timeout-close-wait":  "0s",
 		"healthz-bind-address":              "127.0.0.1:10256",
 		"metrics-bind-address":              "127.0.0.1:10249",
-	}, []string{SSLDir + ":" + SSLDir + ":ro", "/lib/modules:/lib/modules:ro", "/run/xtables.lock:/run/xtables.lock"}, "http://127.0.0.1:10256/healthz")
+	}, []string{SSLDir + ":" + SSLDir + ":ro", "/lib/modules:/lib/modules:ro", "/run/xtables.lock:/run/xtables.lock"}, Health{URL: "http://127.0.0.1:10256/healthz"})
 	c.Privileged = true
 	return c
 }

@@ -276,3 +276,15 @@ func TestPortsAndMountsInThePlan(t *testing.T) {
 		}
 	}
 }
+
+// A cluster's state keeps its plan: plans written before health checks
+// and taints had fields still read.
+func TestOlderPlansRead(t *testing.T) {
+	var n Node
+	if err := json.Unmarshal([]byte(`{"name":"n","taints":["dedicated=db:NoSchedule"],"components":[{"name":"etcd","health":"http://127.0.0.1:2381/health"}]}`), &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Components[0].Health.URL != "http://127.0.0.1:2381/health" || n.Taints[0] != (model.Taint{Key: "dedicated", Value: "db", Effect: "NoSchedule"}) {
+		t.Errorf("read %+v", n)
+	}
+}
