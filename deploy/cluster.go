@@ -155,25 +155,7 @@ func applyAddons(ctx context.Context, dyn dynamic.Interface, c runtime.Cluster) 
 // to the node's resolver, which is the outer engine's DNS on the node's
 // gateway, never a loopback address (that would loop back into CoreDNS).
 func corefile(c runtime.Cluster) string {
-	return fmt.Sprintf(`.:53 {
-    errors
-    health {
-        lameduck 5s
-    }
-    ready
-    kubernetes %s in-addr.arpa ip6.arpa {
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-        ttl 30
-    }
-    prometheus :9153
-    forward . /etc/resolv.conf
-    cache 30
-    loop
-    reload
-    loadbalance
-}
-`, c.ClusterDomain)
+	return render(configTemplates, "Corefile.tmpl", c)
 }
 
 func addons(c runtime.Cluster) []applied {

@@ -121,15 +121,5 @@ func newEncryptionKey() (string, error) {
 // encryptionConfig encrypts Secrets with secretbox (beyond RKE's
 // defaults), still reading what was stored in the clear.
 func encryptionConfig(key string) []byte {
-	return []byte(`apiVersion: apiserver.config.k8s.io/v1
-kind: EncryptionConfiguration
-resources:
-  - resources: [secrets]
-    providers:
-      - secretbox:
-          keys:
-            - name: docker-rke-1
-              secret: ` + key + `
-      - identity: {}
-`)
+	return []byte(render(configTemplates, "encryption.yaml.tmpl", struct{ Key string }{key}))
 }

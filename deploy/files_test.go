@@ -97,3 +97,15 @@ func TestFilesDigest(t *testing.T) {
 		t.Error("a changed encryption key kept the digest")
 	}
 }
+
+func TestConfigTemplates(t *testing.T) {
+	enc := string(encryptionConfig("c2VjcmV0"))
+	if !strings.Contains(enc, "secret: c2VjcmV0\n") || !strings.Contains(enc, "- identity: {}") || !strings.HasPrefix(enc, "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n") {
+		t.Errorf("encryption config:\n%s", enc)
+	}
+	c := plan(t)
+	c.ClusterDomain = "lab.local"
+	if cf := corefile(c); !strings.Contains(cf, "kubernetes lab.local in-addr.arpa ip6.arpa {") || !strings.Contains(cf, "forward . /etc/resolv.conf") {
+		t.Errorf("Corefile:\n%s", cf)
+	}
+}

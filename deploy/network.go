@@ -1,7 +1,7 @@
 package deploy
 
 import (
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,18 +113,26 @@ func networkScript(clusterCIDR string, peers []peer) string {
 		want = append(want, p.podCIDR)
 	}
 	data.Want = strings.Join(want, " ")
+	return render(configTemplates, "network.sh.tmpl", data)
+}
+
+// configTemplates are the files deploy writes into nodes and the cluster
+// (the route script, the Corefile, the encryption config), with named
+// fields, parsed once.
+var configTemplates = template.Must(template.ParseFS(templateFiles, "*.tmpl"))
+
+//go:embed *.tmpl
+var templateFiles embed.FS
+
+// render executes one of the templates with plain data: a failure is a
+// programming error, which the tests of each template would show.
+func render(t *template.Template, name string, data any) string {
 	var b strings.Builder
-	if err := networkTemplate.Execute(&b, data); err != nil {
-		panic(err) // plain data into a template checked at compile time (see tests)
+	if err := t.ExecuteTemplate(&b, name, data); err != nil {
+		panic(err)
 	}
 	return b.String()
 }
-
-// networkTemplate is network.sh.tmpl, parsed once.
-var networkTemplate = template.Must(template.New("network.sh").Parse(networkTemplateText))
-
-//go:embed network.sh.tmpl
-var networkTemplateText string
 
 // kubeletConfig is a node's KubeletConfiguration, with the settings that
 // work in a node: containerd's CRI (the module proxy does not serve

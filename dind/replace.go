@@ -263,23 +263,22 @@ func varSource(c container.InspectResponse) string {
 // its named volume, before the container is replaced: nothing the node
 // kept is lost by an upgrade of docker rke. The old container is stopped
 // first, so etcd and the stores are closed.
-func (e *Engine) adoptVar(ctx context.Context, cluster string, n runtime.Node, old container.InspectResponse, spec NodeSpec, u *undo) (bool, error) {
+func (e *Engine) adoptVar(ctx context.Context, cluster string, n runtime.Node, old container.InspectResponse, spec NodeSpec) error {
 	from := varSource(old)
 	if from == "" || from == spec.Volume.Name {
-		return false, nil
+		return nil
 	}
-	created, err := e.ensureVolume(ctx, spec.Volume, u)
-	if err != nil {
-		return false, err
+	if err := e.ensureVolume(ctx, cluster, spec.Volume); err != nil {
+		return err
 	}
 	e.log.Printf("[%s] node %s: moving its /var from volume %s into %s", cluster, n.Name, shortID(from), spec.Volume.Name)
 	timeout := 60
 	if err := e.api.ContainerStop(ctx, old.ID, container.StopOptions{Timeout: &timeout}); err != nil {
-		return created, fmt.Errorf("stopping the node to move its /var: %w", err)
+		return fmt.Errorf("stopping the node to move its /var: %w", err)
 	}
 	name := fmt.Sprintf("rke-move-%s-%d-%d", spec.Name, os.Getpid(), time.Now().UnixNano())
 	// The old node's own image has cp; by ID, since its tag may be gone.
-	_, err = e.api.ContainerCreate(ctx, &container.Config{
+	_, err := e.api.ContainerCreate(ctx, &container.Config{
 		Image:      old.Image,
 		Entrypoint: []string{"cp", "-a", "/from/.", "/to/"},
 		Labels:     map[string]string{LabelCluster: cluster, LabelProbe: "move"},
@@ -291,13 +290,13 @@ func (e *Engine) adoptVar(ctx context.Context, cluster string, n runtime.Node, o
 		},
 	}, nil, nil, name)
 	if err != nil {
-		return created, fmt.Errorf("moving /var: %w", err)
+		return fmt.Errorf("moving /var: %w", err)
 	}
 	defer func() { _ = e.removeContainer(context.WithoutCancel(ctx), name) }()
 	if err := e.runToEnd(ctx, name); err != nil {
-		return created, fmt.Errorf("moving /var from volume %s into %s: %w", from, spec.Volume.Name, err)
+		return fmt.Errorf("moving /var from volume %s into %s: %w", from, spec.Volume.Name, err)
 	}
-	return created, nil
+	return nil
 }
 
 // runToEnd starts a created container and waits until it exits 0.

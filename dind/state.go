@@ -37,11 +37,11 @@ var ErrNoState = errors.New("no state")
 // private keys). image is any image on the engine (the node image): the
 // volume is written through a container that is created, never started.
 func (e *Engine) SaveState(ctx context.Context, cluster, image string, data []byte) error {
-	if _, err := e.api.VolumeCreate(ctx, volume.CreateOptions{
+	if err := e.ensureVolume(ctx, cluster, volume.CreateOptions{
 		Name:   StateVolume(cluster),
 		Labels: map[string]string{LabelCluster: cluster},
 	}); err != nil {
-		return fmt.Errorf("cluster %s: state volume: %w", cluster, err)
+		return fmt.Errorf("cluster %s: state: %w", cluster, err)
 	}
 	archive, err := tarball.Bytes(tarball.File(stateFile, 0o600, data))
 	if err != nil {

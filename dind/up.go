@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -39,6 +38,8 @@ type Engine struct {
 	clients nodeClients
 	// debug, if set, hears of every request to a node's engine.
 	debug Logger
+	// made is what this Engine created, for Rollback.
+	made made
 }
 
 // NewEngine returns an Engine for the docker client the command line built.
@@ -48,8 +49,6 @@ func NewEngine(api client.APIClient, log Logger) *Engine {
 
 // UpOptions tune Up.
 type UpOptions struct {
-	// Retain keeps what this run created when it fails, for debugging.
-	Retain bool
 	// ReadyTimeout bounds the wait for every node's engine to answer.
 	ReadyTimeout time.Duration
 	// ModeCache, if set, remembers how this engine runs nodes.
@@ -69,42 +68,14 @@ type NodeStatus struct {
 	Action  Action `json:"action"`
 	// Mode is how the node runs, and so what its components can get.
 	Mode Mode `json:"mode"`
-	// VolumeCreated says this run made the node's /var volume: a failed
-	// run removes it, and never one that holds older data.
-	VolumeCreated bool `json:"-"`
-}
-
-// undo records what a run created, to remove it when the run fails.
-type undo struct {
-	mu         sync.Mutex
-	containers []string
-	networks   []string
-	volumes    []string
-}
-
-func (u *undo) volume(name string) {
-	u.mu.Lock()
-	u.volumes = append(u.volumes, name)
-	u.mu.Unlock()
-}
-
-func (u *undo) container(name string) {
-	u.mu.Lock()
-	u.containers = append(u.containers, name)
-	u.mu.Unlock()
-}
-func (u *undo) network(name string) {
-	u.mu.Lock()
-	u.networks = append(u.networks, name)
-	u.mu.Unlock()
 }
 
 // Up converges the nodes of every cluster to the plan: what exists and
 // matches is kept, what is missing is created, what is stopped is started,
 // what drifted is replaced, and nodes no longer in the plan are removed.
 // Clusters and nodes are handled in parallel and every node's error is
-// reported. Up returns when every node's engine answers. If it fails, what
-// this run created is removed unless opts.Retain is set.
+// reported. Up returns when every node's engine answers. What it creates
+// is recorded: if up fails (here or later), Rollback removes it.
 func (e *Engine) Up(ctx context.Context, clusters []runtime.Cluster, opts UpOptions) ([]NodeStatus, error) {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 2 * time.Minute
@@ -116,16 +87,12 @@ func (e *Engine) Up(ctx context.Context, clusters []runtime.Cluster, opts UpOpti
 	if err != nil {
 		return nil, err
 	}
-	var u undo
 	statuses := make([][]NodeStatus, len(clusters))
 	err = fanout.Each(clusters, func(i int, c runtime.Cluster) (err error) {
-		statuses[i], err = e.upCluster(ctx, c, mode, opts, &u)
+		statuses[i], err = e.upCluster(ctx, c, mode, opts)
 		return err
 	})
 	if err != nil {
-		if !opts.Retain {
-			e.rollback(&u)
-		}
 		return nil, err
 	}
 	return slices.Concat(statuses...), nil
@@ -155,8 +122,8 @@ func (e *Engine) checkImages(ctx context.Context, clusters []runtime.Cluster) er
 	return errors.Join(errs...)
 }
 
-func (e *Engine) upCluster(ctx context.Context, c runtime.Cluster, mode Mode, opts UpOptions, u *undo) ([]NodeStatus, error) {
-	ipam, fixed, err := e.ensureNetwork(ctx, c, u)
+func (e *Engine) upCluster(ctx context.Context, c runtime.Cluster, mode Mode, opts UpOptions) ([]NodeStatus, error) {
+	ipam, fixed, err := e.ensureNetwork(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -199,14 +166,14 @@ func (e *Engine) upCluster(ctx context.Context, c runtime.Cluster, mode Mode, op
 	statuses := make([]NodeStatus, len(c.Nodes))
 	err = fanout.Each(c.Nodes, func(i int, n runtime.Node) error {
 		nopts := NodeOptions{Mode: mode, Address: addrs[n.ContainerName], APIPort: ports.of(n)}
-		action, newVolume, err := e.convergeNode(ctx, c, n, nopts, existing[n.ContainerName], ports, u)
+		action, err := e.convergeNode(ctx, c, n, nopts, existing[n.ContainerName], ports)
 		if err == nil {
 			err = e.waitReady(ctx, c.Name, n.Name, n.ContainerName, opts.ReadyTimeout)
 		}
 		if err != nil {
 			return fmt.Errorf("cluster %s node %s (container %s): %w", c.Name, n.Name, n.ContainerName, err)
 		}
-		statuses[i] = NodeStatus{Cluster: c.Name, Node: n.Name, Container: n.ContainerName, Roles: rolesOf(n), Action: action, Mode: mode, VolumeCreated: newVolume}
+		statuses[i] = NodeStatus{Cluster: c.Name, Node: n.Name, Container: n.ContainerName, Roles: rolesOf(n), Action: action, Mode: mode}
 		return nil
 	})
 	if err != nil {
@@ -266,7 +233,7 @@ func judgeNetwork(nw network.Inspect, subnet string) (networkVerdict, string) {
 // on it. A network of that name that is not the cluster's is an error,
 // not something to take over; one whose subnet drifted from the plan is
 // recreated with its nodes.
-func (e *Engine) ensureNetwork(ctx context.Context, c runtime.Cluster, u *undo) (network.IPAMConfig, bool, error) {
+func (e *Engine) ensureNetwork(ctx context.Context, c runtime.Cluster) (network.IPAMConfig, bool, error) {
 	name, opts := ClusterNetwork(c)
 	nw, err := e.api.NetworkInspect(ctx, name, network.InspectOptions{})
 	switch {
@@ -303,7 +270,7 @@ func (e *Engine) ensureNetwork(ctx context.Context, c runtime.Cluster, u *undo) 
 	if err != nil {
 		return network.IPAMConfig{}, false, fmt.Errorf("cluster %s: creating network %s: %w", c.Name, name, err)
 	}
-	u.network(name)
+	e.made.network(c.Name, name)
 	e.log.Printf("[%s] network %s: created, subnet %s", c.Name, name, cfg.Subnet)
 	return cfg, true, nil
 }
@@ -389,8 +356,8 @@ func containerAddress(ctr *container.Summary, net string) string {
 // convergeNode brings one node container to its plan: kept when it
 // matches and runs, started when it matches and is stopped, else
 // replaced (saying what changed) or created. The node's /var volume is
-// kept through a replacement; newVolume says whether this run made it.
-func (e *Engine) convergeNode(ctx context.Context, c runtime.Cluster, n runtime.Node, opts NodeOptions, have *container.Summary, ports *apiPortSet, u *undo) (action Action, newVolume bool, err error) {
+// kept through a replacement.
+func (e *Engine) convergeNode(ctx context.Context, c runtime.Cluster, n runtime.Node, opts NodeOptions, have *container.Summary, ports *apiPortSet) (action Action, err error) {
 	spec := NodeContainer(c, n, opts)
 	observed := Observed{}
 	if have != nil {
@@ -400,73 +367,72 @@ func (e *Engine) convergeNode(ctx context.Context, c runtime.Cluster, n runtime.
 	switch action {
 	case Kept:
 		e.log.Printf("[%s] node %s: running and up to date", c.Name, n.Name)
-		return Kept, false, nil
+		return Kept, nil
 	case Started:
 		e.log.Printf("[%s] node %s: %s: starting", c.Name, n.Name, have.State)
 		if err := e.api.ContainerStart(ctx, spec.Name, container.StartOptions{}); err != nil {
-			return "", false, startError(spec, err)
+			return "", startError(spec, err)
 		}
-		return Started, false, nil
+		return Started, nil
 	case Replaced:
 		old, err := e.api.ContainerInspect(ctx, spec.Name)
 		if err != nil {
-			return "", false, fmt.Errorf("inspect: %w", err)
+			return "", fmt.Errorf("inspect: %w", err)
 		}
 		e.log.Printf("[%s] node %s: replacing container %s (%s); its data stays in volume %s", c.Name, n.Name, spec.Name, strings.Join(describeDrift(old, spec, c.Network), "; "), spec.Volume.Name)
-		if newVolume, err = e.adoptVar(ctx, c.Name, n, old, spec, u); err != nil {
-			return "", false, err
+		if err := e.adoptVar(ctx, c.Name, n, old, spec); err != nil {
+			return "", err
 		}
 		if err := e.removeContainer(ctx, spec.Name); err != nil {
-			return "", false, fmt.Errorf("remove the drifted container: %w", err)
+			return "", fmt.Errorf("remove the drifted container: %w", err)
 		}
 	}
-	made, err := e.ensureVolume(ctx, spec.Volume, u)
-	if err != nil {
-		return "", false, err
+	if err := e.ensureVolume(ctx, c.Name, spec.Volume); err != nil {
+		return "", err
 	}
-	newVolume = newVolume || made
 	// The API server's host port is this run's pick when the node had
 	// none: another program may hold it by now (on a remote engine's
 	// host, say), and then another pick is as good.
 	for attempt := 1; ; attempt++ {
 		if _, err := e.api.ContainerCreate(ctx, spec.Config, spec.Host, spec.Networking, nil, spec.Name); err != nil {
-			return "", newVolume, fmt.Errorf("create: %w", err)
+			return "", fmt.Errorf("create: %w", err)
 		}
-		u.container(spec.Name)
+		e.made.container(c.Name, spec.Name)
 		err := e.api.ContainerStart(ctx, spec.Name, container.StartOptions{})
 		if err == nil {
 			break
 		}
 		taken, ok := takenHostPort(err)
 		if !ok || taken != opts.APIPort || !ports.picked(n) || attempt == 3 {
-			return "", newVolume, startError(spec, err)
+			return "", startError(spec, err)
 		}
 		if err := e.removeContainer(ctx, spec.Name); err != nil {
-			return "", newVolume, fmt.Errorf("remove the container that could not start: %w", err)
+			return "", fmt.Errorf("remove the container that could not start: %w", err)
 		}
 		if opts.APIPort, err = ports.repick(n); err != nil {
-			return "", newVolume, err
+			return "", err
 		}
 		e.log.Printf("[%s] node %s: host port %d is taken: publishing the API server on %d instead", c.Name, n.Name, taken, opts.APIPort)
 		spec = NodeContainer(c, n, opts)
 	}
 	e.log.Printf("[%s] node %s: container %s %s", c.Name, n.Name, spec.Name, action)
-	return action, newVolume, nil
+	return action, nil
 }
 
-// ensureVolume creates a node's /var volume unless it exists (a node
-// replaced or re-created keeps its data), and reports whether it did.
-func (e *Engine) ensureVolume(ctx context.Context, opts volume.CreateOptions, u *undo) (bool, error) {
+// ensureVolume creates a volume of the cluster unless it exists (a node
+// replaced or re-created keeps its data); a volume it creates is
+// recorded for Rollback.
+func (e *Engine) ensureVolume(ctx context.Context, cluster string, opts volume.CreateOptions) error {
 	if _, err := e.api.VolumeInspect(ctx, opts.Name); err == nil {
-		return false, nil
+		return nil
 	} else if !cerrdefs.IsNotFound(err) {
-		return false, fmt.Errorf("volume %s: %w", opts.Name, err)
+		return fmt.Errorf("volume %s: %w", opts.Name, err)
 	}
 	if _, err := e.api.VolumeCreate(ctx, opts); err != nil {
-		return false, fmt.Errorf("volume %s: %w", opts.Name, err)
+		return fmt.Errorf("volume %s: %w", opts.Name, err)
 	}
-	u.volume(opts.Name)
-	return true, nil
+	e.made.volume(cluster, opts.Name)
+	return nil
 }
 
 // waitReady returns when the node's engine answers a ping through the
@@ -606,29 +572,6 @@ func (e *Engine) removeContainer(ctx context.Context, name string) error {
 		return err
 	}
 	return nil
-}
-
-// rollback removes what a failed run created. It runs even when the run
-// was cancelled, with a context of its own.
-func (e *Engine) rollback(u *undo) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if err := e.RemoveNodes(ctx, u.containers); err != nil {
-		e.log.Printf("cleanup: %v", err)
-	}
-	if err := e.RemoveVolumes(ctx, u.volumes); err != nil {
-		e.log.Printf("cleanup: %v", err)
-	}
-	for _, name := range u.networks {
-		if err := e.api.NetworkRemove(ctx, name); err != nil && !cerrdefs.IsNotFound(err) {
-			e.log.Printf("cleanup: removing network %s: %v", name, err)
-		}
-	}
-	if len(u.containers)+len(u.networks)+len(u.volumes) > 0 {
-		e.log.Printf("cleanup: removed %d containers, %d volumes and %d networks this run created (use --retain to keep them)", len(u.containers), len(u.volumes), len(u.networks))
-	}
 }
 
 // RemoveNodes removes node containers in parallel: what a failed run

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/docker-rke/docker-rke/deploy"
 	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/internal/tarball"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
@@ -32,26 +32,21 @@ import (
 // Dockerfile and files, and removes it when the test ends.
 func buildImage(t *testing.T, ref, dockerfile string, files map[string][]byte) string {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
 	files["Dockerfile"] = []byte(dockerfile)
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	var entries []tarball.Entry
 	for _, name := range names {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name]))}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(files[name]); err != nil {
-			t.Fatal(err)
-		}
+		entries = append(entries, tarball.File(name, 0o644, files[name]))
 	}
-	if err := tw.Close(); err != nil {
+	buildContext, err := tarball.Bytes(entries...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := engine(t).ImageBuild(ctxT(t), &buf, build.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true, Version: build.BuilderV1})
+	resp, err := engine(t).ImageBuild(ctxT(t), bytes.NewReader(buildContext), build.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true, Version: build.BuilderV1})
 	if err != nil {
 		t.Fatal(err)
 	}

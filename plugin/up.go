@@ -65,11 +65,11 @@ func (a *App) upCommand() *cli.Command {
 			timings := &upTimings{Clusters: map[string][]deploy.Phase{}, Critical: map[string]critical{}}
 			nodesStart := time.Now()
 			statuses, err := engine.Up(c.Context, plan.Clusters, dind.UpOptions{
-				Retain:       c.Bool("retain"),
 				ReadyTimeout: c.Duration("timeout"),
 				ModeCache:    a.modeCache(),
 			})
 			if err != nil {
+				a.rollback(c, engine, clusterNames(plan.Clusters))
 				return err
 			}
 			log.Clear()
@@ -192,13 +192,13 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 		return errs[i]
 	})
 	if err != nil {
-		if !c.Bool("retain") {
-			for i, cl := range plan.Clusters {
-				if errs[i] != nil {
-					a.rollbackCluster(engine, cl, statuses, log)
-				}
+		var failed []string
+		for i, cl := range plan.Clusters {
+			if errs[i] != nil {
+				failed = append(failed, cl.Name)
 			}
 		}
+		a.rollback(c, engine, failed)
 		return err
 	}
 	log.Clear()
@@ -250,47 +250,22 @@ func removeCluster(ctx context.Context, engine *dind.Engine, name, image string)
 	return errors.Join(errs...)
 }
 
-// rollbackCluster removes what a failed up created in a cluster: the whole
-// cluster (state and kubeconfig included) when this run created every
-// node and its volume, else only the nodes it created and the volumes it
-// made for them. A volume that held data before this run is never
-// removed. It runs with a context of its own, since the run's may be
-// cancelled.
-func (a *App) rollbackCluster(engine *dind.Engine, cl runtime.Cluster, statuses []dind.NodeStatus, log *stepLog) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var created, volumes []string
-	all := true
-	for _, s := range statuses {
-		if s.Cluster != cl.Name {
-			continue
-		}
-		if s.Action == dind.Created {
-			created = append(created, s.Container)
-		}
-		if s.VolumeCreated {
-			volumes = append(volumes, dind.VarVolume(s.Container))
-		}
-		all = all && s.Action == dind.Created && s.VolumeCreated
+// rollback is up's one cleanup, whichever step failed: what this run
+// created in the failed clusters goes (all of a cluster it created),
+// unless --retain.
+func (a *App) rollback(c *cli.Context, engine *dind.Engine, clusters []string) {
+	if c.Bool("retain") {
+		return
 	}
-	switch {
-	case all:
-		if err := removeCluster(ctx, engine, cl.Name, cl.NodeImage); err != nil {
-			log.Printf("[%s] cleanup: %v", cl.Name, err)
-			return
-		}
-		log.Printf("[%s] cleanup: removed the cluster this run created (use --retain to keep it)", cl.Name)
-	case len(created)+len(volumes) > 0:
-		err := engine.RemoveNodes(ctx, created)
-		if err == nil {
-			err = engine.RemoveVolumes(ctx, volumes)
-		}
-		if err != nil {
-			log.Printf("[%s] cleanup: %v", cl.Name, err)
-			return
-		}
-		log.Printf("[%s] cleanup: removed the %d nodes and %d volumes this run created (use --retain to keep them)", cl.Name, len(created), len(volumes))
+	engine.Rollback(clusters...)
+}
+
+func clusterNames(clusters []runtime.Cluster) []string {
+	out := make([]string, len(clusters))
+	for i, cl := range clusters {
+		out[i] = cl.Name
 	}
+	return out
 }
 
 // critical is the critical path of a cluster's up: the node engines
