@@ -6,6 +6,7 @@ package main
 import (
 	"os"
 
+	"github.com/docker-rke/docker-rke/dsl"
 	"github.com/docker-rke/docker-rke/plugin"
 )
 
@@ -13,6 +14,8 @@ import (
 var version = "dev"
 
 func main() {
+	// A process started to evaluate one cluster script does only that.
+	dsl.RunChildIfAsked()
 	os.Exit(plugin.Main(os.Args, plugin.Options{
 		Version: version,
 		Stdin:   os.Stdin,

@@ -45,6 +45,8 @@ type Report struct {
 }
 
 func main() {
+	// bench evaluates scripts, in child processes of itself.
+	dsl.RunChildIfAsked()
 	runs := flag.Int("runs", 7, "runs per phase")
 	nodeRuns := flag.Int("node-runs", 5, "runs of the phases that create nodes")
 	binary := flag.String("binary", "bin/docker-rke", "the docker-rke binary, for phases on a real engine")

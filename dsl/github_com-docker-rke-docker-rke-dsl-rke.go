@@ -26,6 +26,8 @@ func init() {
 		"MaxCallDepth":          reflect.ValueOf(constant.MakeFromLiteral("2000", token.INT, 0)),
 		"NewCluster":            reflect.ValueOf(rke.NewCluster),
 		"NewSession":            reflect.ValueOf(rke.NewSession),
+		"NewSessionAt":          reflect.ValueOf(rke.NewSessionAt),
+		"PositionOf":            reflect.ValueOf(rke.PositionOf),
 		"TCP":                   reflect.ValueOf(rke.TCP),
 		"UDP":                   reflect.ValueOf(rke.UDP),
 		"Worker":                reflect.ValueOf(rke.Worker),

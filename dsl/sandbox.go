@@ -54,7 +54,7 @@ var allowedTime = []string{
 }
 
 // hiddenAPI are exported by package rke for the evaluator, not for scripts.
-var hiddenAPI = []string{"NewSession", "Session", "LimitError", "MaxCallDepth"}
+var hiddenAPI = []string{"NewSession", "NewSessionAt", "PositionOf", "Session", "LimitError", "MaxCallDepth"}
 
 // AllowedImports lists what a script may import, for error messages.
 func AllowedImports() []string {

@@ -350,3 +350,71 @@ func main() {
 		t.Errorf("ports %+v\nmounts %+v", n.Ports, n.Mounts)
 	}
 }
+
+// What a script prints is capped, and its control characters (terminal
+// escape sequences) are shown escaped.
+func TestOutputCappedAndEscaped(t *testing.T) {
+	var out bytes.Buffer
+	_, _, err := EvalScript(context.Background(), "loud.go", []byte(`package main
+
+import (
+	"fmt"
+	"strings"
+
+	"rke"
+)
+
+func main() {
+	fmt.Print("\x1b[31mred\x1b[0m\n")
+	line := strings.Repeat("x", 1023) + "\n"
+	for i := 0; i < 4096; i++ {
+		fmt.Print(line)
+	}
+	rke.NewCluster("c").Node("n", rke.All()...)
+}
+`), Options{Output: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.HasPrefix(s, `\x1b[31mred\x1b[0m`+"\n") || strings.Contains(s, "\x1b") {
+		t.Errorf("escape sequences not escaped: %q", s[:40])
+	}
+	if len(s) > OutputLimit+1024 || !strings.Contains(s, "the script printed more than 1024 KiB; the rest is cut") {
+		t.Errorf("output of %d bytes, want it cut at %d with a note", len(s), OutputLimit)
+	}
+}
+
+// Cancelling (Ctrl-C) stops a running script at once.
+func TestCancelStopsAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	_, _, err := EvalScript(ctx, "spin.go", []byte("package main\n\nfunc main() {\n\tfor {\n\t}\n}\n"), Options{Timeout: time.Minute})
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+		t.Errorf("err %v after %s", err, time.Since(start))
+	}
+}
+
+// The deadline covers compiling too: a script that is not even compiled
+// in time is stopped, and says so.
+func TestDeadlineCoversCompiling(t *testing.T) {
+	_, _, err := EvalScript(context.Background(), "slow.go", []byte("package main\n\nimport \"rke\"\n\nfunc main() { rke.NewCluster(\"c\").Node(\"n\", rke.All()...) }\n"), Options{Timeout: time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "still being compiled") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// A panic value is rendered without calling the script's own methods.
+func TestPlainValue(t *testing.T) {
+	for v, want := range map[any]string{
+		"gave up":                    "gave up",
+		42:                           "42",
+		errors.New("stdlib's error"): "stdlib's error",
+		struct{ x int }{1}:           "a value of type struct { x int }",
+	} {
+		if got := plainValue(v); got != want {
+			t.Errorf("plainValue(%#v) = %q, want %q", v, got, want)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/docker-rke/docker-rke/dsl"
 )
 
 // env is what every test shares: the built plugin and a docker config
@@ -26,6 +28,8 @@ type env struct {
 var shared env
 
 func TestMain(m *testing.M) {
+	// The tests read cluster scripts, in child processes of this binary.
+	dsl.RunChildIfAsked()
 	flag.Parse()
 	if testing.Short() {
 		fmt.Println("e2e: skipped in -short mode")

@@ -8,7 +8,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/docker-rke/docker-rke/dsl"
 )
 
 // noComment holds the expectations of corpus files that cannot carry a
@@ -36,14 +40,32 @@ func TestBadInputCorpus(t *testing.T) {
 	if len(files) < 30 {
 		t.Fatalf("corpus has %d files, want at least 30", len(files))
 	}
+	t.Cleanup(func() {
+		// Every script ran in a child process with its memory bounded:
+		// the largest of them stayed under the bound (the evaluator's own
+		// code included).
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err == nil && ru.Maxrss*1024 > dsl.MemoryLimit+64<<20 {
+			t.Errorf("an evaluating process grew to %d MiB, the bound is %d MiB", ru.Maxrss>>10, dsl.MemoryLimit>>20)
+		}
+	})
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			t.Parallel()
 			line, want := expectation(t, file)
 			var stdout, stderr bytes.Buffer
+			start := time.Now()
 			code := Run(context.Background(), []string{"docker-rke", "plan", file}, Options{Stdout: &stdout, Stderr: &stderr, Getenv: noEnv})
-			if code == 0 {
-				t.Fatalf("exit status 0, want non-zero; stdout:\n%s", stdout.String())
+			if took := time.Since(start); took > 15*time.Second {
+				t.Errorf("took %s: bad input must fail within seconds", took.Round(time.Second))
+			}
+			if code != 1 {
+				t.Fatalf("exit status %d, want 1; stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+			}
+			for _, crash := range []string{"panic:", "fatal error:", "goroutine "} {
+				if strings.Contains(stderr.String(), crash) {
+					t.Errorf("the error shows a crash (%q):\n%s", crash, stderr.String())
+				}
 			}
 			if stdout.Len() != 0 {
 				t.Errorf("stdout should be empty on error, got:\n%s", stdout.String())

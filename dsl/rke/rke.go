@@ -71,11 +71,24 @@ type Session struct {
 	clusters []*Cluster
 	nodes    int
 	depth    int
-	pos      atomic.Uint64 // line<<32 | column of the running statement
+	pos      *atomic.Uint64 // line<<32 | column of the running statement
 }
 
 // NewSession returns an empty session for the script file.
-func NewSession(file string) *Session { return &Session{file: file} }
+func NewSession(file string) *Session { return NewSessionAt(file, new(atomic.Uint64)) }
+
+// NewSessionAt is NewSession keeping the running statement's position in
+// pos, memory the evaluator shares with the process that waits for it: a
+// script that runs out of memory or time is reported at its statement
+// even when its process is gone.
+func NewSessionAt(file string, pos *atomic.Uint64) *Session {
+	return &Session{file: file, pos: pos}
+}
+
+// PositionOf decodes a position kept by a session (At).
+func PositionOf(file string, v uint64) model.Position {
+	return model.Position{File: file, Line: int(v >> 32), Col: int(uint32(v))}
+}
 
 // At records the position of the statement about to run. It is called by
 // instrumentation, never by scripts.
@@ -100,8 +113,7 @@ func (s *Session) Leave() { s.depth-- }
 // Position returns the position of the statement running now (or last). It
 // may be called from another goroutine, to say where a runaway script is.
 func (s *Session) Position() model.Position {
-	v := s.pos.Load()
-	return model.Position{File: s.file, Line: int(v >> 32), Col: int(uint32(v))}
+	return PositionOf(s.file, s.pos.Load())
 }
 
 // LimitError is the panic value when a script defines too much.
