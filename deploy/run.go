@@ -133,7 +133,7 @@ func newRun(ctx context.Context, c runtime.Cluster, nodes []dind.NodeStatus, env
 			return nil, fmt.Errorf("cluster %s: node %s publishes no API server port", c.Name, cp.Name)
 		}
 	}
-	if r.kubeconfig, err = filepath.Abs(filepath.Join(opts.KubeconfigDir, "kube_config_"+c.Name+".yml")); err != nil {
+	if r.kubeconfig, err = filepath.Abs(filepath.Join(opts.KubeconfigDir, pki.KubeconfigFile(c.Name))); err != nil {
 		return nil, err
 	}
 	r.stateDirty = len(r.made) > 0 || st.EncryptionKey == "" || r.kubeconfig != st.Kubeconfig || r.server != st.Server || !maps.Equal(servers, st.Servers) || !maps.Equal(r.podCIDRs, st.PodCIDRs) || cp.ContainerName != st.APIContainer || !samePlan(st.Plan, &c)

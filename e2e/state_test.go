@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/docker-rke/docker-rke/dind"
@@ -38,4 +41,38 @@ func TestStateVolume(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	assertGone(t, "statetest")
+}
+
+// TestRmTrustsNoPathFromTheState: a cluster's state, which anyone who can
+// write the engine's volumes can change, names a file of someone else as
+// the cluster's kubeconfig and as a kubeconfig it merged into: rm removes
+// the cluster and leaves both files as they were.
+func TestRmTrustsNoPathFromTheState(t *testing.T) {
+	requireAbsent(t, "tamper")
+	rmAtEnd(t, "tamper")
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "kube_config_tamper.yml")
+	precious := filepath.Join(dir, "precious.txt")
+	for _, f := range []string{victim, precious} {
+		if err := os.WriteFile(f, []byte("someone else's\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := json.Marshal(map[string]any{"kubeconfig": victim, "merged": []string{precious, victim}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := dind.NewEngine(engine(t), testLog{t})
+	if err := e.SaveState(ctxT(t), "tamper", images.NodeImage(release(t)), st); err != nil {
+		t.Fatal(err)
+	}
+	if r := docker(t, "rke", "rm", "tamper"); r.code != 0 {
+		t.Fatalf("rm: %s", r.stderr)
+	}
+	assertGone(t, "tamper")
+	for _, f := range []string{victim, precious} {
+		if data, err := os.ReadFile(f); err != nil || string(data) != "someone else's\n" {
+			t.Errorf("rm touched %s: %q %v", f, data, err)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -100,17 +101,52 @@ func MergeKubeconfig(data []byte, opts MergeOptions) (string, error) {
 	return file, nil
 }
 
+// KubeconfigFile is the name up gives a cluster's kubeconfig (RKE's).
+func KubeconfigFile(cluster string) string { return "kube_config_" + cluster + ".yml" }
+
+// RemoveKubeconfig removes a cluster's kubeconfig file, only when it is
+// one up wrote for it: a regular file named KubeconfigFile(cluster) whose
+// cluster entry trusts ca. The path comes from the cluster's state, which
+// anyone who can write the engine's volumes can change: it never makes
+// rm delete another file. It says whether it removed the file.
+func RemoveKubeconfig(path, cluster string, ca []byte) (bool, error) {
+	if filepath.Base(path) != KubeconfigFile(cluster) {
+		return false, nil
+	}
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil || !info.Mode().IsRegular() || info.Size() > 1<<20 {
+		return false, err
+	}
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil || !trusts(cfg, cluster, ca) {
+		return false, nil
+	}
+	return true, os.Remove(path)
+}
+
+// trusts says whether a kubeconfig's entry for the cluster trusts its CA.
+func trusts(cfg *clientcmdapi.Config, cluster string, ca []byte) bool {
+	c := cfg.Clusters[ContextName(cluster)]
+	return c != nil && len(ca) > 0 && bytes.Equal(c.CertificateAuthorityData, ca)
+}
+
 // UnmergeKubeconfig removes a cluster's entries (ContextName) from a
 // kubeconfig file MergeKubeconfig wrote to, leaving everything else; a
-// current context that was the cluster's is unset. A file that is gone
-// is not an error.
-func UnmergeKubeconfig(path, cluster string) error {
-	cfg, err := clientcmd.LoadFromFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+// current context that was the cluster's is unset. Only entries that
+// trust the cluster's CA are the cluster's: others of the same name are
+// left. A file that is gone is not an error.
+func UnmergeKubeconfig(path, cluster string, ca []byte) error {
+	// A file that is gone, is not a regular file or not a kubeconfig, or
+	// holds no entries of this cluster is not the cluster's to change.
+	if info, err := os.Lstat(path); err != nil || !info.Mode().IsRegular() || info.Size() > 16<<20 {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil || !trusts(cfg, cluster, ca) {
+		return nil
 	}
 	name := ContextName(cluster)
 	_, hadContext := cfg.Contexts[name]

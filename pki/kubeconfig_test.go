@@ -101,7 +101,7 @@ func TestMergeAndUnmerge(t *testing.T) {
 	if st, _ := os.Stat(own); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", st.Mode().Perm())
 	}
-	if err := UnmergeKubeconfig(own, "a"); err != nil {
+	if err := UnmergeKubeconfig(own, "a", b[CA].CertPEM); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err = clientcmd.LoadFromFile(own)
@@ -111,7 +111,86 @@ func TestMergeAndUnmerge(t *testing.T) {
 	if cfg.CurrentContext != "" || cfg.Contexts["rke-a"] != nil || cfg.Clusters["rke-a"] != nil || cfg.AuthInfos["rke-a"] != nil || cfg.Contexts["rke-b"] == nil || cfg.Contexts["mine"] == nil {
 		t.Errorf("after unmerging a: %+v", cfg)
 	}
-	if err := UnmergeKubeconfig(filepath.Join(dir, "gone"), "b"); err != nil {
+	if err := UnmergeKubeconfig(filepath.Join(dir, "gone"), "b", b[CA].CertPEM); err != nil {
 		t.Errorf("a missing file: %v", err)
+	}
+}
+
+// rm reads the kubeconfig's path from the cluster's state, which anyone
+// who can write the engine's volumes can change: it removes only the file
+// up wrote for the cluster, and only the merged entries of this cluster.
+func TestRemoveKubeconfigOnlyTheClustersOwn(t *testing.T) {
+	b, _ := ensure(t, nil, cluster(t, model.Node{Name: "cp1", Roles: all}), nil)
+	other, _ := ensure(t, nil, cluster(t, model.Node{Name: "cp1", Roles: all}), nil)
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	mine, err := b.AdminKubeconfig("dev", "https://a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := other.AdminKubeconfig("dev", "https://b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := b[CA].CertPEM
+	for _, tt := range []struct {
+		name    string
+		path    string
+		removed bool
+	}{
+		{"a file of another name", write("precious.txt", mine), false},
+		{"another cluster's kubeconfig of the right name", filepath.Join(write("sub", nil)+"-dir", "kube_config_dev.yml"), false},
+		{"not a kubeconfig", write("kube_config_dev.yml", []byte("my notes")), false},
+	} {
+		if tt.name == "another cluster's kubeconfig of the right name" {
+			if err := os.MkdirAll(filepath.Dir(tt.path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(tt.path, theirs, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		removed, err := RemoveKubeconfig(tt.path, "dev", ca)
+		if err != nil || removed != tt.removed {
+			t.Errorf("%s: removed %v, %v", tt.name, removed, err)
+		}
+		if _, err := os.Stat(tt.path); err != nil {
+			t.Errorf("%s: the file is gone", tt.name)
+		}
+	}
+	// A link of the right name to the cluster's own kubeconfig elsewhere:
+	// rm removes files, never what a link points at.
+	victim := filepath.Join(t.TempDir(), "kube_config_dev.yml")
+	if err := os.WriteFile(victim, mine, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	linkDir := t.TempDir()
+	if err := os.Symlink(victim, filepath.Join(linkDir, "kube_config_dev.yml")); err != nil {
+		t.Fatal(err)
+	}
+	if removed, _ := RemoveKubeconfig(filepath.Join(linkDir, "kube_config_dev.yml"), "dev", ca); removed {
+		t.Error("a link was followed")
+	}
+	own := write("kube_config_dev.yml", mine)
+	if removed, err := RemoveKubeconfig(own, "dev", ca); err != nil || !removed {
+		t.Errorf("the cluster's own kubeconfig: removed %v, %v", removed, err)
+	}
+	// Merged entries of another cluster of the same name stay.
+	t.Setenv("KUBECONFIG", filepath.Join(dir, "config"))
+	if _, err := MergeKubeconfig(theirs, MergeOptions{Switch: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := UnmergeKubeconfig(filepath.Join(dir, "config"), "dev", ca); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.LoadFromFile(filepath.Join(dir, "config"))
+	if err != nil || cfg.Contexts["rke-dev"] == nil {
+		t.Errorf("another cluster's merged entries were removed: %v", err)
 	}
 }

@@ -237,13 +237,17 @@ func removeCluster(ctx context.Context, engine *dind.Engine, name, image string)
 		return err
 	}
 	var errs []error
+	var ca []byte
+	if st.Certificates != nil {
+		ca = st.Certificates[pki.CA].CertPEM
+	}
 	if st.Kubeconfig != "" {
-		if err := os.Remove(st.Kubeconfig); err != nil && !os.IsNotExist(err) {
+		if _, err := pki.RemoveKubeconfig(st.Kubeconfig, name, ca); err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: removing %s: %w", name, st.Kubeconfig, err))
 		}
 	}
 	for _, file := range st.Merged {
-		if err := pki.UnmergeKubeconfig(file, name); err != nil {
+		if err := pki.UnmergeKubeconfig(file, name, ca); err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: taking context %s out of %s: %w", name, pki.ContextName(name), file, err))
 		}
 	}
