@@ -10,9 +10,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/docker-rke/docker-rke/images"
@@ -138,6 +141,7 @@ func (d *Definition) Validate() Problems {
 			v.errf(cref.field("kubernetesVersion"), "", "%v", err)
 		}
 		v.cidrs(cref, c)
+		v.clusterValues(cref, c)
 		v.services(cref, c.Services)
 		for i, m := range c.RegistryMirrors {
 			if u, err := url.Parse(m); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(m, ", ") {
@@ -181,6 +185,9 @@ func (d *Definition) Validate() Problems {
 			}
 			v.labels(nref, n.Labels)
 			v.taints(nref, n.Taints)
+			if n.Image != "" {
+				v.imageRef(nref.field("image"), n.Image)
+			}
 			v.ports(nref, n.Ports, hostPorts, d)
 			v.mounts(nref, n.Mounts)
 		}
@@ -388,22 +395,95 @@ func (v *validator) services(r Ref, services map[string]Service) {
 			v.errf(r.field("services["+name+"]"), "", "unknown component %q (want one of %s)", name, strings.Join(knownServices, ", "))
 			continue
 		}
+		args := r.field("services[" + name + "].extraArgs")
 		for _, k := range sortedKeys(services[name].ExtraArgs) {
-			if k == "" || strings.HasPrefix(k, "-") {
-				v.errf(r.field("services["+name+"].extraArgs"), "", "flag name %q: write it without leading dashes", k)
+			val := services[name].ExtraArgs[k]
+			switch {
+			case k == "" || strings.HasPrefix(k, "-"):
+				v.errf(args, "", "flag name %q: write it without leading dashes", k)
+			case !flagName.MatchString(k):
+				v.errf(args, "", "flag name %q: want letters, digits and dashes, such as v or feature-gates", k)
+			case hasControl(val):
+				v.errf(args, "", "flag %s: its value has a control character (%q)", k, val)
+			default:
+				if why := weakens(name, k, val); why != "" {
+					v.warnf(args, "", "%s=%s %s", k, val, why)
+				}
 			}
 		}
 		for _, b := range services[name].ExtraBinds {
-			if parts := strings.Split(b, ":"); len(parts) < 2 || len(parts) > 3 || !strings.HasPrefix(parts[0], "/") || !strings.HasPrefix(parts[1], "/") {
+			if parts := strings.Split(b, ":"); len(parts) < 2 || len(parts) > 3 || !strings.HasPrefix(parts[0], "/") || !strings.HasPrefix(parts[1], "/") || hasControl(b) {
 				v.errf(r.field("services["+name+"].extraBinds"), "", "bind %q: want /host/path:/container/path[:options]", b)
 			}
 		}
 		for _, e := range services[name].ExtraEnv {
-			if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
-				v.errf(r.field("services["+name+"].extraEnv"), "", "env %q: want NAME=value", e)
+			if k, val, ok := strings.Cut(e, "="); !ok || !envName.MatchString(k) || hasControl(val) {
+				v.errf(r.field("services["+name+"].extraEnv"), "", "env %q: want NAME=value, NAME of letters, digits and _", e)
 			}
 		}
 	}
+}
+
+// flagName and envName are what a flag's and an environment variable's
+// names may be.
+var (
+	flagName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]*$`)
+	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// hasControl says whether s has a control character (a newline among
+// them): values go into flags, config files and certificates, where one
+// could inject a line of its own.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// clusterValues checks the cluster's values that reach config files and
+// certificates: its DNS domain (the Corefile, the service account
+// issuer, the API server's names) and its images.
+func (v *validator) clusterValues(r Ref, c Cluster) {
+	if msgs := validation.IsDNS1123Subdomain(c.ClusterDomain); len(msgs) > 0 {
+		v.errf(r.field("clusterDomain"), "", "cluster domain %q: %s", c.ClusterDomain, strings.Join(msgs, "; "))
+	}
+	if c.NodeImage != "" {
+		v.imageRef(r.field("nodeImage"), c.NodeImage)
+	}
+	for _, img := range []struct{ field, ref string }{
+		{"images.kubernetes", c.Images.Kubernetes}, {"images.etcd", c.Images.Etcd}, {"images.coredns", c.Images.CoreDNS},
+		{"images.pause", c.Images.Pause}, {"images.cni", c.Images.CNI},
+	} {
+		if img.ref != "" {
+			v.imageRef(r.field(img.field), img.ref)
+		}
+	}
+}
+
+// imageRef checks an image reference as docker reads one.
+func (v *validator) imageRef(r Ref, ref string) {
+	if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+		v.errf(r, "", "image %q: %v", ref, err)
+	}
+}
+
+// weakens says how an extra flag weakens a component's security (a
+// warning: a local cluster may want it on purpose), or "".
+func weakens(component, flag, value string) string {
+	v := strings.ToLower(value)
+	switch {
+	case flag == "anonymous-auth" && v == "true":
+		return "lets anyone who reaches " + component + " in without credentials"
+	case flag == "authorization-mode" && strings.Contains(v, "alwaysallow"):
+		return "lets every client of " + component + " do everything"
+	case (flag == "insecure-port" && v != "0") || flag == "insecure-bind-address":
+		return "serves " + component + " on plain HTTP without authentication"
+	case component == ComponentKubelet && flag == "read-only-port" && v != "0":
+		return "serves the kubelet's pods and stats on plain HTTP without authentication"
+	case component == ComponentEtcd && (flag == "client-cert-auth" || flag == "peer-client-cert-auth") && v == "false":
+		return "lets any client that reaches etcd read and write the whole cluster"
+	case component == ComponentEtcd && strings.Contains(flag, "urls") && strings.Contains(v, "http://") && !strings.Contains(flag, "metrics"):
+		return "makes etcd talk plain HTTP"
+	}
+	return ""
 }
 
 // hostPortTable remembers which node maps each host port, across every
@@ -469,6 +549,10 @@ func (v *validator) mounts(r Ref, mounts []Mount) {
 	seen := map[string]int{}
 	for i, m := range mounts {
 		fr := r.field(fmt.Sprintf("mounts[%d]", i))
+		if hasControl(m.HostPath) || hasControl(m.NodePath) {
+			v.errf(fr, "", "mount %q:%q: a path has a control character", m.HostPath, m.NodePath)
+			continue
+		}
 		if m.HostPath == "" {
 			v.errf(fr, "", "host path is empty")
 		} else if !filepath.IsAbs(m.HostPath) {

@@ -264,3 +264,69 @@ func TestCheckFindsMissingHostPaths(t *testing.T) {
 		t.Fatalf("got %+v", errs)
 	}
 }
+
+func TestValuesThatReachConfigs(t *testing.T) {
+	base := func() Cluster { return Cluster{Name: "c", Nodes: []Node{node("n", all...)}} }
+	for _, tt := range []struct {
+		name string
+		edit func(*Cluster)
+		want string // error, "" for none
+	}{
+		{"domain with a newline", func(c *Cluster) { c.ClusterDomain = "cluster.local\nforward . 1.2.3.4" }, "cluster domain"},
+		{"domain not DNS", func(c *Cluster) { c.ClusterDomain = "Cluster_Local" }, "cluster domain"},
+		{"a good domain", func(c *Cluster) { c.ClusterDomain = "lab.example.com" }, ""},
+		{"node image", func(c *Cluster) { c.NodeImage = "not an image" }, "invalid reference format"},
+		{"a node's image", func(c *Cluster) { c.Nodes[0].Image = "UPPER:case" }, "invalid reference format"},
+		{"component image", func(c *Cluster) { c.Images.CoreDNS = "coredns:1.14 --conf /etc/passwd" }, "invalid reference format"},
+		{"registry image", func(c *Cluster) { c.Images.Etcd = "registry.example.com:5000/etcd:v3.6.16" }, ""},
+		{"flag name", func(c *Cluster) {
+			c.Services = map[string]Service{ComponentKubelet: {ExtraArgs: map[string]string{"v=2 --x": "1"}}}
+		}, "want letters, digits and dashes"},
+		{"flag value with a newline", func(c *Cluster) {
+			c.Services = map[string]Service{ComponentAPIServer: {ExtraArgs: map[string]string{"v": "2\n--anonymous-auth=true"}}}
+		}, "control character"},
+		{"env name", func(c *Cluster) { c.Services = map[string]Service{ComponentEtcd: {ExtraEnv: []string{"A B=1"}}} }, "NAME of letters"},
+		{"mount path with a newline", func(c *Cluster) { c.Nodes[0].Mounts = []Mount{{HostPath: "/srv\n", NodePath: "/data"}} }, "control character"},
+	} {
+		c := base()
+		tt.edit(&c)
+		d := Definition{Clusters: []Cluster{c}}
+		d.ApplyDefaults()
+		errs := d.Validate().Errors()
+		switch {
+		case tt.want == "" && len(errs) > 0:
+			t.Errorf("%s: %v", tt.name, errs)
+		case tt.want != "" && (len(errs) != 1 || !strings.Contains(errs[0].Message, tt.want)):
+			t.Errorf("%s: got %v, want %q", tt.name, errs, tt.want)
+		}
+	}
+}
+
+// Extra args that weaken a component's security are allowed (a local
+// cluster may want them) and named in a warning.
+func TestWeakeningArgsWarn(t *testing.T) {
+	for _, tt := range []struct {
+		component, flag, value string
+		warns                  bool
+	}{
+		{ComponentAPIServer, "anonymous-auth", "true", true},
+		{ComponentAPIServer, "authorization-mode", "AlwaysAllow", true},
+		{ComponentKubelet, "read-only-port", "10255", true},
+		{ComponentEtcd, "client-cert-auth", "false", true},
+		{ComponentEtcd, "listen-client-urls", "http://0.0.0.0:2379", true},
+		{ComponentEtcd, "listen-metrics-urls", "http://127.0.0.1:2381", false},
+		{ComponentAPIServer, "v", "4", false},
+		{ComponentAPIServer, "anonymous-auth", "false", false},
+	} {
+		d := Definition{Clusters: []Cluster{{Name: "c", Services: map[string]Service{tt.component: {ExtraArgs: map[string]string{tt.flag: tt.value}}}, Nodes: []Node{node("n", all...)}}}}
+		d.ApplyDefaults()
+		ps := d.Validate()
+		warns := ps.Warnings()
+		if len(ps.Errors()) > 0 || (len(warns) > 0) != tt.warns {
+			t.Errorf("%s %s=%s: warnings %v errors %v", tt.component, tt.flag, tt.value, warns, ps.Errors())
+		}
+		if tt.warns && !strings.Contains(warns[0].Message, tt.flag+"="+tt.value) {
+			t.Errorf("the warning does not name the flag: %v", warns[0])
+		}
+	}
+}

@@ -225,7 +225,10 @@ func (c *Cluster) ClusterDNS(ip string) *Cluster {
 
 // Images overrides component images.
 func (c *Cluster) Images(img Images) *Cluster {
-	c.sites.set("images", c.s.Position())
+	pos := c.s.Position()
+	for _, f := range []string{"images", "images.kubernetes", "images.etcd", "images.coredns", "images.pause", "images.cni"} {
+		c.sites.set(f, pos)
+	}
 	c.def.Images = model.Images(img)
 	return c
 }

@@ -350,6 +350,7 @@ func (r *reader) services(v *yaml.Node, c *model.Cluster) {
 				r.locs[key(-1, "clusterDNS")] = here
 			case svcName == "kubelet" && field == "infra_container_image":
 				c.Images.Pause, _ = r.str(fv, fpath)
+				r.locs[key(-1, "images.pause")] = here
 			case field == "image":
 				r.ignored(fk, fv, fpath, "not used: set images under system_images")
 			default:
@@ -418,20 +419,22 @@ func (r *reader) systemImages(v *yaml.Node, c *model.Cluster) {
 	r.pairs(v, "system_images", func(k, iv *yaml.Node, name string) {
 		path := "system_images." + name
 		var target *string
+		var field string
 		switch name {
 		case "kubernetes":
-			target = &c.Images.Kubernetes
+			target, field = &c.Images.Kubernetes, "images.kubernetes"
 		case "etcd":
-			target = &c.Images.Etcd
+			target, field = &c.Images.Etcd, "images.etcd"
 		case "coredns":
-			target = &c.Images.CoreDNS
+			target, field = &c.Images.CoreDNS, "images.coredns"
 		case "pod_infra_container":
-			target = &c.Images.Pause
+			target, field = &c.Images.Pause, "images.pause"
 		default:
 			r.ignored(k, iv, path, "not used: docker rke runs no such component")
 			return
 		}
 		*target, _ = r.str(iv, path)
+		r.locs[key(-1, field)] = loc{pos(r.file, iv), path}
 	})
 }
 
