@@ -67,6 +67,12 @@ func main() {
 		os.Exit(1)
 	}
 	r.Phases = append(r.Phases, phase...)
+	yamlPhase, err := bigYAML(ctx, 50000, *runs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	r.Phases = append(r.Phases, yamlPhase)
 	if *engine {
 		phases, err := nodePhases(*binary, *nodeRuns)
 		if err != nil {
@@ -143,6 +149,35 @@ func evalAndPlan(ctx context.Context, file string, runs int) ([]Phase, error) {
 		summarize("build plan (100 clusters x 10 nodes)", plans, 0, note),
 		summarize("evaluate and plan (100 clusters x 10 nodes)", totals, 1000, note),
 	}, nil
+}
+
+// bigYAML times reading a cluster.yml near the size limit: one node with
+// many labels. yaml.v3's Decode into a map is quadratic in the keys, so
+// this phase shows whether a reader went back to it.
+func bigYAML(ctx context.Context, labels, runs int) (Phase, error) {
+	dir, err := os.MkdirTemp("", "bench-yaml")
+	if err != nil {
+		return Phase{}, err
+	}
+	defer os.RemoveAll(dir)
+	var b strings.Builder
+	b.WriteString("nodes:\n  - address: n1\n    role: [controlplane, etcd, worker]\n    labels:\n")
+	for i := 0; i < labels; i++ {
+		fmt.Fprintf(&b, "      k%d: v\n", i)
+	}
+	file := filepath.Join(dir, "labels.yml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		return Phase{}, err
+	}
+	var ds []time.Duration
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		if _, _, err := dsl.LoadFile(ctx, file, dsl.Options{}); err != nil {
+			return Phase{}, err
+		}
+		ds = append(ds, time.Since(start))
+	}
+	return summarize(fmt.Sprintf("read cluster.yml (1 node, %d labels)", labels), ds, 1000, fmt.Sprintf("%d bytes", b.Len())), nil
 }
 
 // nodePhases times `up --nodes-only` of cluster1 (until all three nodes'

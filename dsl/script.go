@@ -148,12 +148,11 @@ func evaluate(ctx context.Context, file string, src []byte, opts Options, pos *a
 // checkText rejects what is not a Go source text before the parser sees it,
 // with a message better than the parser's.
 func checkText(file string, src []byte) error {
-	const maxSize = 1 << 20
 	switch {
 	case len(bytes.TrimSpace(src)) == 0:
 		return &Error{Pos: model.Position{File: file, Line: 1}, Msg: "file is empty: a cluster script needs package main and a func main that defines clusters"}
-	case len(src) > maxSize:
-		return &Error{Pos: model.Position{File: file}, Msg: fmt.Sprintf("file is %d bytes; the limit for a cluster definition is %d", len(src), maxSize)}
+	case len(src) > MaxDefinitionSize:
+		return tooBig(file, int64(len(src)))
 	}
 	return checkBinary(file, src)
 }

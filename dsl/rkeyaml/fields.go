@@ -85,6 +85,9 @@ func (r *reader) cluster(root *yaml.Node, c *model.Cluster) {
 		default:
 			if why, known := notUsed[name]; known {
 				r.ignored(k, v, name, why)
+			} else if strings.HasPrefix(name, "x-") {
+				// An x- key holds anchors for merge keys and aliases, as in
+				// compose files: it sets nothing itself.
 			} else {
 				r.ignored(k, v, name, "unknown field: not an RKE cluster.yml field")
 			}
@@ -254,11 +257,9 @@ func (r *reader) nodes(v *yaml.Node, c *model.Cluster) {
 				}
 				r.locs[key(i, "roles")] = loc{pos(r.file, v), fpath}
 			case "labels":
-				if r.decode(v, fpath, &n.Labels) {
-					r.pairs(v, fpath, func(lk, _ *yaml.Node, label string) {
-						r.locs[key(i, "labels["+label+"]")] = loc{pos(r.file, lk), fpath + "." + label}
-					})
-				}
+				n.Labels, _ = r.stringMap(v, fpath, func(lk *yaml.Node, label string) {
+					r.locs[key(i, "labels["+label+"]")] = loc{pos(r.file, lk), fpath + "." + label}
+				})
 				r.locs[key(i, "labels")] = loc{pos(r.file, v), fpath}
 			case "taints":
 				var taints []model.Taint
@@ -321,7 +322,8 @@ func (r *reader) services(v *yaml.Node, c *model.Cluster) {
 			here := loc{pos(r.file, fv), fpath}
 			switch {
 			case field == "extra_args":
-				if r.decode(fv, fpath, &svc.ExtraArgs) {
+				if args, ok := r.stringMap(fv, fpath, nil); ok {
+					svc.ExtraArgs = args
 					r.locs[key(-1, "services["+component+"].extraArgs")] = here
 				}
 			case field == "extra_binds":

@@ -39,6 +39,10 @@ func Parse(file string, src []byte) (*model.Definition, model.Problems, error) {
 		return nil, nil, problemErr(pos(file, &doc), "", "want a mapping with a nodes list at the top level")
 	}
 
+	if err := checkExpansion(file, &doc); err != nil {
+		return nil, nil, err
+	}
+
 	r := &reader{file: file, locs: map[string]loc{}}
 	c := model.Cluster{}
 	r.cluster(doc.Content[0], &c)
@@ -66,6 +70,52 @@ func Parse(file string, src []byte) (*model.Definition, model.Problems, error) {
 	return def, problems, nil
 }
 
+// MaxExpandedNodes bounds the YAML nodes a document stands for once every
+// alias is expanded. A file of MaxDefinitionSize without aliases holds at
+// most about half a million; a few aliases may multiply that, but ten
+// levels of ten aliases each (the "billion laughs") may not.
+const MaxExpandedNodes = 1 << 20
+
+// checkExpansion refuses a document whose aliases expand past
+// MaxExpandedNodes, before anything walks it: each reader follows aliases,
+// so the expanded size is what the walk costs. It names the alias that
+// expands the most.
+func checkExpansion(file string, doc *yaml.Node) error {
+	sizes := map[*yaml.Node]int{}
+	var worst *yaml.Node
+	var size func(n *yaml.Node) int
+	size = func(n *yaml.Node) int {
+		if s, ok := sizes[n]; ok {
+			return s
+		}
+		sizes[n] = MaxExpandedNodes + 1 // an anchor inside itself is unbounded
+		s := 1
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			s = size(n.Alias)
+			if worst == nil || s > sizes[worst] {
+				worst = n
+			}
+		}
+		for _, c := range n.Content {
+			s = min(s+size(c), MaxExpandedNodes+1)
+		}
+		sizes[n] = s
+		return s
+	}
+	if size(doc) <= MaxExpandedNodes {
+		return nil
+	}
+	at := doc
+	if worst != nil {
+		at = worst
+	}
+	what := "aliases expand"
+	if worst != nil {
+		what = fmt.Sprintf("the alias *%s here (with the others) expands", worst.Value)
+	}
+	return problemErr(pos(file, at), "", fmt.Sprintf("%s the document to more than %d YAML nodes; the limit guards against alias bombs (\"billion laughs\")", what, MaxExpandedNodes))
+}
+
 // loc is where a model field came from: its position and its YAML path.
 type loc struct {
 	pos   model.Position
@@ -80,6 +130,9 @@ type reader struct {
 	// defaultRegistry is the private registry marked is_default: every
 	// component image not named in system_images is pulled from it.
 	defaultRegistry string
+	// reported keeps a problem found at one node from being reported again
+	// when a second reader walks the same mapping.
+	reported map[*yaml.Node]bool
 }
 
 func key(node int, field string) string { return fmt.Sprintf("%d/%s", node, field) }
@@ -176,12 +229,12 @@ func isEmpty(v *yaml.Node) bool {
 	return false
 }
 
-// pairs iterates a mapping's keys and values, sorted by nothing but file
-// order, and reports a non-mapping.
+// pairs iterates a mapping's keys and values in file order, and reports a
+// non-mapping, a key set twice and a key that is not a plain scalar. YAML
+// merge keys (<<: *defaults) are honoured as yaml.v3's Decode honours them:
+// the mapping's own keys win, then each merged mapping in order.
 func (r *reader) pairs(n *yaml.Node, path string, fn func(k, v *yaml.Node, name string)) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
+	n = deref(n)
 	if isEmpty(n) && n.Kind == yaml.ScalarNode {
 		return
 	}
@@ -189,9 +242,105 @@ func (r *reader) pairs(n *yaml.Node, path string, fn func(k, v *yaml.Node, name 
 		r.errf(n, path, "want a mapping, got %s", kindName(n))
 		return
 	}
+	r.walkPairs(n, path, map[string]bool{}, fn)
+}
+
+func (r *reader) walkPairs(n *yaml.Node, path string, set map[string]bool, fn func(k, v *yaml.Node, name string)) {
+	own := map[string]*yaml.Node{}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		fn(n.Content[i], n.Content[i+1], n.Content[i].Value)
+		k, v := n.Content[i], n.Content[i+1]
+		switch {
+		case k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge":
+			merges = append(merges, r.mergeSources(v, path)...)
+			continue
+		case k.Kind != yaml.ScalarNode:
+			r.once(k, path, "want a plain key, got %s", kindName(k))
+			continue
+		}
+		if first, dup := own[k.Value]; dup {
+			r.once(k, joinPath(path, k.Value), "set twice in the same mapping; first at line %d", first.Line)
+			continue
+		}
+		own[k.Value] = k
+		if !set[k.Value] {
+			set[k.Value] = true
+			fn(k, v, k.Value)
+		}
 	}
+	for _, m := range merges {
+		r.walkPairs(m, path, set, fn)
+	}
+}
+
+// mergeSources is the mappings a merge key names: one alias or a list.
+func (r *reader) mergeSources(v *yaml.Node, path string) []*yaml.Node {
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		items = v.Content
+	}
+	var out []*yaml.Node
+	for _, item := range items {
+		if m := deref(item); m.Kind == yaml.MappingNode {
+			out = append(out, m)
+		} else {
+			r.once(item, path+".<<", "a merge key wants a mapping or a list of mappings, got %s", kindName(m))
+		}
+	}
+	return out
+}
+
+// once reports a problem at a node a single time, however many readers
+// walk the mapping it is in.
+func (r *reader) once(n *yaml.Node, field, format string, args ...any) {
+	if r.reported == nil {
+		r.reported = map[*yaml.Node]bool{}
+	}
+	if !r.reported[n] {
+		r.reported[n] = true
+		r.errf(n, field, format, args...)
+	}
+}
+
+func joinPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// deref follows an alias to the node it names.
+func deref(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}
+
+// stringMap reads a mapping of strings (labels, extra_args) in one pass
+// and calls at for each key. Decode into a map would do, but yaml.v3
+// compares every key with every other: seconds for a file of 50,000 labels.
+func (r *reader) stringMap(v *yaml.Node, path string, at func(k *yaml.Node, name string)) (map[string]string, bool) {
+	var out map[string]string
+	if deref(v).Kind == yaml.MappingNode {
+		out = map[string]string{} // {} is set and empty, as Decode has it
+	}
+	ok := true
+	r.pairs(v, path, func(k, val *yaml.Node, name string) {
+		s, good := r.str(val, path+"."+name)
+		if !good {
+			ok = false
+			return
+		}
+		out[name] = s
+		if at != nil {
+			at(k, name)
+		}
+	})
+	if v = deref(v); v.Kind != yaml.MappingNode && !(v.Kind == yaml.ScalarNode && isEmpty(v)) {
+		ok = false // pairs reported it
+	}
+	return out, ok
 }
 
 func kindName(n *yaml.Node) string {
@@ -224,6 +373,7 @@ func (r *reader) decode(v *yaml.Node, path string, out any) bool {
 
 func (r *reader) str(v *yaml.Node, path string) (string, bool) {
 	var s string
+	v = deref(v)
 	if v.Kind != yaml.ScalarNode {
 		r.errf(v, path, "want a string, got %s", kindName(v))
 		return "", false

@@ -2,6 +2,7 @@ package rkeyaml
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -234,5 +235,81 @@ func TestExtensionErrorsPointAtTheirLines(t *testing.T) {
 				t.Errorf("got %v, want %q at line %d", p, tt.want, tt.line)
 			}
 		})
+	}
+}
+
+// YAML merge keys work as yaml.v3's Decode has them: nodes share defaults
+// through an anchor, their own keys win, and merged labels are a map like
+// any other.
+func TestMergeKeys(t *testing.T) {
+	src := `
+x-node: &node
+  role: [worker]
+  labels: &labels {tier: web, disk: ssd}
+nodes:
+  - address: cp
+    role: [controlplane, etcd]
+  - <<: *node
+    address: w1
+  - <<: *node
+    address: w2
+    labels:
+      <<: *labels
+      disk: hdd
+`
+	def, _, err := Parse("merge.yml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := def.Clusters[0].Nodes
+	if len(nodes) != 3 {
+		t.Fatalf("got %d nodes, want 3", len(nodes))
+	}
+	for _, n := range nodes[1:] {
+		if !reflect.DeepEqual(n.Roles, []model.Role{model.RoleWorker}) {
+			t.Errorf("%s: roles %v, want the merged [worker]", n.Name, n.Roles)
+		}
+	}
+	if got, want := nodes[1].Labels, map[string]string{"tier": "web", "disk": "ssd"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("w1 labels %v, want %v", got, want)
+	}
+	if got, want := nodes[2].Labels, map[string]string{"tier": "web", "disk": "hdd"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("w2 labels %v, want its own disk over the merged one: %v", got, want)
+	}
+}
+
+// Aliases that expand a little are fine; the budget is for expansion that
+// would take the walk past MaxExpandedNodes, and it is found before any
+// walk starts.
+func TestAliasExpansionBudget(t *testing.T) {
+	small := "roles: &r [controlplane, etcd, worker]\nnodes:\n  - {address: a, role: *r}\n  - {address: b, role: *r}\n"
+	if _, _, err := Parse("small.yml", []byte(small)); err != nil {
+		t.Fatalf("two aliases: %v", err)
+	}
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i <= 6; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [", i, i)
+		for j := 0; j < 10; j++ {
+			fmt.Fprintf(&b, "*a%d, ", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	b.WriteString("nodes:\n  - {address: a, role: [controlplane, etcd, worker]}\n")
+	_, _, err := Parse("bomb.yml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "alias bombs") || !strings.Contains(err.Error(), "bomb.yml:7:") {
+		t.Fatalf("10^7 expanded nodes: got %v, want the alias bomb refused at line 7", err)
+	}
+}
+
+// An x- key only holds anchors: no warning, unlike any other unknown key.
+func TestXKeysHoldAnchorsQuietly(t *testing.T) {
+	src := "x-roles: &r [controlplane, etcd, worker]\ndefaults: 1\nnodes:\n  - {address: a, role: *r}\n"
+	_, warnings, err := Parse("x.yml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || warnings[0].Field != "defaults" {
+		t.Fatalf("warnings %v, want one, for defaults", warnings)
 	}
 }
