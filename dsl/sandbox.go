@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -77,11 +78,21 @@ func importAllowed(path string) bool {
 // sandboxSymbols builds the symbol table of one evaluation: the allowed
 // standard packages, the script API bound to the session, and the position
 // hook that instrumentation calls.
-func sandboxSymbols(session *rke.Session) map[string]map[string]reflect.Value {
+func sandboxSymbols(session *rke.Session, stdout io.Writer) map[string]map[string]reflect.Value {
 	syms := map[string]map[string]reflect.Value{}
 	for pkg, deny := range allowedStdlib {
 		key := pkg + "/" + pkg
-		src := stdlib.Symbols[key]
+		if pkg == "fmt" {
+			// yaegi's Use takes a table holding the key "fmt/fmt" for its
+			// whole standard library: it then compiles generic slices,
+			// maps, cmp, sync and sync/atomic from source into the global
+			// scope, usable without an import, which would make the
+			// allowlist a lie (and cost each evaluation milliseconds).
+			// "./fmt/fmt" names the same package (Use cleans the path)
+			// without that meaning; rebindFmt does the one useful part.
+			key = "./" + key
+		}
+		src := stdlib.Symbols[pkg+"/"+pkg]
 		dst := map[string]reflect.Value{}
 		for name, v := range src {
 			if contains(deny, name) || isVariable(v) {
@@ -94,6 +105,7 @@ func sandboxSymbols(session *rke.Session) map[string]map[string]reflect.Value {
 		}
 		syms[key] = dst
 	}
+	rebindFmt(syms["./fmt/fmt"], stdout)
 	api := map[string]reflect.Value{}
 	for name, v := range Symbols[apiSymbolsKey] {
 		if !contains(hiddenAPI, name) {
@@ -108,6 +120,21 @@ func sandboxSymbols(session *rke.Session) map[string]map[string]reflect.Value {
 		"Leave": reflect.ValueOf(session.Leave),
 	}
 	return syms
+}
+
+// rebindFmt points fmt's Print functions at the script's output and its
+// Scan functions at an empty input, so a script never writes to the
+// command's stdout (plan --format json stays clean) or waits for a person.
+func rebindFmt(p map[string]reflect.Value, stdout io.Writer) {
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	p["Print"] = reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprint(stdout, a...) })
+	p["Printf"] = reflect.ValueOf(func(format string, a ...any) (int, error) { return fmt.Fprintf(stdout, format, a...) })
+	p["Println"] = reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprintln(stdout, a...) })
+	p["Scan"] = reflect.ValueOf(func(a ...any) (int, error) { return 0, io.EOF })
+	p["Scanf"] = reflect.ValueOf(func(format string, a ...any) (int, error) { return 0, io.EOF })
+	p["Scanln"] = reflect.ValueOf(func(a ...any) (int, error) { return 0, io.EOF })
 }
 
 // isVariable reports whether a symbol is a package variable (extracted as an

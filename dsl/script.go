@@ -108,7 +108,7 @@ func evaluate(ctx context.Context, file string, src []byte, opts Options, pos *a
 		Args:                 []string{file},
 		Env:                  []string{},
 	})
-	if err := i.Use(sandboxSymbols(session)); err != nil {
+	if err := i.Use(sandboxSymbols(session, opts.Output)); err != nil {
 		return nil, fmt.Errorf("%s: setting up the script sandbox: %w", file, err)
 	}
 	f, err := parser.ParseFile(i.FileSet(), file, src, parser.AllErrors|parser.SkipObjectResolution)

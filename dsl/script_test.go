@@ -225,6 +225,67 @@ func main() {
 	}
 }
 
+// What a script does not import does not exist for it: yaegi would
+// otherwise compile its generic slices, maps, cmp, sync and atomic into
+// every interpreter, visible without an import.
+func TestSandboxHidesWhatIsNotImported(t *testing.T) {
+	for pkg, use := range map[string]string{
+		"slices": "slices.Sort([]int{2, 1})", "maps": "_ = maps.Clone(map[string]int{})",
+		"cmp": "_ = cmp.Compare(1, 2)", "sync": "_ = sync.OnceFunc(func() {})",
+		"atomic": "_ = atomic.AddInt64(nil, 1)", "os": "_ = os.Args",
+		"iter": "_ = iter.Seq[int](nil)", "strings": `_ = strings.ToUpper("x")`,
+	} {
+		t.Run(pkg, func(t *testing.T) {
+			_, _, err := eval(t, "package main\n\nimport \"rke\"\n\nfunc main() {\n\t"+use+"\n\trke.NewCluster(\"c\").Node(\"n\", rke.All()...)\n}\n")
+			var se *Error
+			if !errors.As(err, &se) || se.Pos.Line != 6 || !strings.Contains(se.Msg, "undefined: "+pkg) {
+				t.Fatalf("%s without an import: err = %v, want 'undefined: %s' at line 6", use, err, pkg)
+			}
+		})
+	}
+}
+
+// A script runs in a process of its own: a *time.Location it reaches
+// (time.Local, through any Time's Location) can be overwritten there, but
+// never in the tool, and never in the next evaluation.
+func TestScriptCannotChangeTheTool(t *testing.T) {
+	before := time.Unix(0, 0).String()
+	src := `package main
+
+import (
+	"fmt"
+	"rke"
+	"time"
+)
+
+func main() {
+	fmt.Println(time.Unix(0, 0).String())
+	t, _ := time.Parse(time.RFC3339, "2020-01-01T00:00:00+05:00")
+	*time.Unix(0, 0).Location() = *t.Location()
+	fmt.Println(time.Unix(0, 0).String())
+	rke.NewCluster("c").Node("n", rke.All()...)
+}
+`
+	var outs []string
+	for i := 0; i < 2; i++ {
+		var out bytes.Buffer
+		if _, _, err := EvalScript(context.Background(), "tz.go", []byte(src), Options{Output: &out}); err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(outs[0]), "\n")
+	if len(lines) != 2 || lines[0] == lines[1] {
+		t.Fatalf("the script's own overwrite did not show in its own process (%q): the test proves nothing", outs[0])
+	}
+	if outs[1] != outs[0] {
+		t.Errorf("the second evaluation saw the first one's change: %q, then %q", outs[0], outs[1])
+	}
+	if after := time.Unix(0, 0).String(); after != before {
+		t.Errorf("the tool's local time zone changed: %s, now %s", before, after)
+	}
+}
+
 func TestScriptCannotWriteFiles(t *testing.T) {
 	target := filepath.Join(t.TempDir(), "pwned")
 	for _, src := range []string{
