@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -167,16 +168,20 @@ func engineRestart(plan runtime.Cluster, kubeconfig string) (time.Duration, erro
 	}
 	pod := deploy.ProbePod(plan, "", "", "lookup", "--timeout=120s", "kubernetes.default.svc."+plan.ClusterDomain+".")
 	pod.GenerateName = "bench-dns-"
-	made, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+	const ns = "bench-dns"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, deploy.ProbeNamespace(ns), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return 0, err
+	}
+	made, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		return 0, err
 	}
 	defer func() {
-		_ = cs.CoreV1().Pods("default").Delete(context.Background(), made.Name, metav1.DeleteOptions{})
+		_ = cs.CoreV1().Pods(ns).Delete(context.Background(), made.Name, metav1.DeleteOptions{})
 	}()
-	phase, err := deploy.WaitPodDone(ctx, cs, "default", made.Name, 3*time.Minute)
+	phase, err := deploy.WaitPodDone(ctx, cs, ns, made.Name, 3*time.Minute)
 	if err != nil || phase != corev1.PodSucceeded {
-		return 0, fmt.Errorf("DNS after the engine's restart: %s %v%s", phase, err, deploy.PodStatus(ctx, cs, "default", made.Name))
+		return 0, fmt.Errorf("DNS after the engine's restart: %s %v%s", phase, err, deploy.PodStatus(ctx, cs, ns, made.Name))
 	}
 	return time.Since(answered), nil
 }

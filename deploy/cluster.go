@@ -26,6 +26,7 @@ import (
 
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/model"
+	"github.com/docker-rke/docker-rke/pki"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
@@ -205,6 +206,14 @@ func addons(c runtime.Cluster) []applied {
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:kubelet-api-admin"},
 			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: runtime.CertAPIServer}},
 		}},
+		{gvrClusterRoleBinding, &rbacv1.ClusterRoleBinding{
+			// The admin kubeconfig's identity: deleting this binding
+			// revokes every admin certificate at once.
+			TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+			ObjectMeta: meta(pki.AdminsGroup, ""),
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: pki.AdminsGroup}},
+		}},
 		{gvrServiceAccount, &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta("coredns", "kube-system")}},
 		// The DNS check's pod starts before the controller-manager has made
 		// any namespace's default service account.
@@ -322,6 +331,20 @@ func ProbePod(c runtime.Cluster, name, node string, args ...string) *corev1.Pod 
 			Volumes: []corev1.Volume{hostBinVolume(p.HostBin)},
 		},
 	}
+}
+
+// ProbeNamespace is a namespace for probe pods (and pods of the tests
+// that mount host folders): probe pods mount the node's binaries from a
+// host path, which the cluster's default Pod Security level, baseline,
+// refuses, so it is labelled privileged: the explicit choice the level
+// asks for. up's own probe runs in kube-system.
+func ProbeNamespace(name string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+		"app.kubernetes.io/managed-by":       "docker-rke",
+		"pod-security.kubernetes.io/enforce": "privileged",
+		"pod-security.kubernetes.io/warn":    "privileged",
+		"pod-security.kubernetes.io/audit":   "privileged",
+	}}}
 }
 
 // nodeProgress is what waitNodesReady saw.

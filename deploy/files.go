@@ -56,6 +56,12 @@ func nodeFiles(b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, 
 		}
 		out = append(out, file{path, kc, 0o600})
 	}
+	if n.HasRole(model.RoleEtcd) || n.HasRole(model.RoleControlPlane) {
+		// etcd's members and the API server trust etcd's own CA.
+		if err := add(pki.EtcdCA, false); err != nil {
+			return nil, err
+		}
+	}
 	if n.HasRole(model.RoleEtcd) {
 		if err := add(runtime.CertEtcd(n.Name), true); err != nil {
 			return nil, err
@@ -75,7 +81,11 @@ func nodeFiles(b pki.Bundle, c runtime.Cluster, n runtime.Node, podCIDR string, 
 			return nil, fmt.Errorf("service-account key: %w", err)
 		}
 		out = append(out, file{runtime.PublicKey(pki.ServiceAccount), pub, 0o644})
-		out = append(out, file{runtime.EncryptionConfig, encryptionConfig, 0o600})
+		out = append(out,
+			file{runtime.EncryptionConfig, encryptionConfig, 0o600},
+			file{runtime.AdmissionConfig, admissionConfig(c.PodSecurity), 0o644},
+			file{runtime.AuditPolicy, []byte(render(configTemplates, "audit-policy.yaml.tmpl", nil)), 0o644},
+		)
 		for _, user := range []string{runtime.CertControllerManager, runtime.CertScheduler} {
 			kc, err := b.Kubeconfig("local", fmt.Sprintf("https://127.0.0.1:%d", runtime.APIServerPort), user)
 			if err != nil {
@@ -107,6 +117,12 @@ func tarFiles(files []file) ([]byte, error) {
 		entries[i] = tarball.File(strings.TrimPrefix(f.path, "/"), f.mode, f.data)
 	}
 	return tarball.Bytes(tarball.WithParents(entries)...)
+}
+
+// admissionConfig sets the Pod Security level every namespace gets
+// unless its labels choose another.
+func admissionConfig(level string) []byte {
+	return []byte(render(configTemplates, "admission.yaml.tmpl", struct{ Level string }{level}))
 }
 
 // newEncryptionKey makes the key that encrypts Secrets at rest.

@@ -2,9 +2,12 @@ package deploy
 
 import (
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/docker-rke/docker-rke/model"
 	"github.com/docker-rke/docker-rke/pki"
@@ -71,10 +74,19 @@ func TestNodeFiles(t *testing.T) {
 	if _, ok := w[runtime.Key("kube-ca")]; ok {
 		t.Error("a worker got the CA key")
 	}
-	if _, ok := etcd[runtime.Key("kube-etcd-etcd1")]; !ok || len(etcd) != common+2 {
+	// An etcd member: its pair and etcd's CA (never its key).
+	if _, ok := etcd[runtime.Key("kube-etcd-etcd1")]; !ok || etcd[runtime.Cert(pki.EtcdCA)] == 0 || len(etcd) != common+3 {
 		t.Errorf("etcd node files: %v", etcd)
 	}
-	for _, want := range []string{runtime.Key("kube-ca"), runtime.Key("kube-apiserver"), runtime.PublicKey(pki.ServiceAccount), runtime.EncryptionConfig, runtime.Kubeconfig("kube-scheduler")} {
+	for _, files := range []map[string]int64{cp, etcd, w} {
+		if _, ok := files[runtime.Key(pki.EtcdCA)]; ok {
+			t.Error("a node got etcd's CA key")
+		}
+	}
+	if _, ok := w[runtime.Cert(pki.EtcdCA)]; ok {
+		t.Error("a worker got etcd's CA: it has no business with etcd")
+	}
+	for _, want := range []string{runtime.Key("kube-ca"), runtime.Key("kube-apiserver"), runtime.PublicKey(pki.ServiceAccount), runtime.EncryptionConfig, runtime.Kubeconfig("kube-scheduler"), runtime.Cert(pki.EtcdCA), runtime.AdmissionConfig, runtime.AuditPolicy} {
 		if _, ok := cp[want]; !ok {
 			t.Errorf("controlplane node lacks %s", want)
 		}
@@ -102,6 +114,43 @@ func TestConfigTemplates(t *testing.T) {
 	enc := string(encryptionConfig("c2VjcmV0"))
 	if !strings.Contains(enc, "secret: c2VjcmV0\n") || !strings.Contains(enc, "- identity: {}") || !strings.HasPrefix(enc, "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n") {
 		t.Errorf("encryption config:\n%s", enc)
+	}
+	for _, level := range []string{"baseline", "restricted"} {
+		var adm struct {
+			Kind    string
+			Plugins []struct {
+				Name          string
+				Configuration struct {
+					APIVersion string
+					Defaults   map[string]string
+					Exemptions struct{ Namespaces []string }
+				}
+			}
+		}
+		if err := yaml.Unmarshal(admissionConfig(level), &adm); err != nil {
+			t.Fatalf("admission config: %v", err)
+		}
+		if len(adm.Plugins) != 1 || adm.Plugins[0].Name != "PodSecurity" {
+			t.Fatalf("admission config plugins: %+v", adm.Plugins)
+		}
+		cfg := adm.Plugins[0].Configuration
+		if cfg.Defaults["enforce"] != level || cfg.Defaults["audit"] != level || cfg.Defaults["warn"] != level || !slices.Equal(cfg.Exemptions.Namespaces, []string{"kube-system"}) {
+			t.Errorf("admission config for %s: %+v", level, cfg)
+		}
+	}
+	var policy struct {
+		APIVersion string
+		OmitStages []string
+		Rules      []struct{ Level string }
+	}
+	if err := yaml.Unmarshal([]byte(render(configTemplates, "audit-policy.yaml.tmpl", nil)), &policy); err != nil {
+		t.Fatalf("audit policy: %v", err)
+	}
+	// Metadata only: a body (a Secret's data) never reaches the log.
+	for _, r := range policy.Rules {
+		if r.Level != "Metadata" {
+			t.Errorf("audit policy rule at level %s, want Metadata only", r.Level)
+		}
 	}
 	c := plan(t)
 	c.ClusterDomain = "lab.local"

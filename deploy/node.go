@@ -100,7 +100,8 @@ func get(ctx context.Context, hc *http.Client, url, want string) (bool, string) 
 	return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(want)), fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
 }
 
-// adminTLS trusts the cluster CA and presents the admin certificate.
+// adminTLS trusts the cluster CA and presents up's own identity
+// (system:masters), which no file outside the cluster's state holds.
 func adminTLS(b pki.Bundle) (*tls.Config, error) {
 	ca, err := b[pki.CA].Parsed()
 	if err != nil {
@@ -108,7 +109,7 @@ func adminTLS(b pki.Bundle) (*tls.Config, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	admin := b[pki.Admin]
+	admin := upIdentity(b)
 	pair, err := tls.X509KeyPair(admin.CertPEM, admin.KeyPEM)
 	if err != nil {
 		return nil, err
@@ -116,16 +117,28 @@ func adminTLS(b pki.Bundle) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}, nil
 }
 
+// upIdentity is the certificate up and start talk to the API server
+// with: its own system:masters one, or, in the state of a cluster made
+// before it had one (which start reads as it is), the admin's, which was
+// system:masters then.
+func upIdentity(b pki.Bundle) pki.Cert {
+	if c, ok := b[pki.SuperAdmin]; ok {
+		return c
+	}
+	return b[pki.Admin]
+}
+
 // kubeClients reach the API server of a controlplane node through the node
 // (the node-local API server, over the outer engine), which works wherever
-// the engine is, as the admin.
+// the engine is, with up's own identity: the admin kubeconfig's rights
+// come from a binding up itself makes.
 func kubeClients(n Node, b pki.Bundle) (*kubernetes.Clientset, *dynamic.DynamicClient, error) {
 	cfg := &rest.Config{
 		Host: runtime.LocalAPIServer,
 		TLSClientConfig: rest.TLSClientConfig{
 			CAData:   b[pki.CA].CertPEM,
-			CertData: b[pki.Admin].CertPEM,
-			KeyData:  b[pki.Admin].KeyPEM,
+			CertData: upIdentity(b).CertPEM,
+			KeyData:  upIdentity(b).KeyPEM,
 		},
 		Dial:      n.Dial,
 		QPS:       50,

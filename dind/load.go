@@ -123,7 +123,7 @@ func (e *Engine) Load(ctx context.Context, opts LoadOptions) ([]LoadResult, erro
 	if len(opts.Source.Images) == 0 {
 		return nil, fmt.Errorf("cluster %s: no images to load", opts.Cluster)
 	}
-	nodes, err := e.loadTargets(ctx, opts.Cluster, opts.Nodes)
+	nodes, err := e.RunningNodes(ctx, opts.Cluster, opts.Nodes)
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +136,9 @@ func (e *Engine) Load(ctx context.Context, opts LoadOptions) ([]LoadResult, erro
 	return loadResults(opts.Cluster, nodes, opts.Source.Images, need, errs), errors.Join(errs...)
 }
 
-// loadTargets finds the cluster's nodes to load into.
-func (e *Engine) loadTargets(ctx context.Context, cluster string, names []string) ([]NodeInfo, error) {
+// RunningNodes finds a cluster's nodes by name (none: every node), each
+// of them running: a stopped node is an error that says how to start it.
+func (e *Engine) RunningNodes(ctx context.Context, cluster string, names []string) ([]NodeInfo, error) {
 	clusters, err := e.List(ctx)
 	if err != nil {
 		return nil, err

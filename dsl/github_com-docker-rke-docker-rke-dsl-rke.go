@@ -14,6 +14,7 @@ func init() {
 		// function, constant and variable definitions
 		"All":                   reflect.ValueOf(rke.All),
 		"AllAddresses":          reflect.ValueOf(rke.AllAddresses),
+		"Baseline":              reflect.ValueOf(constant.MakeFromLiteral("\"baseline\"", token.STRING, 0)),
 		"ControlPlane":          reflect.ValueOf(rke.ControlPlane),
 		"Etcd":                  reflect.ValueOf(rke.Etcd),
 		"EtcdService":           reflect.ValueOf(constant.MakeFromLiteral("\"etcd\"", token.STRING, 0)),
@@ -28,6 +29,8 @@ func init() {
 		"NewSession":            reflect.ValueOf(rke.NewSession),
 		"NewSessionAt":          reflect.ValueOf(rke.NewSessionAt),
 		"PositionOf":            reflect.ValueOf(rke.PositionOf),
+		"Privileged":            reflect.ValueOf(constant.MakeFromLiteral("\"privileged\"", token.STRING, 0)),
+		"Restricted":            reflect.ValueOf(constant.MakeFromLiteral("\"restricted\"", token.STRING, 0)),
 		"TCP":                   reflect.ValueOf(rke.TCP),
 		"UDP":                   reflect.ValueOf(rke.UDP),
 		"Worker":                reflect.ValueOf(rke.Worker),

@@ -70,6 +70,7 @@ func main() {
 		ServiceCIDR("10.61.0.0/16").
 		ClusterDomain("lab.local").
 		ClusterDNS("10.61.0.53").
+		PodSecurity(rke.Restricted).
 		Images(rke.Images{Etcd: "my/etcd:3"}).
 		ExtraArgs(rke.KubeAPIServer, map[string]string{"v": "2"})
 	c.Node("cp", rke.ControlPlane, rke.Etcd).Roles(rke.Worker).
@@ -84,8 +85,9 @@ func main() {
 	want := model.Cluster{
 		Name: "lab", KubernetesVersion: "1.37.2", NodeImage: "my/node:1",
 		PodCIDR: "10.60.0.0/16", ServiceCIDR: "10.61.0.0/16", ClusterDomain: "lab.local", ClusterDNS: "10.61.0.53",
-		Images:   model.Images{Etcd: "my/etcd:3"},
-		Services: map[string]model.Service{model.ComponentAPIServer: {ExtraArgs: map[string]string{"v": "2"}}},
+		PodSecurity: model.PodSecurityRestricted,
+		Images:      model.Images{Etcd: "my/etcd:3"},
+		Services:    map[string]model.Service{model.ComponentAPIServer: {ExtraArgs: map[string]string{"v": "2"}}},
 		Nodes: []model.Node{{
 			Name:   "cp",
 			Roles:  []model.Role{model.RoleControlPlane, model.RoleEtcd, model.RoleWorker},

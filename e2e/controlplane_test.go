@@ -37,6 +37,7 @@ import (
 // ClusterIP Service, DNS from pods. A second up recreates no component
 // and rewrites no certificate; a worker added to the script is the only
 // thing created and turns Ready; rm leaves nothing, kubeconfig included.
+// cluster1 is also checked for hardening (checkHardening).
 func TestClusters(t *testing.T) {
 	requireAbsent(t, "cluster1", "cluster2")
 	rmAtEnd(t, "cluster1", "cluster2")
@@ -99,6 +100,9 @@ func TestClusters(t *testing.T) {
 		plan := clusterPlan(t, "samples/"+cl+".go", cl)
 		checkNodesReady(t, cs, plan)
 		checkWorkloads(t, cs, plan)
+		if cl == "cluster1" {
+			checkHardening(t, plan, path, "cluster1-node2")
+		}
 	}
 
 	// A second up with nothing changed: no component recreated, no
@@ -348,7 +352,7 @@ func TestControlPlaneNodeDown(t *testing.T) {
 	}
 	replicas := int32(1)
 	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "after-failover", Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: "after-failover", Namespace: "e2e-failover"},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "after-failover"}},
@@ -363,12 +367,15 @@ func TestControlPlaneNodeDown(t *testing.T) {
 	// On the worker: its kubelet reaches the API servers only through its
 	// proxy, which must skip the stopped one.
 	dep.Spec.Template.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "cluster2-worker"}
-	if _, err := cs.AppsV1().Deployments("default").Create(ctxT(t), dep, metav1.CreateOptions{}); err != nil {
+	if _, err := cs.CoreV1().Namespaces().Create(ctxT(t), deploy.ProbeNamespace("e2e-failover"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.AppsV1().Deployments("e2e-failover").Create(ctxT(t), dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var where string
 	err = wait.PollUntilContextTimeout(ctxT(t), time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=after-failover"})
+		pods, err := cs.CoreV1().Pods("e2e-failover").List(ctx, metav1.ListOptions{LabelSelector: "app=after-failover"})
 		if err != nil {
 			return false, nil
 		}

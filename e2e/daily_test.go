@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -436,12 +437,16 @@ func waitFreshReady(t *testing.T, cs kubernetes.Interface, c runtime.Cluster, si
 func checkDNS(t *testing.T, cs kubernetes.Interface, c runtime.Cluster) {
 	t.Helper()
 	ctx := ctxT(t)
-	pod := deploy.ProbePod(c, "dns-after-restart", "", "lookup", "--timeout=120s", "kubernetes.default.svc."+c.ClusterDomain+".")
-	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	const ns = "e2e-dns"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, deploy.ProbeNamespace(ns), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	phase, err := deploy.WaitPodDone(ctx, cs, "default", pod.Name, 3*time.Minute)
+	pod := deploy.ProbePod(c, "dns-after-restart", "", "lookup", "--timeout=120s", "kubernetes.default.svc."+c.ClusterDomain+".")
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	phase, err := deploy.WaitPodDone(ctx, cs, ns, pod.Name, 3*time.Minute)
 	if err != nil || phase != corev1.PodSucceeded {
-		t.Errorf("%s: DNS lookup from a pod: %s %v%s %s", c.Name, phase, err, deploy.PodStatus(ctx, cs, "default", pod.Name), deploy.PodLogs(ctx, cs, "default", pod.Name))
+		t.Errorf("%s: DNS lookup from a pod: %s %v%s %s", c.Name, phase, err, deploy.PodStatus(ctx, cs, ns, pod.Name), deploy.PodLogs(ctx, cs, ns, pod.Name))
 	}
 }

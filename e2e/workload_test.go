@@ -120,7 +120,7 @@ func checkWorkloads(t *testing.T, cs kubernetes.Interface, c runtime.Cluster) {
 	t.Helper()
 	ctx := ctxT(t)
 	ns := "e2e-net"
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, deploy.ProbeNamespace(ns), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	labels := map[string]string{"app": "e2e-web"}

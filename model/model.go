@@ -172,14 +172,18 @@ type Cluster struct {
 	Subnet string `json:"subnet,omitempty"`
 	// RegistryMirrors are pull-through mirrors of Docker Hub that the
 	// nodes' engines and containerd use, for clusters that do pull.
-	RegistryMirrors []string           `json:"registryMirrors,omitempty"`
-	PodCIDR         string             `json:"podCIDR,omitempty"`
-	ServiceCIDR     string             `json:"serviceCIDR,omitempty"`
-	ClusterDomain   string             `json:"clusterDomain,omitempty"`
-	ClusterDNS      string             `json:"clusterDNS,omitempty"`
-	Images          Images             `json:"images,omitempty"`
-	Services        map[string]Service `json:"services,omitempty"`
-	Nodes           []Node             `json:"nodes"`
+	RegistryMirrors []string `json:"registryMirrors,omitempty"`
+	PodCIDR         string   `json:"podCIDR,omitempty"`
+	ServiceCIDR     string   `json:"serviceCIDR,omitempty"`
+	ClusterDomain   string   `json:"clusterDomain,omitempty"`
+	ClusterDNS      string   `json:"clusterDNS,omitempty"`
+	// PodSecurity is the Pod Security Standard enforced in every
+	// namespace but kube-system, unless the namespace's own
+	// pod-security.kubernetes.io labels say otherwise.
+	PodSecurity string             `json:"podSecurity,omitempty"`
+	Images      Images             `json:"images,omitempty"`
+	Services    map[string]Service `json:"services,omitempty"`
+	Nodes       []Node             `json:"nodes"`
 }
 
 // Definition is everything one file defines.
@@ -189,11 +193,22 @@ type Definition struct {
 	Clusters []Cluster `json:"clusters"`
 }
 
+// Pod Security Standards levels.
+const (
+	PodSecurityPrivileged = "privileged"
+	PodSecurityBaseline   = "baseline"
+	PodSecurityRestricted = "restricted"
+)
+
 // Defaults, chosen to match RKE's so that cluster.yml files mean the same.
 const (
 	DefaultPodCIDR       = "10.42.0.0/16"
 	DefaultServiceCIDR   = "10.43.0.0/16"
 	DefaultClusterDomain = "cluster.local"
+	// DefaultPodSecurity makes a privileged pod, a host path or a host
+	// port an explicit choice: a namespace labelled for it, or the
+	// cluster's level set to privileged.
+	DefaultPodSecurity = PodSecurityBaseline
 	// DefaultHostIP keeps published ports on the host's loopback: nothing
 	// on the network reaches a cluster unless the definition says so.
 	DefaultHostIP = "127.0.0.1"

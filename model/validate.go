@@ -38,6 +38,9 @@ func (d *Definition) ApplyDefaults() {
 		if c.ClusterDomain == "" {
 			c.ClusterDomain = DefaultClusterDomain
 		}
+		if c.PodSecurity == "" {
+			c.PodSecurity = DefaultPodSecurity
+		}
 		for j := range c.Nodes {
 			d.nodeDefaults(&c.Nodes[j])
 		}
@@ -444,6 +447,11 @@ func hasControl(s string) bool {
 func (v *validator) clusterValues(r Ref, c Cluster) {
 	if msgs := validation.IsDNS1123Subdomain(c.ClusterDomain); len(msgs) > 0 {
 		v.errf(r.field("clusterDomain"), "", "cluster domain %q: %s", c.ClusterDomain, strings.Join(msgs, "; "))
+	}
+	switch c.PodSecurity {
+	case PodSecurityPrivileged, PodSecurityBaseline, PodSecurityRestricted:
+	default:
+		v.errf(r.field("podSecurity"), "", "pod security level %q: want %s, %s or %s", c.PodSecurity, PodSecurityPrivileged, PodSecurityBaseline, PodSecurityRestricted)
 	}
 	if c.NodeImage != "" {
 		v.imageRef(r.field("nodeImage"), c.NodeImage)

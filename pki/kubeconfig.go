@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -31,6 +32,15 @@ func ContextName(cluster string) string { return "rke-" + cluster }
 func (b Bundle) AdminKubeconfig(cluster, server string) ([]byte, error) {
 	name := ContextName(cluster)
 	return b.kubeconfig(name, server, Admin, name)
+}
+
+// AdminExpires is when the admin kubeconfig's certificate expires.
+func (b Bundle) AdminExpires() (time.Time, error) {
+	cert, err := b[Admin].Parsed()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("admin certificate: %w", err)
+	}
+	return cert.NotAfter, nil
 }
 
 func (b Bundle) kubeconfig(context, server, cert, user string) ([]byte, error) {

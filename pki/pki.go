@@ -31,16 +31,30 @@ import (
 // files they become).
 const (
 	CA             = runtime.CertCA
+	EtcdCA         = runtime.CertEtcdCA
 	FrontProxyCA   = runtime.CertFrontProxyCA
 	ServiceAccount = runtime.CertServiceAccount
 	Admin          = runtime.CertAdmin
+	SuperAdmin     = runtime.CertSuperAdmin
 )
+
+// AdminsGroup is the group of the admin kubeconfig's identity. RBAC makes
+// it cluster-admin through a ClusterRoleBinding of the same name, which
+// up keeps: deleting the binding takes every admin certificate's rights
+// away, as system:masters never could.
+const AdminsGroup = "docker-rke:admins"
 
 // Validity of what Ensure makes, and how early it renews.
 const (
 	caValidity   = 10 * 365 * 24 * time.Hour
 	leafValidity = 5 * 365 * 24 * time.Hour
 	renewBefore  = 30 * 24 * time.Hour
+	// AdminValidity is the life of the admin kubeconfig's certificate:
+	// every up or start in its last 30 days renews it.
+	AdminValidity = 90 * 24 * time.Hour
+	// backdate is how far before now a certificate starts, for clocks
+	// that disagree a little.
+	backdate = time.Hour
 )
 
 // Kind says what a certificate is for.
@@ -69,6 +83,18 @@ type Request struct {
 	IPs          []net.IP
 	// Issuer is the CA that signs it; empty for CAs and key pairs.
 	Issuer string
+	// Validity is how long it lasts; zero for the default of its kind.
+	Validity time.Duration
+}
+
+func (r Request) validity() time.Duration {
+	switch {
+	case r.Validity > 0:
+		return r.Validity
+	case r.Kind == KindCA:
+		return caValidity
+	}
+	return leafValidity
 }
 
 // Cert is a certificate and its private key, PEM-encoded.
@@ -154,6 +180,11 @@ func matches(c Cert, r Request, issued Bundle, now time.Time) bool {
 	if now.Add(renewBefore).After(cert.NotAfter) || now.Before(cert.NotBefore) {
 		return false
 	}
+	// A certificate made to last longer than its request now allows (the
+	// admin's, once five years) is made again.
+	if cert.NotAfter.Sub(cert.NotBefore) > r.validity()+backdate {
+		return false
+	}
 	if cert.Subject.CommonName != r.CommonName || !sameStrings(cert.Subject.Organization, r.Organization) {
 		return false
 	}
@@ -191,8 +222,8 @@ func generate(r Request, issued Bundle, now time.Time) (Cert, error) {
 		Subject:      pkix.Name{CommonName: r.CommonName, Organization: r.Organization},
 		DNSNames:     r.DNSNames,
 		IPAddresses:  r.IPs,
-		NotBefore:    now.Add(-time.Hour).UTC(),
-		NotAfter:     now.Add(leafValidity).UTC(),
+		NotBefore:    now.Add(-backdate).UTC(),
+		NotAfter:     now.Add(r.validity()).UTC(),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
 	switch r.Kind {
@@ -200,7 +231,6 @@ func generate(r Request, issued Bundle, now time.Time) (Cert, error) {
 		tmpl.IsCA = true
 		tmpl.BasicConstraintsValid = true
 		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign
-		tmpl.NotAfter = now.Add(caValidity).UTC()
 	case KindClient:
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	case KindServer:

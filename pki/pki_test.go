@@ -75,22 +75,31 @@ func TestBundle(t *testing.T) {
 	if len(made) != len(b) {
 		t.Errorf("a first Ensure must make everything: made %d of %d", len(made), len(b))
 	}
-	if !parse(t, b, CA).IsCA || !parse(t, b, FrontProxyCA).IsCA {
+	if !parse(t, b, CA).IsCA || !parse(t, b, FrontProxyCA).IsCA || !parse(t, b, EtcdCA).IsCA {
 		t.Error("CAs are not CAs")
 	}
 	for _, host := range []string{"cp1", "kubernetes.default.svc.cluster.local", "localhost", "172.18.0.2", "10.43.0.1", "127.0.0.1"} {
 		verify(t, b, "kube-apiserver", CA, x509.ExtKeyUsageServerAuth, host)
 	}
 	verify(t, b, "kube-apiserver", CA, x509.ExtKeyUsageClientAuth, "")
-	verify(t, b, "kube-etcd-cp1", CA, x509.ExtKeyUsageServerAuth, "cp1")
-	verify(t, b, "kube-etcd-cp1", CA, x509.ExtKeyUsageClientAuth, "")
+	// etcd trusts its own CA only: its members and the API server's
+	// client certificate, nothing else the cluster CA signs.
+	verify(t, b, "kube-etcd-cp1", EtcdCA, x509.ExtKeyUsageServerAuth, "cp1")
+	verify(t, b, "kube-etcd-cp1", EtcdCA, x509.ExtKeyUsageClientAuth, "")
+	verify(t, b, "kube-apiserver-etcd-client", EtcdCA, x509.ExtKeyUsageClientAuth, "")
+	for _, name := range []string{"kube-node-w1", "kube-node-cp1", "kube-admin", "kube-super-admin", "kube-apiserver"} {
+		if refused(b, name, EtcdCA) == nil {
+			t.Errorf("%s is a valid client of etcd; only the API server's etcd client may be", name)
+		}
+	}
 	verify(t, b, "kube-apiserver-proxy-client", FrontProxyCA, x509.ExtKeyUsageClientAuth, "")
 	verify(t, b, "kube-kubelet-w1", CA, x509.ExtKeyUsageServerAuth, "172.18.0.3")
 	if _, ok := b["kube-etcd-w1"]; ok {
 		t.Error("a worker got an etcd certificate")
 	}
 	for name, want := range map[string]struct{ cn, o string }{
-		"kube-admin":              {"kube-admin", "system:masters"},
+		"kube-admin":              {"kube-admin", AdminsGroup},
+		"kube-super-admin":        {"kube-super-admin", "system:masters"},
 		"kube-node-w1":            {"system:node:w1", "system:nodes"},
 		"kube-controller-manager": {"system:kube-controller-manager", ""},
 		"kube-scheduler":          {"system:kube-scheduler", ""},
@@ -104,6 +113,71 @@ func TestBundle(t *testing.T) {
 	}
 	if cert := parse(t, b, "kube-apiserver"); slices.Contains(cert.DNSNames, "w1") {
 		t.Error("the API server certificate names a worker")
+	}
+	admin := parse(t, b, Admin)
+	if slices.Contains(admin.Subject.Organization, "system:masters") {
+		t.Error("the admin kubeconfig's certificate is system:masters: it could never be revoked")
+	}
+	if life := admin.NotAfter.Sub(admin.NotBefore); life > AdminValidity+backdate {
+		t.Errorf("the admin certificate lasts %s, want at most %s", life, AdminValidity)
+	}
+}
+
+// refused says why a certificate does not verify against a CA for client
+// use (nil: it does).
+func refused(b Bundle, name, ca string) error {
+	caCert, err := b[ca].Parsed()
+	if err != nil {
+		return err
+	}
+	cert, err := b[name].Parsed()
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err
+}
+
+// TestPreviousPKIMigrates: a bundle of the release before etcd had its own
+// CA (etcd's members and client signed by the cluster CA, the admin in
+// system:masters for five years) gets the etcd CA, etcd certificates
+// signed by it and the new admin identities; nothing else changes, so
+// only etcd and the API servers restart.
+func TestPreviousPKIMigrates(t *testing.T) {
+	c := cluster(t, model.Node{Name: "cp1", Roles: all}, model.Node{Name: "w1", Roles: []model.Role{model.RoleWorker}})
+	reqs, err := Requests(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var previous []Request
+	for _, r := range reqs {
+		switch {
+		case r.Name == EtcdCA || r.Name == SuperAdmin:
+			continue
+		case r.Issuer == EtcdCA:
+			r.Issuer = CA
+		case r.Name == Admin:
+			r.Organization, r.Validity = []string{"system:masters"}, 0
+		}
+		previous = append(previous, r)
+	}
+	old, _, err := Ensure(nil, previous, time.Now().Add(-24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, made, err := Ensure(old, reqs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(made)
+	if want := []string{"kube-admin", "kube-apiserver-etcd-client", "kube-etcd-ca", "kube-etcd-cp1", "kube-super-admin"}; !slices.Equal(made, want) {
+		t.Errorf("migrating made %v, want %v", made, want)
+	}
+	verify(t, b, "kube-etcd-cp1", EtcdCA, x509.ExtKeyUsageServerAuth, "cp1")
+	if refused(b, "kube-node-w1", EtcdCA) == nil {
+		t.Error("after the migration a kubelet's certificate is still a client of etcd")
 	}
 }
 

@@ -24,6 +24,7 @@ func Requests(c runtime.Cluster, addresses map[string]net.IP) ([]Request, error)
 
 	reqs := []Request{
 		{Name: CA, Kind: KindCA, CommonName: CA},
+		{Name: EtcdCA, Kind: KindCA, CommonName: EtcdCA},
 		{Name: FrontProxyCA, Kind: KindCA, CommonName: FrontProxyCA},
 		{Name: ServiceAccount, Kind: KindKeyPair, CommonName: ServiceAccount},
 	}
@@ -41,13 +42,15 @@ func Requests(c runtime.Cluster, addresses map[string]net.IP) ([]Request, error)
 	reqs = append(reqs,
 		// The API server is also the client of kubelets (RKE's layout).
 		Request{Name: runtime.CertAPIServer, Kind: KindPeer, CommonName: runtime.CertAPIServer, DNSNames: apiDNS, IPs: apiIPs, Issuer: CA},
-		Request{Name: runtime.CertAPIServerEtcdClient, Kind: KindClient, CommonName: runtime.CertAPIServerEtcdClient, Issuer: CA},
+		// etcd's only client, signed by etcd's own CA.
+		Request{Name: runtime.CertAPIServerEtcdClient, Kind: KindClient, CommonName: runtime.CertAPIServerEtcdClient, Issuer: EtcdCA},
 		Request{Name: runtime.CertAPIServerProxyClient, Kind: KindClient, CommonName: runtime.CertAPIServerProxyClient, Issuer: FrontProxyCA},
 		// RBAC knows these users and groups.
 		Request{Name: runtime.CertControllerManager, Kind: KindClient, CommonName: "system:kube-controller-manager", Issuer: CA},
 		Request{Name: runtime.CertScheduler, Kind: KindClient, CommonName: "system:kube-scheduler", Issuer: CA},
 		Request{Name: runtime.CertKubeProxy, Kind: KindClient, CommonName: "system:kube-proxy", Issuer: CA},
-		Request{Name: Admin, Kind: KindClient, CommonName: Admin, Organization: []string{"system:masters"}, Issuer: CA},
+		Request{Name: Admin, Kind: KindClient, CommonName: Admin, Organization: []string{AdminsGroup}, Issuer: CA, Validity: AdminValidity},
+		Request{Name: SuperAdmin, Kind: KindClient, CommonName: SuperAdmin, Organization: []string{"system:masters"}, Issuer: CA},
 	)
 	for _, n := range c.Nodes {
 		var ips []net.IP
@@ -57,7 +60,7 @@ func Requests(c runtime.Cluster, addresses map[string]net.IP) ([]Request, error)
 		if n.HasRole(model.RoleEtcd) {
 			reqs = append(reqs, Request{
 				Name: runtime.CertEtcd(n.Name), Kind: KindPeer, CommonName: runtime.CertEtcd(n.Name),
-				DNSNames: []string{n.Name, "localhost"}, IPs: append([]net.IP{net.IPv4(127, 0, 0, 1).To4()}, ips...), Issuer: CA,
+				DNSNames: []string{n.Name, "localhost"}, IPs: append([]net.IP{net.IPv4(127, 0, 0, 1).To4()}, ips...), Issuer: EtcdCA,
 			})
 		}
 		// The Node authorizer knows a kubelet as system:node:<name>.

@@ -180,6 +180,7 @@ func (a *App) commands() *cli.App {
 			a.startCommand(),
 			a.loadCommand(),
 			a.kubeconfigCommand(),
+			a.logsCommand(),
 			a.imagesCommand(),
 			a.versionCommand(),
 		},

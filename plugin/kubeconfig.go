@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -54,6 +55,16 @@ func (a *App) kubeconfigCommand() *cli.Command {
 			data, err := st.Certificates.AdminKubeconfig(name, server)
 			if err != nil {
 				return err
+			}
+			// The admin certificate lasts 90 days; up renews it.
+			expires, err := st.Certificates.AdminExpires()
+			switch {
+			case err != nil:
+				return fmt.Errorf("cluster %s: %w", name, err)
+			case time.Now().After(expires):
+				return fmt.Errorf("cluster %s: the admin certificate expired on %s: docker rke up with the cluster's definition renews it", name, expires.Format(time.DateOnly))
+			case time.Until(expires) < 7*24*time.Hour:
+				fmt.Fprintf(a.Stderr, "Warning: cluster %s: the admin certificate expires on %s: docker rke up with the cluster's definition renews it\n", name, expires.Format(time.DateOnly))
 			}
 			if !c.Bool("merge") {
 				_, err := a.Stdout.Write(data)

@@ -6,15 +6,27 @@ const (
 	SSLDir           = "/etc/kubernetes/ssl"
 	CACert           = SSLDir + "/" + CertCA + ".pem"
 	EncryptionConfig = SSLDir + "/encryption.yaml"
-	KubeletConfig    = SSLDir + "/kubelet-config.yaml"
-	EtcdDataDir      = "/var/lib/rancher/etcd"
+	// AdmissionConfig configures the API server's admission plugins: the
+	// Pod Security level of the cluster.
+	AdmissionConfig = SSLDir + "/admission.yaml"
+	AuditPolicy     = SSLDir + "/audit-policy.yaml"
+	// AuditLogDir keeps the API server's audit log (RKE's place for it),
+	// on the node's /var volume: it outlives the node's container.
+	AuditLogDir   = "/var/log/kube-audit"
+	AuditLog      = AuditLogDir + "/audit-log.json"
+	KubeletConfig = SSLDir + "/kubelet-config.yaml"
+	EtcdDataDir   = "/var/lib/rancher/etcd"
 )
 
 // Certificate names: the keys of a cluster's certificate bundle (package
 // pki makes them) and the names of their files in a node (Cert, Key).
 // RKE's names, so that people who know RKE find the files they expect.
 const (
-	CertCA             = "kube-ca"
+	CertCA = "kube-ca"
+	// CertEtcdCA signs etcd's members and its only client, the API
+	// server: a certificate of the cluster CA (a kubelet's, any one
+	// approved through a CSR) is no key to etcd.
+	CertEtcdCA         = "kube-etcd-ca"
 	CertFrontProxyCA   = "kube-apiserver-requestheader-ca"
 	CertServiceAccount = "kube-service-account-token"
 	// CertAPIServer serves the API and is its client of kubelets.
@@ -24,7 +36,11 @@ const (
 	CertControllerManager    = "kube-controller-manager"
 	CertScheduler            = "kube-scheduler"
 	CertKubeProxy            = "kube-proxy"
-	CertAdmin                = "kube-admin"
+	// CertAdmin is the admin kubeconfig's identity (group
+	// docker-rke:admins); CertSuperAdmin (system:masters) is up's own,
+	// never written to a file.
+	CertAdmin      = "kube-admin"
+	CertSuperAdmin = "kube-super-admin"
 )
 
 // CertEtcd is an etcd member's certificate, for peers and clients.

@@ -35,6 +35,7 @@ type Cluster struct {
 	ServiceCIDR       string     `json:"serviceCIDR"`
 	ClusterDNS        string     `json:"clusterDNS"`
 	ClusterDomain     string     `json:"clusterDomain"`
+	PodSecurity       string     `json:"podSecurity"`
 	Images            images.Set `json:"images"`
 	// DNS is the cluster's CoreDNS, applied through the API.
 	DNS DNS `json:"dns"`
@@ -170,6 +171,7 @@ func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error
 		ServiceCIDR:       c.ServiceCIDR,
 		ClusterDNS:        dns,
 		ClusterDomain:     c.ClusterDomain,
+		PodSecurity:       c.PodSecurity,
 		Images: rel.Defaults().Override(images.Set{
 			Kubernetes: c.Images.Kubernetes, Etcd: c.Images.Etcd, CoreDNS: c.Images.CoreDNS, Pause: c.Images.Pause, CNI: c.Images.CNI,
 		}),
@@ -374,8 +376,8 @@ func (cc clusterContext) etcdComponent(n model.Node) Component {
 		"key-file":                    key,
 		"peer-cert-file":              cert,
 		"peer-key-file":               key,
-		"trusted-ca-file":             CACert,
-		"peer-trusted-ca-file":        CACert,
+		"trusted-ca-file":             Cert(CertEtcdCA),
+		"peer-trusted-ca-file":        Cert(CertEtcdCA),
 		"client-cert-auth":            "true",
 		"peer-client-cert-auth":       "true",
 	}
@@ -393,27 +395,41 @@ func (cc clusterContext) etcdComponent(n model.Node) Component {
 func (cc clusterContext) apiServer() Component {
 	c := cc.model
 	return cc.component(model.ComponentAPIServer, cc.plan.Images.Kubernetes, []string{"kube-apiserver"}, map[string]string{
-		"bind-address":                       "0.0.0.0",
-		"secure-port":                        fmt.Sprint(APIServerPort),
-		"etcd-servers":                       cc.etcdServers(),
-		"etcd-cafile":                        CACert,
-		"etcd-certfile":                      Cert(CertAPIServerEtcdClient),
-		"etcd-keyfile":                       Key(CertAPIServerEtcdClient),
-		"client-ca-file":                     CACert,
-		"tls-cert-file":                      Cert(CertAPIServer),
-		"tls-private-key-file":               Key(CertAPIServer),
-		"kubelet-client-certificate":         Cert(CertAPIServer),
-		"kubelet-client-key":                 Key(CertAPIServer),
-		"kubelet-preferred-address-types":    "InternalIP,Hostname,ExternalIP",
-		"service-cluster-ip-range":           c.ServiceCIDR,
-		"service-node-port-range":            "30000-32767",
-		"service-account-issuer":             "https://kubernetes.default.svc." + c.ClusterDomain,
-		"service-account-key-file":           PublicKey(CertServiceAccount),
-		"service-account-signing-key-file":   Key(CertServiceAccount),
-		"authorization-mode":                 "Node,RBAC",
-		"anonymous-auth":                     "false",
-		"allow-privileged":                   "true",
-		"enable-admission-plugins":           "NodeRestriction",
+		"bind-address":               "0.0.0.0",
+		"secure-port":                fmt.Sprint(APIServerPort),
+		"etcd-servers":               cc.etcdServers(),
+		"etcd-cafile":                Cert(CertEtcdCA),
+		"etcd-certfile":              Cert(CertAPIServerEtcdClient),
+		"etcd-keyfile":               Key(CertAPIServerEtcdClient),
+		"client-ca-file":             CACert,
+		"tls-cert-file":              Cert(CertAPIServer),
+		"tls-private-key-file":       Key(CertAPIServer),
+		"kubelet-client-certificate": Cert(CertAPIServer),
+		"kubelet-client-key":         Key(CertAPIServer),
+		// Kubelets serve with certificates of the cluster CA for their
+		// names and addresses: logs, exec and port-forward check them.
+		"kubelet-certificate-authority":    CACert,
+		"kubelet-preferred-address-types":  "InternalIP,Hostname,ExternalIP",
+		"service-cluster-ip-range":         c.ServiceCIDR,
+		"service-node-port-range":          "30000-32767",
+		"service-account-issuer":           "https://kubernetes.default.svc." + c.ClusterDomain,
+		"service-account-key-file":         PublicKey(CertServiceAccount),
+		"service-account-signing-key-file": Key(CertServiceAccount),
+		"authorization-mode":               "Node,RBAC",
+		"anonymous-auth":                   "false",
+		"allow-privileged":                 "true",
+		"enable-admission-plugins":         "NodeRestriction",
+		"admission-control-config-file":    AdmissionConfig,
+		"audit-policy-file":                AuditPolicy,
+		"audit-log-path":                   AuditLog,
+		"audit-log-format":                 "json",
+		// An idle three-node cluster logs about 200 MB a day. Rotation
+		// keeps the current 100 MB and 10 gzipped files (about a tenth
+		// of that each), for 30 days at most, in the node's /var volume.
+		"audit-log-maxsize":                  "100",
+		"audit-log-maxbackup":                "10",
+		"audit-log-maxage":                   "30",
+		"audit-log-compress":                 "true",
 		"encryption-provider-config":         EncryptionConfig,
 		"profiling":                          "false",
 		"requestheader-client-ca-file":       Cert(CertFrontProxyCA),
@@ -427,7 +443,7 @@ func (cc clusterContext) apiServer() Component {
 		// their node runs) instead of waiting for the HTTP server's 60 s
 		// shutdown timeout; by default the API server never ends them.
 		"shutdown-watch-termination-grace-period": "5s",
-	}, []string{SSLDir + ":" + SSLDir + ":ro"}, apiServerHealth())
+	}, []string{SSLDir + ":" + SSLDir + ":ro", AuditLogDir + ":" + AuditLogDir}, apiServerHealth())
 }
 
 func (cc clusterContext) controllerManager() Component {

@@ -215,6 +215,22 @@ func (c *Cluster) ClusterDomain(domain string) *Cluster {
 	return c
 }
 
+// Pod Security Standards levels, for PodSecurity.
+const (
+	Privileged = model.PodSecurityPrivileged
+	Baseline   = model.PodSecurityBaseline
+	Restricted = model.PodSecurityRestricted
+)
+
+// PodSecurity sets the Pod Security Standard enforced in every namespace
+// but kube-system (default rke.Baseline). A namespace can choose its own
+// with the pod-security.kubernetes.io/enforce label.
+func (c *Cluster) PodSecurity(level string) *Cluster {
+	c.sites.set("podSecurity", c.s.Position())
+	c.def.PodSecurity = level
+	return c
+}
+
 // ClusterDNS sets the Service IP of the cluster DNS (default: the 10th
 // address of the service CIDR).
 func (c *Cluster) ClusterDNS(ip string) *Cluster {

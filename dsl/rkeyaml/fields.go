@@ -334,6 +334,11 @@ func (r *reader) services(v *yaml.Node, c *model.Cluster) {
 				if r.decode(fv, fpath, &svc.ExtraEnv) {
 					r.locs[key(-1, "services["+component+"].extraEnv")] = here
 				}
+			case svcName == "kube-api" && field == "pod_security_configuration":
+				// RKE names a built-in configuration (privileged or
+				// restricted); baseline is a level of its own here.
+				c.PodSecurity, _ = r.str(fv, fpath)
+				r.locs[key(-1, "podSecurity")] = here
 			case svcName == "kube-api" && field == "service_cluster_ip_range":
 				apiServiceRange, _ = r.str(fv, fpath)
 				c.ServiceCIDR = apiServiceRange

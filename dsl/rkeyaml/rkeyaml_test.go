@@ -56,6 +56,7 @@ func TestFullRKEConfig(t *testing.T) {
 		ServiceCIDR:       "10.53.0.0/16",
 		ClusterDomain:     "lab.local",
 		ClusterDNS:        "10.53.0.10",
+		PodSecurity:       "restricted",
 		Images: model.Images{
 			Kubernetes: "rancher/hyperkube:v1.27.10-rancher1",
 			Etcd:       "rancher/mirrored-coreos-etcd:v3.5.9",
