@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -169,7 +168,7 @@ func engineRestart(plan runtime.Cluster, kubeconfig string) (time.Duration, erro
 	pod := deploy.ProbePod(plan, "", "", "lookup", "--timeout=120s", "kubernetes.default.svc."+plan.ClusterDomain+".")
 	pod.GenerateName = "bench-dns-"
 	const ns = "bench-dns"
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, deploy.ProbeNamespace(ns), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := deploy.EnsureProbeNamespace(ctx, cs, ns); err != nil {
 		return 0, err
 	}
 	made, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})

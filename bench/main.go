@@ -73,6 +73,13 @@ func main() {
 		os.Exit(1)
 	}
 	r.Phases = append(r.Phases, yamlPhase)
+	planPhase, planMemory, err := planThroughBinary(*binary, "samples/cluster1.go", *runs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	r.Phases = append(r.Phases, planPhase)
+	r.Metrics = append(r.Metrics, planMemory)
 	if *engine {
 		phases, err := nodePhases(*binary, *nodeRuns)
 		if err != nil {
@@ -178,6 +185,39 @@ func bigYAML(ctx context.Context, labels, runs int) (Phase, error) {
 		ds = append(ds, time.Since(start))
 	}
 	return summarize(fmt.Sprintf("read cluster.yml (1 node, %d labels)", labels), ds, 1000, fmt.Sprintf("%d bytes", b.Len())), nil
+}
+
+// planThroughBinary times `plan` of a normal script as a user runs it,
+// the script's evaluating child process included, and its peak memory:
+// the largest resident size of the process and the children it reaped,
+// as GNU time reports it. (The kernel's figure for a child this program
+// starts itself would count this program's own memory: a child started
+// with vfork shares it until exec.)
+func planThroughBinary(binary, file string, runs int) (Phase, Metric, error) {
+	timeBin, err := exec.LookPath("/usr/bin/time")
+	if err != nil {
+		return Phase{}, Metric{}, fmt.Errorf("measuring plan's memory needs GNU time (apt-get install time): %w", err)
+	}
+	var ds []time.Duration
+	var mib []float64
+	for i := 0; i < runs; i++ {
+		var stderr strings.Builder
+		cmd := exec.Command(timeBin, "-f", "maxrss-kib=%M", binary, "plan", file)
+		cmd.Stderr = &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return Phase{}, Metric{}, fmt.Errorf("%s plan %s: %v\n%s", binary, file, err, stderr.String())
+		}
+		ds = append(ds, time.Since(start))
+		_, kib, ok := strings.Cut(stderr.String(), "maxrss-kib=")
+		v, err := strconv.ParseFloat(strings.TrimSpace(kib), 64)
+		if !ok || err != nil {
+			return Phase{}, Metric{}, fmt.Errorf("GNU time printed no peak memory: %q", stderr.String())
+		}
+		mib = append(mib, v/1024)
+	}
+	name := "plan " + file + " (the binary, its script's child process included)"
+	return summarize(name, ds, 200, "through GNU time"), summarizeValues(name+": peak memory", mib, 100, "MiB"), nil
 }
 
 // nodePhases times `up --nodes-only` of cluster1 (until all three nodes'

@@ -347,6 +347,24 @@ func ProbeNamespace(name string) *corev1.Namespace {
 	}}}
 }
 
+// EnsureProbeNamespace makes a ProbeNamespace (one that exists is kept)
+// and waits until its default service account exists: the controller
+// manager makes it a moment after the namespace, and until then a pod
+// created there is refused.
+func EnsureProbeNamespace(ctx context.Context, cs kubernetes.Interface, name string) error {
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ProbeNamespace(name), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("namespace %s: %w", name, err)
+	}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("namespace %s: no default service account: %w", name, err)
+	}
+	return nil
+}
+
 // nodeProgress is what waitNodesReady saw.
 type nodeProgress struct {
 	registered time.Duration // until every kubelet had posted its status

@@ -367,7 +367,7 @@ func TestControlPlaneNodeDown(t *testing.T) {
 	// On the worker: its kubelet reaches the API servers only through its
 	// proxy, which must skip the stopped one.
 	dep.Spec.Template.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "cluster2-worker"}
-	if _, err := cs.CoreV1().Namespaces().Create(ctxT(t), deploy.ProbeNamespace("e2e-failover"), metav1.CreateOptions{}); err != nil {
+	if err := deploy.EnsureProbeNamespace(ctxT(t), cs, "e2e-failover"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cs.AppsV1().Deployments("e2e-failover").Create(ctxT(t), dep, metav1.CreateOptions{}); err != nil {

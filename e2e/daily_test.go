@@ -16,7 +16,6 @@ import (
 	"github.com/docker/docker/api/types/image"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -438,7 +437,7 @@ func checkDNS(t *testing.T, cs kubernetes.Interface, c runtime.Cluster) {
 	t.Helper()
 	ctx := ctxT(t)
 	const ns = "e2e-dns"
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, deploy.ProbeNamespace(ns), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := deploy.EnsureProbeNamespace(ctx, cs, ns); err != nil {
 		t.Fatal(err)
 	}
 	pod := deploy.ProbePod(c, "dns-after-restart", "", "lookup", "--timeout=120s", "kubernetes.default.svc."+c.ClusterDomain+".")

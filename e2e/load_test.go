@@ -300,7 +300,7 @@ func TestLoad(t *testing.T) {
 func runWeb(t *testing.T, cs kubernetes.Interface, c runtime.Cluster, ns, img string) {
 	t.Helper()
 	ctx := ctxT(t)
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, deploy.ProbeNamespace(ns), metav1.CreateOptions{}); err != nil {
+	if err := deploy.EnsureProbeNamespace(ctx, cs, ns); err != nil {
 		t.Fatal(err)
 	}
 	labels := map[string]string{"app": "web"}

@@ -120,7 +120,7 @@ func checkWorkloads(t *testing.T, cs kubernetes.Interface, c runtime.Cluster) {
 	t.Helper()
 	ctx := ctxT(t)
 	ns := "e2e-net"
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, deploy.ProbeNamespace(ns), metav1.CreateOptions{}); err != nil {
+	if err := deploy.EnsureProbeNamespace(ctx, cs, ns); err != nil {
 		t.Fatal(err)
 	}
 	labels := map[string]string{"app": "e2e-web"}
