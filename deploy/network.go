@@ -91,22 +91,25 @@ func cniConfig(podCIDR string) []byte {
 // peer is another node's pod block and address.
 type peer struct{ podCIDR, address string }
 
-// networkScript converges one node's routes and masquerading: a route to
-// every other node's pods via that node (replacing routes to nodes that
-// left), and masquerading for pod traffic that leaves the cluster CIDR.
+// networkScript converges one node's routes, masquerading and
+// containment: a route to every other node's pods via that node
+// (replacing routes to nodes that left), masquerading for pod traffic
+// that leaves the cluster CIDR, and neither the pod range nor the service
+// range ever routed out of the node (an address of neither a node's pods
+// nor a Service's port is refused in the node).
 // up runs it on every node each time, and the node keeps it
 // (NetworkScriptPath) for its entrypoint to run again when the node
 // restarts: node addresses are fixed, so it stays right until nodes are
 // added or removed, which only up does. (An agent watching Nodes would
 // cost every node memory for the whole cluster's life.)
-func networkScript(clusterCIDR string, peers []peer) string {
+func networkScript(c runtime.Cluster, peers []peer) string {
 	sort.Slice(peers, func(i, j int) bool { return peers[i].podCIDR < peers[j].podCIDR })
 	type route struct{ PodCIDR, Address string }
 	data := struct {
-		Peers       []route
-		Proto, Want string
-		ClusterCIDR string
-	}{Proto: routeProto, ClusterCIDR: clusterCIDR}
+		Peers                    []route
+		Proto, Want              string
+		ClusterCIDR, ServiceCIDR string
+	}{Proto: routeProto, ClusterCIDR: c.PodCIDR, ServiceCIDR: c.ServiceCIDR}
 	var want []string
 	for _, p := range peers {
 		data.Peers = append(data.Peers, route{p.podCIDR, p.address})

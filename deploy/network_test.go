@@ -44,8 +44,13 @@ func TestAssignPodCIDRs(t *testing.T) {
 }
 
 func TestNetworkScript(t *testing.T) {
-	s := networkScript("10.42.0.0/16", []peer{{"10.42.2.0/24", "172.18.0.4"}, {"10.42.1.0/24", "172.18.0.3"}})
+	c := plan(t)
+	s := networkScript(c, []peer{{"10.42.2.0/24", "172.18.0.4"}, {"10.42.1.0/24", "172.18.0.3"}})
 	for _, want := range []string{
+		"ip route replace unreachable 10.42.0.0/16 proto 187\n",
+		"-A RKE-CONTAIN -d 10.43.0.0/16 -p tcp -j REJECT --reject-with tcp-reset\n",
+		"-A RKE-CONTAIN -d 10.43.0.0/16 -j REJECT --reject-with icmp-port-unreachable\n",
+		`for chain in FORWARD OUTPUT`,
 		"ip route replace 10.42.1.0/24 via 172.18.0.3 proto 187\nip route replace 10.42.2.0/24 via 172.18.0.4 proto 187\n",
 		`case " 10.42.1.0/24 10.42.2.0/24 "`,
 		"-A RKE-POSTROUTING -d 10.42.0.0/16 -j RETURN",

@@ -208,7 +208,7 @@ func (r *run) installFiles(ctx context.Context) error {
 				peers = append(peers, peer{podCIDR: r.podCIDRs[o.Name], address: r.addrs[o.Name].String()})
 			}
 		}
-		h, err := installFiles(ctx, r.nodes[n.Name], r.bundle, r.c, n, r.podCIDRs[n.Name], enc, networkScript(r.c.PodCIDR, peers))
+		h, err := installFiles(ctx, r.nodes[n.Name], r.bundle, r.c, n, r.podCIDRs[n.Name], enc, networkScript(r.c, peers))
 		if err != nil {
 			return err
 		}

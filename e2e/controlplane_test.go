@@ -37,7 +37,8 @@ import (
 // ClusterIP Service, DNS from pods. A second up recreates no component
 // and rewrites no certificate; a worker added to the script is the only
 // thing created and turns Ready; rm leaves nothing, kubeconfig included.
-// cluster1 is also checked for hardening (checkHardening).
+// cluster1 is also checked for hardening (checkHardening) and for
+// traffic to its own ranges staying inside it (checkContainment).
 func TestClusters(t *testing.T) {
 	requireAbsent(t, "cluster1", "cluster2")
 	rmAtEnd(t, "cluster1", "cluster2")
@@ -102,6 +103,7 @@ func TestClusters(t *testing.T) {
 		checkWorkloads(t, cs, plan)
 		if cl == "cluster1" {
 			checkHardening(t, plan, path, "cluster1-node2")
+			checkContainment(t, cs, plan, plan.Nodes[1])
 		}
 	}
 

@@ -8,6 +8,9 @@
 //	rke-tools serve --listen :8080       answers HTTP with the pod's hostname
 //	rke-tools get --timeout 60s URL      prints a URL's body, retrying
 //	rke-tools lookup --timeout 60s NAME  resolves a name with the pod's resolver
+//	rke-tools dial --timeout 5s tcp|udp HOST:PORT
+//	    says what became of one connection: connected, answered, refused,
+//	    unreachable or no answer (where a cluster's traffic must not go)
 //
 // Pods run the last three from the pause image with this binary bound in:
 // readiness checks and tests need no image from a registry.
@@ -34,7 +37,7 @@ var version = "dev"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: rke-tools proxy|serve|get|lookup|version ...")
+		fmt.Fprintln(os.Stderr, "usage: rke-tools proxy|serve|get|lookup|dial|version ...")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -51,6 +54,8 @@ func main() {
 		err = getCmd(ctx, args)
 	case "lookup":
 		err = lookupCmd(ctx, args)
+	case "dial":
+		err = dialCmd(ctx, args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
@@ -265,4 +270,53 @@ func lookupCmd(ctx context.Context, args []string) error {
 		fmt.Printf("%s: %v\n", name, addrs)
 		return nil
 	})
+}
+
+// dialCmd tries one connection and prints its fate, one word: connected
+// (TCP) or answered (UDP: a datagram came back), refused (a reset, or
+// ICMP port unreachable), unreachable (ICMP host or network unreachable,
+// or no route), or "no answer" when the timeout passed in silence.
+func dialCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 || (fs.Arg(0) != "tcp" && fs.Arg(0) != "udp") {
+		return errors.New("dial: tcp|udp HOST:PORT")
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	fmt.Println(dialFate(ctx, fs.Arg(0), fs.Arg(1)))
+	return nil
+}
+
+func dialFate(ctx context.Context, network, addr string) string {
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err == nil && network == "udp" {
+		// A connected UDP socket learns of an ICMP error on its next
+		// read, after a datagram went out.
+		defer conn.Close()
+		deadline, _ := ctx.Deadline()
+		_ = conn.SetDeadline(deadline)
+		if _, err = conn.Write([]byte("docker-rke dial\n")); err == nil {
+			_, err = conn.Read(make([]byte, 512))
+		}
+		if err == nil {
+			return "answered"
+		}
+	} else if err == nil {
+		conn.Close()
+		return "connected"
+	}
+	switch {
+	// EPERM: the node's own firewall refused a datagram it sent.
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPERM):
+		return "refused"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "unreachable"
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "no answer"
+	}
+	return "error: " + err.Error()
 }
