@@ -140,6 +140,30 @@ func TestLoad(t *testing.T) {
 		runWeb(t, cs, plan, "loadtest", web)
 	})
 
+	// An image volume (containerd 2.1 or later) holds a loaded image's
+	// files: a pod on the tainted worker reads one.
+	t.Run("image volume", func(t *testing.T) {
+		const data = "docker-rke-e2e/volume-data:1"
+		buildImage(t, data, "FROM scratch\nCOPY hello.txt /hello.txt\n", map[string][]byte{"hello.txt": []byte("from an image volume\n")})
+		if r := docker(t, "rke", "load", data, "--cluster", cluster); r.code != 0 {
+			t.Fatalf("load: exit %d\n%s", r.code, r.stderr)
+		}
+		const ns = "e2e-image-volume"
+		if err := deploy.EnsureProbeNamespace(ctxT(t), cs, ns); err != nil {
+			t.Fatal(err)
+		}
+		pod := deploy.ProbePod(plan, "read-image-volume", "loadtest-node2", "cat", "/data/hello.txt")
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: data, PullPolicy: corev1.PullIfNotPresent}}})
+		pod.Spec.Containers[0].VolumeMounts = append(pod.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "data", MountPath: "/data", ReadOnly: true})
+		if _, err := cs.CoreV1().Pods(ns).Create(ctxT(t), pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		phase, err := deploy.WaitPodDone(ctxT(t), cs, ns, pod.Name, 2*time.Minute)
+		if logs := deploy.PodLogs(ctxT(t), cs, ns, pod.Name); err != nil || phase != corev1.PodSucceeded || logs != "from an image volume\n" {
+			t.Errorf("pod with an image volume: %s %v%s, output %q", phase, err, deploy.PodStatus(ctxT(t), cs, ns, pod.Name), logs)
+		}
+	})
+
 	t.Run("second load skips", func(t *testing.T) {
 		r := docker(t, "rke", "load", web, "--cluster", cluster)
 		if r.code != 0 {

@@ -108,6 +108,18 @@ func Components(rel Release) []Component {
 			Check:      []string{"/rke-tools", "version"}, Want: "rke-tools " + rel.Kubernetes,
 		},
 		{
+			// Every node's container runtime, for kubelet's CRI and the
+			// node's engine alike; ctr stays for debugging and load.
+			Name: Containerd, Version: rel.Containerd, Ref: refs.Containerd, Recipe: "containerd",
+			Binaries: []Binary{
+				{Package: "github.com/containerd/containerd/v2/cmd/containerd", Path: "/usr/local/bin/containerd", LDFlags: containerdStamp(rel)},
+				{Package: "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2", Path: "/usr/local/bin/containerd-shim-runc-v2", LDFlags: containerdStamp(rel)},
+				{Package: "github.com/containerd/containerd/v2/cmd/ctr", Path: "/usr/local/bin/ctr", LDFlags: containerdStamp(rel)},
+			},
+			Env:   []string{binPath},
+			Check: []string{"containerd", "--version"}, Want: "containerd github.com/containerd/containerd/v2 " + rel.Containerd,
+		},
+		{
 			// The tools kubelet and kube-proxy call, without the binaries:
 			// inside nodes, components run from this small image with the
 			// binaries of the node image bound in.
@@ -148,6 +160,13 @@ func kubernetesStamp(version string) []string {
 		)
 	}
 	return flags
+}
+
+func containerdStamp(rel Release) []string {
+	return []string{
+		"-X github.com/containerd/containerd/v2/version.Version=" + rel.Containerd,
+		"-X github.com/containerd/containerd/v2/version.Revision=docker-rke-module-build",
+	}
 }
 
 func cniStamp(rel Release) []string {

@@ -22,6 +22,10 @@ type Release struct {
 	CoreDNS    string // github.com/coredns/coredns
 	CNIPlugins string // github.com/containernetworking/plugins
 	Pause      string // our own pause binary, versioned like upstream's
+	// Containerd is github.com/containerd/containerd/v2: every node's
+	// container runtime (Debian bookworm's 1.6 is past its support, and
+	// image volumes need 2.1 or later).
+	Containerd string
 }
 
 // releases are the Kubernetes versions this tool knows how to build, newest
@@ -35,6 +39,7 @@ var releases = []Release{
 		CoreDNS:    "v1.14.7",
 		CNIPlugins: "v1.10.0",
 		Pause:      "3.10",
+		Containerd: "v2.4.2",
 	},
 }
 
@@ -87,6 +92,7 @@ const (
 	CNI        = "cni"
 	Runtime    = "runtime"
 	Tools      = "tools"
+	Containerd = "containerd"
 )
 
 // Set is the image reference of every component of one cluster.
@@ -100,6 +106,8 @@ type Set struct {
 	Runtime string `json:"runtime"`
 	// Tools holds docker rke's own node program (API proxy, probes).
 	Tools string `json:"tools"`
+	// Containerd is the container runtime the node image carries.
+	Containerd string `json:"containerd"`
 }
 
 // Defaults returns the image references the tool builds for a release.
@@ -112,6 +120,7 @@ func (r Release) Defaults() Set {
 		CNI:        ref(CNI, r.CNIPlugins),
 		Runtime:    ref(Runtime, r.Kubernetes),
 		Tools:      ref(Tools, r.Kubernetes),
+		Containerd: ref(Containerd, r.Containerd),
 	}
 }
 
@@ -131,6 +140,7 @@ func (s Set) Override(o Set) Set {
 		CNI:        pick(s.CNI, o.CNI),
 		Runtime:    pick(s.Runtime, o.Runtime),
 		Tools:      pick(s.Tools, o.Tools),
+		Containerd: pick(s.Containerd, o.Containerd),
 	}
 }
 

@@ -98,17 +98,18 @@ fi
 mirrors=()
 if [ -n "${DOCKER_RKE_REGISTRY_MIRRORS:-}" ]; then
   IFS=, read -r -a list <<<"$DOCKER_RKE_REGISTRY_MIRRORS"
-  endpoints=""
   for m in "${list[@]}"; do
     mirrors+=("--registry-mirror=$m")
-    endpoints="${endpoints:+$endpoints, }\"$m\""
   done
-  if [ "$cfg" = /etc/containerd/config.toml ]; then
-    cfg=/run/containerd-config.toml
-    config=$(<"/etc/containerd/config.toml")
-    printf '%s\n' "$config" >"$cfg"
-  fi
-  printf '\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = [%s]\n' "$endpoints" >>"$cfg"
+  # containerd's CRI reads a hosts.toml per registry: the mirrors in
+  # order, then Docker Hub itself.
+  mkdir -p /etc/containerd/certs.d/docker.io
+  {
+    printf 'server = "https://registry-1.docker.io"\n'
+    for m in "${list[@]}"; do
+      printf '\n[host."%s"]\n  capabilities = ["pull", "resolve"]\n' "$m"
+    done
+  } >/etc/containerd/certs.d/docker.io/hosts.toml
   log "registry mirrors: $DOCKER_RKE_REGISTRY_MIRRORS"
 fi
 
@@ -116,17 +117,66 @@ fi
 log "sysctl net.ipv4.ip_forward=1"
 echo 1 > /proc/sys/net/ipv4/ip_forward
 
-# Both daemons start now, together: neither needs writable cgroups before
-# it runs a container, and dockerd's containerd client waits for the
-# socket by itself (it retries a missing socket every 10 ms). What follows
-# runs while they start; "ready" waits for it.
-log "starting containerd and dockerd (${storage[*]})"
+# Writable /sys and cgroups, for the containers and pods the daemons will
+# run. cgroup v1 hierarchies (and the hybrid cgroup2 at .../unified) cannot
+# be remounted rw (EBUSY): unmount them and mount them afresh, all with one
+# umount and one mount -a of a table made here (one exec each instead of
+# two per hierarchy). With --cgroupns=private the fresh mounts are rooted at
+# this node's own cgroup.
+writable_cgroups() {
+  local dir x o has_ctl ctl controllers=" " table="" names=()
+  local -a dirs=()
+  if is_ro /sys; then
+    log "remount /sys rw"
+    mount -o remount,rw /sys
+  fi
+  if is_ro /sys/fs/cgroup && [ "${mnt_type[/sys/fs/cgroup]:-}" = tmpfs ]; then
+    log "remount /sys/fs/cgroup (tmpfs) rw"
+    mount -o remount,rw /sys/fs/cgroup || log "warning: /sys/fs/cgroup stays ro"
+  fi
+  while read -r ctl _; do
+    [ "${ctl:0:1}" = "#" ] || controllers+="$ctl "
+  done </proc/cgroups
+  for dir in "${!mnt_type[@]}"; do
+    case "${mnt_type[$dir]}" in cgroup|cgroup2) ;; *) continue ;; esac
+    is_ro "$dir" || continue
+    dirs+=("$dir") names+=("${dir##*/}")
+    if [ "${mnt_type[$dir]}" = cgroup2 ]; then
+      table+="cgroup2 $dir cgroup2 rw,nosuid,nodev,noexec 0 0"$'\n'
+      continue
+    fi
+    o="" has_ctl=0
+    for x in ${mnt_super[$dir]//,/ }; do
+      case "$x" in rw|ro) continue ;; esac
+      case "$controllers" in *" $x "*) has_ctl=1 ;; esac
+      o="${o:+$o,}$x"
+    done
+    [ "$has_ctl" = 1 ] || o="none,$o"
+    table+="cgroup $dir cgroup rw,nosuid,nodev,noexec,$o 0 0"$'\n'
+  done
+  if [ "${#dirs[@]}" = 0 ]; then
+    log "cgroups already rw"
+    return 0
+  fi
+  printf '%s' "$table" >/run/cgroups.fstab
+  umount "${dirs[@]}"
+  mount -a -T /run/cgroups.fstab
+  log "cgroups remounted rw: ${names[*]}"
+}
+writable_cgroups &
+cgroups_pid=$!
+
+# dockerd starts now, while the cgroups are remounted: its containerd
+# client waits for the socket by itself (it retries a missing socket
+# every 10 ms). containerd starts once the cgroups are remounted:
+# containerd 2 holds the hierarchies open from its start, and a busy
+# hierarchy cannot be unmounted. What follows runs while they start;
+# "ready" waits for it.
+log "starting dockerd and containerd (${storage[*]})"
 # Both daemons in sessions of their own: tini passes the node's SIGTERM
 # (docker stop, the engine's shutdown) to this script's process group, and
 # stop() must end the components in order before dockerd, and dockerd
 # before containerd.
-setsid containerd --config "$cfg" >>/var/log/containerd.log 2>&1 &
-cpid=$!
 # No bridge and no iptables rules from the inner engine: Kubernetes
 # components run with the node's network, pods get theirs from CNI. This
 # keeps dockerd's start short and its FORWARD policy out of pod traffic.
@@ -134,6 +184,10 @@ setsid dockerd -H unix:///var/run/docker.sock --containerd=/run/containerd/conta
   --bridge=none --iptables=false --ip-masq=false \
   "${storage[@]}" "${mirrors[@]}" >>/var/log/dockerd.log 2>&1 &
 dpid=$!
+cgroups_ok=1
+wait "$cgroups_pid" || cgroups_ok=0
+setsid containerd --config "$cfg" >>/var/log/containerd.log 2>&1 &
+cpid=$!
 
 # Docker's embedded DNS answers on 127.0.0.11, an address that exists only
 # in this node's own network namespace: inner containers and pods cannot
@@ -195,54 +249,6 @@ fix_dns() {
 fix_dns &
 dns_pid=$!
 
-# Writable /sys and cgroups, for the containers and pods the daemons will
-# run. cgroup v1 hierarchies (and the hybrid cgroup2 at .../unified) cannot
-# be remounted rw (EBUSY): unmount them and mount them afresh, all with one
-# umount and one mount -a of a table made here (one exec each instead of
-# two per hierarchy). With --cgroupns=private the fresh mounts are rooted at
-# this node's own cgroup.
-writable_cgroups() {
-  local dir x o has_ctl ctl controllers=" " table="" names=()
-  local -a dirs=()
-  if is_ro /sys; then
-    log "remount /sys rw"
-    mount -o remount,rw /sys
-  fi
-  if is_ro /sys/fs/cgroup && [ "${mnt_type[/sys/fs/cgroup]:-}" = tmpfs ]; then
-    log "remount /sys/fs/cgroup (tmpfs) rw"
-    mount -o remount,rw /sys/fs/cgroup || log "warning: /sys/fs/cgroup stays ro"
-  fi
-  while read -r ctl _; do
-    [ "${ctl:0:1}" = "#" ] || controllers+="$ctl "
-  done </proc/cgroups
-  for dir in "${!mnt_type[@]}"; do
-    case "${mnt_type[$dir]}" in cgroup|cgroup2) ;; *) continue ;; esac
-    is_ro "$dir" || continue
-    dirs+=("$dir") names+=("${dir##*/}")
-    if [ "${mnt_type[$dir]}" = cgroup2 ]; then
-      table+="cgroup2 $dir cgroup2 rw,nosuid,nodev,noexec 0 0"$'\n'
-      continue
-    fi
-    o="" has_ctl=0
-    for x in ${mnt_super[$dir]//,/ }; do
-      case "$x" in rw|ro) continue ;; esac
-      case "$controllers" in *" $x "*) has_ctl=1 ;; esac
-      o="${o:+$o,}$x"
-    done
-    [ "$has_ctl" = 1 ] || o="none,$o"
-    table+="cgroup $dir cgroup rw,nosuid,nodev,noexec,$o 0 0"$'\n'
-  done
-  if [ "${#dirs[@]}" = 0 ]; then
-    log "cgroups already rw"
-    return 0
-  fi
-  printf '%s' "$table" >/run/cgroups.fstab
-  umount "${dirs[@]}"
-  mount -a -T /run/cgroups.fstab
-  log "cgroups remounted rw: ${names[*]}"
-}
-writable_cgroups &
-cgroups_pid=$!
 
 if [ ! -e /dev/kmsg ]; then
   log "mknod /dev/kmsg"
@@ -325,7 +331,7 @@ while [ "$SECONDS" -lt "$deadline" ]; do
   if ping_engine; then
     # Containers may only be created once cgroups are writable and
     # resolv.conf points at the served DNS: both ran while dockerd started.
-    wait "$cgroups_pid" || { log "remounting cgroups failed"; exit 1; }
+    [ "$cgroups_ok" = 1 ] || { log "remounting cgroups failed"; exit 1; }
     wait "$dns_pid" || log "warning: dns setup failed"
     # A restarted node has a new network namespace: put back the routes
     # to the other nodes' pods and the masquerading up set (node

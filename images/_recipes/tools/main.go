@@ -11,6 +11,7 @@
 //	rke-tools dial --timeout 5s tcp|udp HOST:PORT
 //	    says what became of one connection: connected, answered, refused,
 //	    unreachable or no answer (where a cluster's traffic must not go)
+//	rke-tools cat FILE...                prints files (what a volume holds)
 //
 // Pods run the last three from the pause image with this binary bound in:
 // readiness checks and tests need no image from a registry.
@@ -37,7 +38,7 @@ var version = "dev"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: rke-tools proxy|serve|get|lookup|dial|version ...")
+		fmt.Fprintln(os.Stderr, "usage: rke-tools proxy|serve|get|lookup|dial|cat|version ...")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -56,6 +57,8 @@ func main() {
 		err = lookupCmd(ctx, args)
 	case "dial":
 		err = dialCmd(ctx, args)
+	case "cat":
+		err = catCmd(args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
@@ -319,4 +322,21 @@ func dialFate(ctx context.Context, network, addr string) string {
 		return "no answer"
 	}
 	return "error: " + err.Error()
+}
+
+// catCmd prints files, for pods that check what a volume holds from the
+// pause image, which has no shell.
+func catCmd(files []string) error {
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(os.Stdout, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
