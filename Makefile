@@ -33,8 +33,10 @@ test: engine lint unit e2e
 unit:
 	$(GO_TEST) -count=1 -short ./...
 
+# The registry e2e test runs Debian's docker-registry as a lab mirror.
 e2e: build
-	DOCKER_RKE_BINARY=$(CURDIR)/$(BIN) $(GO_TEST) -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/
+	registry="$$(scripts/registry-binary.sh)" && \
+	DOCKER_RKE_BINARY=$(CURDIR)/$(BIN) DOCKER_RKE_REGISTRY_BINARY="$$registry" $(GO_TEST) -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' ':!:testdata/**'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -207,8 +207,16 @@ func grantPrivileges(host *container.HostConfig, mode Mode) {
 // nodeEnv tells the node's entrypoint what to configure.
 func nodeEnv(c runtime.Cluster) []string {
 	env := []string{"container=docker"}
-	if len(c.RegistryMirrors) > 0 {
-		env = append(env, "DOCKER_RKE_REGISTRY_MIRRORS="+strings.Join(c.RegistryMirrors, ","))
+	if len(c.Registries) > 0 {
+		// registry=mirror pairs, in the order asked; the entrypoint writes
+		// containerd's hosts.toml files from them.
+		var pairs []string
+		for _, r := range c.Registries {
+			for _, m := range r.Mirrors {
+				pairs = append(pairs, r.Registry+"="+m)
+			}
+		}
+		env = append(env, "DOCKER_RKE_REGISTRY_HOSTS="+strings.Join(pairs, ","))
 	}
 	return env
 }

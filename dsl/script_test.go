@@ -71,6 +71,8 @@ func main() {
 		ClusterDomain("lab.local").
 		ClusterDNS("10.61.0.53").
 		PodSecurity(rke.Restricted).
+		RegistryMirror("https://hub.lab").
+		RegistryMirror("http://10.0.0.9:5000", "registry.k8s.io", "quay.io").
 		Images(rke.Images{Etcd: "my/etcd:3"}).
 		ExtraArgs(rke.KubeAPIServer, map[string]string{"v": "2"})
 	c.Node("cp", rke.ControlPlane, rke.Etcd).Roles(rke.Worker).
@@ -86,8 +88,12 @@ func main() {
 		Name: "lab", KubernetesVersion: "1.37.2", NodeImage: "my/node:1",
 		PodCIDR: "10.60.0.0/16", ServiceCIDR: "10.61.0.0/16", ClusterDomain: "lab.local", ClusterDNS: "10.61.0.53",
 		PodSecurity: model.PodSecurityRestricted,
-		Images:      model.Images{Etcd: "my/etcd:3"},
-		Services:    map[string]model.Service{model.ComponentAPIServer: {ExtraArgs: map[string]string{"v": "2"}}},
+		RegistryMirrors: []model.RegistryMirror{
+			{URL: "https://hub.lab"},
+			{URL: "http://10.0.0.9:5000", Registries: []string{"registry.k8s.io", "quay.io"}},
+		},
+		Images:   model.Images{Etcd: "my/etcd:3"},
+		Services: map[string]model.Service{model.ComponentAPIServer: {ExtraArgs: map[string]string{"v": "2"}}},
 		Nodes: []model.Node{{
 			Name:   "cp",
 			Roles:  []model.Role{model.RoleControlPlane, model.RoleEtcd, model.RoleWorker},

@@ -422,24 +422,3 @@ func TestRetainKeepsWhatFailed(t *testing.T) {
 	}
 	assertGone(t, "kept")
 }
-
-// TestRegistryMirror configures a mirror in both the node's engine and its
-// containerd. Nothing pulls, so the mirror is never contacted.
-func TestRegistryMirror(t *testing.T) {
-	requireAbsent(t, "mirrored")
-	rmAtEnd(t, "mirrored")
-	mirror := "https://mirror.invalid:5000"
-	script := writeScript(t, "mirrored.go", `	rke.NewCluster("mirrored").RegistryMirror("`+mirror+`").Node("mirrored-node1", rke.All()...)
-`)
-	if r := docker(t, "rke", "up", "--nodes-only", script); r.code != 0 {
-		t.Fatalf("up: %s", r.stderr)
-	}
-	info := run(t, "docker", "exec", "rke-dind-mirrored-node1", "docker", "info", "--format", "{{json .RegistryConfig.Mirrors}}")
-	if !strings.Contains(info.stdout, "mirror.invalid:5000") {
-		t.Errorf("engine mirrors: %q %q", info.stdout, info.stderr)
-	}
-	cfg := run(t, "docker", "exec", "rke-dind-mirrored-node1", "cat", "/run/containerd-config.toml")
-	if !strings.Contains(cfg.stdout, `endpoint = ["`+mirror+`"]`) {
-		t.Errorf("containerd config lacks the mirror:\n%s", cfg.stdout)
-	}
-}

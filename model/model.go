@@ -170,13 +170,13 @@ type Cluster struct {
 	// Subnet is the node network's range; empty lets the engine pick one
 	// that clashes with nothing.
 	Subnet string `json:"subnet,omitempty"`
-	// RegistryMirrors are pull-through mirrors of Docker Hub that the
-	// nodes' engines and containerd use, for clusters that do pull.
-	RegistryMirrors []string `json:"registryMirrors,omitempty"`
-	PodCIDR         string   `json:"podCIDR,omitempty"`
-	ServiceCIDR     string   `json:"serviceCIDR,omitempty"`
-	ClusterDomain   string   `json:"clusterDomain,omitempty"`
-	ClusterDNS      string   `json:"clusterDNS,omitempty"`
+	// RegistryMirrors are the registries the nodes' containerd asks first
+	// for images of other registries, in order, for clusters that pull.
+	RegistryMirrors []RegistryMirror `json:"registryMirrors,omitempty"`
+	PodCIDR         string           `json:"podCIDR,omitempty"`
+	ServiceCIDR     string           `json:"serviceCIDR,omitempty"`
+	ClusterDomain   string           `json:"clusterDomain,omitempty"`
+	ClusterDNS      string           `json:"clusterDNS,omitempty"`
 	// PodSecurity is the Pod Security Standard enforced in every
 	// namespace but kube-system, unless the namespace's own
 	// pod-security.kubernetes.io labels say otherwise.
@@ -224,3 +224,27 @@ const (
 	// adds to container, network and volume names (rke-dind-<cluster>-<node>).
 	MaxClusterNameLen = 40
 )
+
+// DockerHub is the registry name of Docker Hub's images ("nginx" is
+// docker.io/library/nginx), the one a mirror serves when it names none.
+const DockerHub = "docker.io"
+
+// RegistryMirror is a registry that serves the images of other registries,
+// such as a lab registry holding copies of registry.k8s.io's images.
+type RegistryMirror struct {
+	// URL is where the mirror answers, http or https:
+	// "http://10.0.0.1:5000".
+	URL string `json:"url"`
+	// Registries are the registries it mirrors, by the name images carry:
+	// "registry.k8s.io", "quay.io", "registry.lab:5000". None means
+	// Docker Hub.
+	Registries []string `json:"registries,omitempty"`
+}
+
+// Mirrored returns the registries m mirrors: Docker Hub when it names none.
+func (m RegistryMirror) Mirrored() []string {
+	if len(m.Registries) == 0 {
+		return []string{DockerHub}
+	}
+	return m.Registries
+}

@@ -146,11 +146,7 @@ func (d *Definition) Validate() Problems {
 		v.cidrs(cref, c)
 		v.clusterValues(cref, c)
 		v.services(cref, c.Services)
-		for i, m := range c.RegistryMirrors {
-			if u, err := url.Parse(m); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(m, ", ") {
-				v.errf(cref.field(fmt.Sprintf("registryMirrors[%d]", i)), "", "registry mirror %q: want a URL such as https://mirror.example.com:5000", m)
-			}
-		}
+		v.registryMirrors(cref, c.RegistryMirrors)
 
 		total += len(c.Nodes)
 		switch {
@@ -465,6 +461,44 @@ func (v *validator) clusterValues(r Ref, c Cluster) {
 		}
 	}
 }
+
+// registryMirrors checks each mirror's URL and the registry names it
+// serves. Both end up in the nodes' containerd configuration (hosts.toml),
+// so only plain URLs and registry names pass: no quotes, spaces or paths.
+func (v *validator) registryMirrors(r Ref, mirrors []RegistryMirror) {
+	for i, m := range mirrors {
+		field := r.field(fmt.Sprintf("registryMirrors[%d]", i))
+		u, err := url.Parse(m.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(m.URL, ",= \"'\\") {
+			v.errf(field, "", "registry mirror %q: want a URL such as https://mirror.example.com:5000 (http or https, a host and an optional port)", m.URL)
+		}
+		for _, reg := range m.Registries {
+			if msg := RegistryNameProblem(reg); msg != "" {
+				v.errf(field, "", "registry mirror %s: registry %q: %s", m.URL, reg, msg)
+			}
+		}
+	}
+}
+
+// RegistryNameProblem says why name is not a registry as image references
+// name one, or "". Docker reads the first part of "registry.lab/app" as a
+// registry only when it has a dot or a port or is localhost: "lab/app" is
+// Docker Hub's image lab/app, so a mirror for "lab" would never be asked.
+func RegistryNameProblem(name string) string {
+	switch {
+	case name == "index.docker.io" || name == "registry-1.docker.io":
+		return "Docker Hub's images are named docker.io"
+	case !anchoredDomain.MatchString(name):
+		return "want a registry name such as registry.k8s.io or registry.lab:5000"
+	case !strings.ContainsAny(name, ".:") && name != "localhost":
+		return "images never name it: a first part without a dot or a port is a Docker Hub user (lab/app is docker.io/lab/app)"
+	}
+	return ""
+}
+
+// anchoredDomain matches a whole registry name, host and optional port.
+var anchoredDomain = regexp.MustCompile(`^(?:` + reference.DomainRegexp.String() + `)$`)
 
 // imageRef checks an image reference as docker reads one.
 func (v *validator) imageRef(r Ref, ref string) {

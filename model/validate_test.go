@@ -160,18 +160,37 @@ func TestValidateSubnet(t *testing.T) {
 }
 
 func TestValidateRegistryMirrors(t *testing.T) {
-	for mirror, ok := range map[string]bool{
-		"https://mirror.example.com:5000": true,
-		"http://10.0.0.1":                 true,
-		"mirror.example.com":              false,
-		"ftp://x":                         false,
-		"https://a,https://b":             false,
-	} {
-		d := Definition{Clusters: []Cluster{{Name: "c", RegistryMirrors: []string{mirror}, Nodes: []Node{node("n", all...)}}}}
+	tests := []struct {
+		url        string
+		registries []string
+		want       string // "" for valid
+	}{
+		{"https://mirror.example.com:5000", nil, ""},
+		{"http://10.0.0.1", nil, ""},
+		{"http://10.0.0.1:5000/", []string{"registry.k8s.io", "quay.io", "registry.lab:5000", "localhost", "docker.io", "[::1]:5000"}, ""},
+		{"mirror.example.com", nil, "want a URL"},
+		{"ftp://x", nil, "want a URL"},
+		{"https://a,https://b", nil, "want a URL"},
+		{"https://m/v2/", nil, "want a URL"},
+		{"https://user:pw@m", nil, "want a URL"},
+		{"https://m?x=1", nil, "want a URL"},
+		{`https://m"]`, nil, "want a URL"},
+		{"http://m", []string{"lab"}, "Docker Hub user"},
+		{"http://m", []string{"index.docker.io"}, "named docker.io"},
+		{"http://m", []string{"https://registry.k8s.io"}, "want a registry name"},
+		{"http://m", []string{"registry.k8s.io/sub"}, "want a registry name"},
+		{"http://m", []string{`a"b.io`}, "want a registry name"},
+		{"http://m", []string{""}, "want a registry name"},
+	}
+	for _, tt := range tests {
+		d := Definition{Clusters: []Cluster{{Name: "c", RegistryMirrors: []RegistryMirror{{URL: tt.url, Registries: tt.registries}}, Nodes: []Node{node("n", all...)}}}}
 		d.ApplyDefaults()
 		errs := d.Validate().Errors()
-		if ok != (len(errs) == 0) {
-			t.Errorf("mirror %q: errors %v", mirror, errs)
+		switch {
+		case tt.want == "" && len(errs) > 0:
+			t.Errorf("mirror %q %q: %v", tt.url, tt.registries, errs)
+		case tt.want != "" && (len(errs) != 1 || !strings.Contains(errs[0].Message, tt.want) || errs[0].Ref.Field != "registryMirrors[0]"):
+			t.Errorf("mirror %q %q: got %v, want one error on registryMirrors[0] saying %q", tt.url, tt.registries, errs, tt.want)
 		}
 	}
 }

@@ -25,18 +25,19 @@ type Plan struct {
 
 // Cluster is the plan of one cluster.
 type Cluster struct {
-	Name              string     `json:"name"`
-	KubernetesVersion string     `json:"kubernetesVersion"`
-	Network           string     `json:"network"`
-	Subnet            string     `json:"subnet,omitempty"`
-	RegistryMirrors   []string   `json:"registryMirrors,omitempty"`
-	NodeImage         string     `json:"nodeImage"`
-	PodCIDR           string     `json:"podCIDR"`
-	ServiceCIDR       string     `json:"serviceCIDR"`
-	ClusterDNS        string     `json:"clusterDNS"`
-	ClusterDomain     string     `json:"clusterDomain"`
-	PodSecurity       string     `json:"podSecurity"`
-	Images            images.Set `json:"images"`
+	Name              string `json:"name"`
+	KubernetesVersion string `json:"kubernetesVersion"`
+	Network           string `json:"network"`
+	Subnet            string `json:"subnet,omitempty"`
+	// Registries are the registries whose pulls go to mirrors first.
+	Registries    []RegistryHosts `json:"registries,omitempty"`
+	NodeImage     string          `json:"nodeImage"`
+	PodCIDR       string          `json:"podCIDR"`
+	ServiceCIDR   string          `json:"serviceCIDR"`
+	ClusterDNS    string          `json:"clusterDNS"`
+	ClusterDomain string          `json:"clusterDomain"`
+	PodSecurity   string          `json:"podSecurity"`
+	Images        images.Set      `json:"images"`
 	// DNS is the cluster's CoreDNS, applied through the API.
 	DNS DNS `json:"dns"`
 	// Probe runs the pods up uses to check a cluster (a DNS lookup) and
@@ -165,7 +166,7 @@ func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error
 		KubernetesVersion: rel.Kubernetes,
 		Network:           NetworkName(c.Name),
 		Subnet:            c.Subnet,
-		RegistryMirrors:   c.RegistryMirrors,
+		Registries:        registryHosts(c.RegistryMirrors),
 		NodeImage:         nodeImage,
 		PodCIDR:           c.PodCIDR,
 		ServiceCIDR:       c.ServiceCIDR,
@@ -612,4 +613,32 @@ func (cc clusterContext) kubeProxy(n model.Node) Component {
 	}, []string{SSLDir + ":" + SSLDir + ":ro", "/lib/modules:/lib/modules:ro", "/run/xtables.lock:/run/xtables.lock"}, Health{URL: "http://127.0.0.1:10256/healthz"})
 	c.Privileged = true
 	return c
+}
+
+// RegistryHosts is one registry the nodes' containerd reaches through
+// mirrors: it asks them in order, then the registry itself.
+type RegistryHosts struct {
+	Registry string   `json:"registry"`
+	Mirrors  []string `json:"mirrors"`
+}
+
+// registryHosts turns the mirrors, each serving some registries, into the
+// registries, each with its mirrors in the order the definition gave them.
+func registryHosts(mirrors []model.RegistryMirror) []RegistryHosts {
+	var out []RegistryHosts
+	at := map[string]int{}
+	for _, m := range mirrors {
+		for _, reg := range m.Mirrored() {
+			i, ok := at[reg]
+			if !ok {
+				i = len(out)
+				at[reg] = i
+				out = append(out, RegistryHosts{Registry: reg})
+			}
+			if !slices.Contains(out[i].Mirrors, m.URL) {
+				out[i].Mirrors = append(out[i].Mirrors, m.URL)
+			}
+		}
+	}
+	return out
 }

@@ -288,3 +288,24 @@ func TestOlderPlansRead(t *testing.T) {
 		t.Errorf("read %+v", n)
 	}
 }
+
+// Mirrors are given per mirror; containerd wants them per registry, in
+// the order the definition named them.
+func TestRegistryHosts(t *testing.T) {
+	c := build(t, model.Cluster{Name: "c", Nodes: []model.Node{{Name: "n", Roles: all}}, RegistryMirrors: []model.RegistryMirror{
+		{URL: "https://hub.lab"},
+		{URL: "http://lab:5000", Registries: []string{"registry.k8s.io", "docker.io"}},
+		{URL: "http://lab:5000", Registries: []string{"docker.io"}},
+		{URL: "https://k8s.lab", Registries: []string{"registry.k8s.io"}},
+	}})
+	want := []RegistryHosts{
+		{Registry: "docker.io", Mirrors: []string{"https://hub.lab", "http://lab:5000"}},
+		{Registry: "registry.k8s.io", Mirrors: []string{"http://lab:5000", "https://k8s.lab"}},
+	}
+	if !reflect.DeepEqual(c.Registries, want) {
+		t.Errorf("registries %+v, want %+v", c.Registries, want)
+	}
+	if none := build(t, model.Cluster{Name: "c", Nodes: []model.Node{{Name: "n", Roles: all}}}); none.Registries != nil {
+		t.Errorf("no mirrors: %+v", none.Registries)
+	}
+}

@@ -186,11 +186,16 @@ func (c *Cluster) Subnet(cidr string) *Cluster {
 	return c
 }
 
-// RegistryMirror adds a pull-through mirror of Docker Hub for the nodes'
-// engines and containerd, e.g. "https://mirror.example.com:5000".
-func (c *Cluster) RegistryMirror(url string) *Cluster {
+// RegistryMirror makes the nodes pull the images of the named registries
+// from a mirror first, e.g.
+//
+//	c.RegistryMirror("http://10.0.0.1:5000", "registry.k8s.io", "quay.io")
+//
+// With no registry named it mirrors Docker Hub ("docker.io"). Mirrors of
+// one registry are asked in the order given, then the registry itself.
+func (c *Cluster) RegistryMirror(url string, registries ...string) *Cluster {
 	c.sites.set(fmt.Sprintf("registryMirrors[%d]", len(c.def.RegistryMirrors)), c.s.Position())
-	c.def.RegistryMirrors = append(c.def.RegistryMirrors, url)
+	c.def.RegistryMirrors = append(c.def.RegistryMirrors, model.RegistryMirror{URL: url, Registries: registries})
 	return c
 }
 

@@ -116,13 +116,21 @@ func (r *reader) cluster(root *yaml.Node, c *model.Cluster) {
 //	        - host_path: ./data     # relative to the file's folder
 //	          node_path: /data
 //	          read_only: true
+//	  registry_mirrors:
+//	    - url: http://10.0.0.1:5000
+//	      registries: [registry.k8s.io, quay.io]   # default [docker.io]
 const ExtensionKey = "docker_rke"
 
 func (r *reader) extension(v *yaml.Node, c *model.Cluster) {
 	r.pairs(v, ExtensionKey, func(k, nv *yaml.Node, name string) {
 		path := ExtensionKey + "." + name
-		if name != "nodes" {
-			r.errf(k, path, "unknown field: docker rke's settings are nodes")
+		switch name {
+		case "nodes":
+		case "registry_mirrors":
+			r.registryMirrors(nv, path, c)
+			return
+		default:
+			r.errf(k, path, "unknown field: docker rke's settings are nodes and registry_mirrors")
 			return
 		}
 		if nv.Kind != yaml.SequenceNode {
@@ -134,6 +142,22 @@ func (r *reader) extension(v *yaml.Node, c *model.Cluster) {
 			r.extensionNode(item, fmt.Sprintf("%s[%d]", path, i), c, seen)
 		}
 	})
+}
+
+// registryMirrors reads docker rke's registry_mirrors: mirrors of any
+// registry, where RKE's private_registries only knows Docker Hub's.
+func (r *reader) registryMirrors(v *yaml.Node, path string, c *model.Cluster) {
+	var list []struct {
+		URL        string   `yaml:"url"`
+		Registries []string `yaml:"registries"`
+	}
+	if !r.strictList(v, path, &list, "url", "registries") {
+		return
+	}
+	for i, m := range list {
+		r.locs[key(-1, fmt.Sprintf("registryMirrors[%d]", len(c.RegistryMirrors)))] = loc{pos(r.file, v.Content[i]), fmt.Sprintf("%s[%d]", path, i)}
+		c.RegistryMirrors = append(c.RegistryMirrors, model.RegistryMirror{URL: m.URL, Registries: m.Registries})
+	}
 }
 
 // extensionNode reads one node's ports and mounts.
@@ -380,9 +404,10 @@ func (r *reader) services(v *yaml.Node, c *model.Cluster) {
 }
 
 // privateRegistries maps RKE's private_registries: each url becomes a
-// registry mirror of the nodes; is_default prefixes the component images
-// with the registry, as RKE does for its system images. Credentials are
-// not supported yet and get a warning.
+// mirror of Docker Hub and of its own registry name (so an http:// url is
+// pulled from over http); is_default prefixes the component images with
+// the registry, as RKE does for its system images. Credentials are not
+// supported yet and get a warning.
 func (r *reader) privateRegistries(v *yaml.Node, c *model.Cluster) {
 	if isEmpty(v) {
 		return
@@ -414,9 +439,13 @@ func (r *reader) privateRegistries(v *yaml.Node, c *model.Cluster) {
 			mirror = "https://" + mirror
 		}
 		r.locs[key(-1, fmt.Sprintf("registryMirrors[%d]", len(c.RegistryMirrors)))] = loc{pos(r.file, item), path + ".url"}
-		c.RegistryMirrors = append(c.RegistryMirrors, mirror)
+		host := strings.SplitN(strings.SplitN(mirror, "://", 2)[1], "/", 2)[0]
+		mirrored := []string{model.DockerHub}
+		if model.RegistryNameProblem(host) == "" {
+			mirrored = append(mirrored, host)
+		}
+		c.RegistryMirrors = append(c.RegistryMirrors, model.RegistryMirror{URL: mirror, Registries: mirrored})
 		if reg.IsDefault {
-			host := strings.TrimSuffix(strings.SplitN(strings.SplitN(mirror, "://", 2)[1], "/", 2)[0], "/")
 			r.defaultRegistry = host
 		}
 	}

@@ -149,13 +149,18 @@ private_registries:
     password: secret
     is_default: true
   - url: http://mirror.lab
+  - url: http://lab
 `
 	def, warnings, err := Parse("r.yml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := def.Clusters[0]
-	if !reflect.DeepEqual(c.RegistryMirrors, []string{"https://registry.lab:5000", "http://mirror.lab"}) {
+	if !reflect.DeepEqual(c.RegistryMirrors, []model.RegistryMirror{
+		{URL: "https://registry.lab:5000", Registries: []string{"docker.io", "registry.lab:5000"}},
+		{URL: "http://mirror.lab", Registries: []string{"docker.io", "mirror.lab"}},
+		{URL: "http://lab", Registries: []string{"docker.io"}},
+	}) {
 		t.Errorf("mirrors %v", c.RegistryMirrors)
 	}
 	if c.Images.Etcd != "my/etcd:1" || c.Images.Kubernetes != "registry.lab:5000/docker-rke/kubernetes:v1.37.2" || c.Images.Pause != "registry.lab:5000/docker-rke/pause:3.10" {
@@ -191,6 +196,10 @@ func TestExtension(t *testing.T) {
         - host_path: data
           node_path: /data
           read_only: true
+  registry_mirrors:
+    - url: http://10.0.0.9:5000
+      registries: [registry.k8s.io, quay.io]
+    - url: https://hub.lab
 nodes:
   - address: 10.0.0.1
     hostname_override: web
@@ -212,6 +221,10 @@ nodes:
 	if other := def.Clusters[0].Nodes[1]; other.Ports != nil || other.Mounts != nil {
 		t.Errorf("node other got settings: %+v", other)
 	}
+	wantMirrors := []model.RegistryMirror{{URL: "http://10.0.0.9:5000", Registries: []string{"registry.k8s.io", "quay.io"}}, {URL: "https://hub.lab"}}
+	if got := def.Clusters[0].RegistryMirrors; !reflect.DeepEqual(got, wantMirrors) {
+		t.Errorf("registry mirrors %+v", got)
+	}
 }
 
 func TestExtensionErrorsPointAtTheirLines(t *testing.T) {
@@ -219,11 +232,14 @@ func TestExtensionErrorsPointAtTheirLines(t *testing.T) {
 		src, want string
 		line      int
 	}{
-		"node twice":     {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n    - node: a\n", "already has its settings", 7},
-		"no node":        {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - ports: []\n", "no node", 6},
-		"unknown key":    {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  clusters: []\n", "unknown field", 5},
-		"ports a string": {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n      ports: 8080\n", "want a list", 7},
-		"bad port":       {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n      ports:\n        - host_port: 0\n          node_port: 80\n", "host port 0", 8},
+		"node twice":      {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n    - node: a\n", "already has its settings", 7},
+		"no node":         {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - ports: []\n", "no node", 6},
+		"unknown key":     {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  clusters: []\n", "unknown field", 5},
+		"ports a string":  {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n      ports: 8080\n", "want a list", 7},
+		"mirror field":    {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  registry_mirrors:\n    - url: http://m.lab\n      mirrors: [quay.io]\n", "unknown field", 7},
+		"mirror registry": {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  registry_mirrors:\n    - url: http://m.lab\n    - url: http://m.lab\n      registries: [lab]\n", "Docker Hub user", 7},
+		"mirror url":      {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  registry_mirrors:\n    - url: m.lab\n", "want a URL", 6},
+		"bad port":        {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n      ports:\n        - host_port: 0\n          node_port: 80\n", "host port 0", 8},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := Parse("c.yml", []byte(tt.src))

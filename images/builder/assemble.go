@@ -39,7 +39,8 @@ func (b *Builder) runtimeFiles(ctx context.Context) (*runtimeFiles, error) {
 		return nil, fmt.Errorf("runtime tools: %w", err)
 	}
 	defer func() {
-		_ = b.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+		// With the anonymous /var volume the base image declares.
+		_ = b.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	}()
 	attach, err := b.api.ContainerAttach(ctx, created.ID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {

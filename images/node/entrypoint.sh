@@ -93,24 +93,30 @@ if [ -z "${mnt_type[/var]:-}" ] || [ "${mnt_type[/var]}" = overlay ]; then
   config=$(<"/etc/containerd/config.toml")
   printf '%s\n' "${config//snapshotter = \"overlayfs\"/snapshotter = \"native\"}" >"$cfg"
 fi
-# Registry mirrors of the cluster (docker rke passes them in the
-# environment), for both the engine and containerd's CRI.
+# Registry mirrors of the cluster. docker rke passes them in the
+# environment as registry=mirror pairs, mirrors of one registry in the
+# order they are asked (docker rke has checked both parts: no quotes,
+# spaces or commas). containerd's CRI reads one hosts.toml per registry
+# (config_path in config.toml): the mirrors in order, then the registry
+# itself. Written afresh at every start, so the definition is the truth.
+# The node's engine takes Docker Hub's mirrors (the only ones it knows).
 mirrors=()
-if [ -n "${DOCKER_RKE_REGISTRY_MIRRORS:-}" ]; then
-  IFS=, read -r -a list <<<"$DOCKER_RKE_REGISTRY_MIRRORS"
-  for m in "${list[@]}"; do
-    mirrors+=("--registry-mirror=$m")
+rm -rf /etc/containerd/certs.d
+if [ -n "${DOCKER_RKE_REGISTRY_HOSTS:-}" ]; then
+  IFS=, read -r -a pairs <<<"$DOCKER_RKE_REGISTRY_HOSTS"
+  for pair in "${pairs[@]}"; do
+    registry=${pair%%=*} url=${pair#*=}
+    hosts=/etc/containerd/certs.d/$registry/hosts.toml
+    if [ ! -f "$hosts" ]; then
+      mkdir -p "${hosts%/*}"
+      server="https://$registry"
+      [ "$registry" = docker.io ] && server=https://registry-1.docker.io
+      printf 'server = "%s"\n' "$server" >"$hosts"
+    fi
+    printf '\n[host."%s"]\n  capabilities = ["pull", "resolve"]\n' "$url" >>"$hosts"
+    [ "$registry" = docker.io ] && mirrors+=("--registry-mirror=$url")
+    log "registry mirror of $registry: $url"
   done
-  # containerd's CRI reads a hosts.toml per registry: the mirrors in
-  # order, then Docker Hub itself.
-  mkdir -p /etc/containerd/certs.d/docker.io
-  {
-    printf 'server = "https://registry-1.docker.io"\n'
-    for m in "${list[@]}"; do
-      printf '\n[host."%s"]\n  capabilities = ["pull", "resolve"]\n' "$m"
-    done
-  } >/etc/containerd/certs.d/docker.io/hosts.toml
-  log "registry mirrors: $DOCKER_RKE_REGISTRY_MIRRORS"
 fi
 
 # Must be 1 before dockerd starts, else dockerd sets the FORWARD policy to DROP.
