@@ -46,10 +46,12 @@ lint:
 	shellcheck -S warning $$(git ls-files '*.sh' ':!:images/runtime.sh')
 	@# runtime.sh runs under the node base image's sh, dash.
 	shellcheck -S warning -s dash images/runtime.sh
-	@# The script API's symbol table must match the package.
-	@cp dsl/github_com-docker-rke-docker-rke-dsl-rke.go /tmp/docker-rke-symbols.go && go generate ./dsl/ && \
-	  if ! cmp -s dsl/github_com-docker-rke-docker-rke-dsl-rke.go /tmp/docker-rke-symbols.go; then \
-	    echo "dsl symbol table was stale: regenerated, commit it"; exit 1; fi
+	@# The interpreter's symbol tables (the script API, the allowed
+	@# standard packages) must match the packages and the Go toolchain.
+	@tmp="$$(mktemp -d)" && cp dsl/*.go dsl/stdsyms/*.go "$$tmp"/ && go generate ./dsl/ ./dsl/stdsyms/ && \
+	  for f in dsl/github_com-docker-rke-docker-rke-dsl-rke.go dsl/stdsyms/*.go; do \
+	    if ! cmp -s "$$f" "$$tmp/$${f##*/}"; then echo "symbol table $$f was stale: regenerated, commit it"; rm -rf "$$tmp"; exit 1; fi; \
+	  done; rm -rf "$$tmp"
 
 generate:
 	go generate ./...

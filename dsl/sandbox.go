@@ -7,9 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/traefik/yaegi/stdlib"
-
 	"github.com/docker-rke/docker-rke/dsl/rke"
+	"github.com/docker-rke/docker-rke/dsl/stdsyms"
 )
 
 // Symbols is filled once, at init, by the generated table of the script API
@@ -24,8 +23,9 @@ const (
 
 // allowedStdlib is every standard package a script may import, and for
 // each, the symbols it may not use. Nothing outside this list exists for a
-// script: no os, os/exec, net, syscall, unsafe, io/ioutil or reflect. Loading
-// yaegi's whole stdlib.Symbols would hand scripts all of those.
+// script: no os, os/exec, net, syscall, unsafe, io/ioutil or reflect. Their
+// symbol tables are not even in the binary (package stdsyms has these six
+// only); a new entry here needs its table generated there too.
 var allowedStdlib = map[string][]string{
 	// yaegi rebinds fmt's Print* and Scan* to the interpreter's own
 	// streams: output goes to Options.Output, never to the command's stdout
@@ -92,7 +92,7 @@ func sandboxSymbols(session *rke.Session, stdout io.Writer) map[string]map[strin
 			// without that meaning; rebindFmt does the one useful part.
 			key = "./" + key
 		}
-		src := stdlib.Symbols[pkg+"/"+pkg]
+		src := stdsyms.Symbols[pkg+"/"+pkg]
 		dst := map[string]reflect.Value{}
 		for name, v := range src {
 			if contains(deny, name) || isVariable(v) {

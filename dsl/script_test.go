@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-rke/docker-rke/dsl/stdsyms"
 	"github.com/docker-rke/docker-rke/model"
 )
 
@@ -208,6 +209,42 @@ func TestSandbox(t *testing.T) {
 				t.Fatalf("import %s: err = %v, want 'not allowed' at line 3", pkg, err)
 			}
 		})
+	}
+}
+
+// Each allowed package works in a script: its symbol table is generated
+// (package stdsyms), and the binary holds no other.
+func TestAllowedPackagesHaveTheirSymbols(t *testing.T) {
+	for pkg := range allowedStdlib {
+		if len(stdsyms.Symbols[pkg+"/"+pkg]) == 0 {
+			t.Errorf("package %s is allowed but has no symbol table: go generate ./dsl/stdsyms after adding it to the go:generate line", pkg)
+		}
+	}
+	if len(stdsyms.Symbols) != len(allowedStdlib) {
+		t.Errorf("stdsyms has %d tables for %d allowed packages", len(stdsyms.Symbols), len(allowedStdlib))
+	}
+	_, _, err := eval(t, `package main
+
+import (
+	"fmt"
+	"math"
+	"rke"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	names := []string{"b", "a"}
+	sort.Strings(names)
+	d, _ := time.ParseDuration("90s")
+	name := strings.Join(names, "") + strconv.Itoa(int(math.Sqrt(16))) + fmt.Sprint(int(d.Minutes()))
+	rke.NewCluster(name).Node("n", rke.All()...)
+}
+`)
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
