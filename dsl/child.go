@@ -1,6 +1,7 @@
 package dsl
 
-// A script is evaluated in a child process of the same binary, where what
+// A script is evaluated in a child process (the small evaluator of
+// dsl/evaluator the binary carries, else the binary itself), where what
 // it may cost is bounded by the kernel, not by the script's good will: its
 // memory (RLIMIT_DATA: a runaway allocation kills the child, never the
 // tool), its stack, and one deadline over parsing, checking, compiling and
@@ -49,11 +50,12 @@ const (
 // childEnv marks a process started to evaluate one script.
 const childEnv = "DOCKER_RKE_SCRIPT_CHILD"
 
-// The child's extra files: the shared position page and the script's
-// output.
+// The child's extra files: the shared position page, the script's output
+// and, when it runs the evaluator carried in the binary, that program.
 const (
-	positionFD = 3
-	outputFD   = 4
+	positionFD  = 3
+	outputFD    = 4
+	evaluatorFD = 5
 )
 
 // RunChildIfAsked evaluates the script of the request on standard input
@@ -134,10 +136,6 @@ func EvalScript(ctx context.Context, file string, src []byte, opts Options) (*mo
 	if err := checkText(file, src); err != nil {
 		return nil, nil, err
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: finding the script evaluator: %w", file, err)
-	}
 	posFile, err := os.CreateTemp("", "docker-rke-script-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", file, err)
@@ -163,13 +161,23 @@ func EvalScript(ctx context.Context, file string, src []byte, opts Options) (*mo
 	if err != nil {
 		return nil, nil, err
 	}
-	cmd := exec.CommandContext(runCtx, exe)
+	cmd, evaluator, err := evaluatorCommand(runCtx)
+	if err != nil {
+		outW.Close()
+		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if evaluator != nil {
+		defer evaluator.Close()
+	}
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stdin = bytes.NewReader(req)
 	var stdout bytes.Buffer
 	stderr := &limitedBuffer{buf: &bytes.Buffer{}, max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
 	cmd.ExtraFiles = []*os.File{posFile, outW}
+	if evaluator != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, evaluator) // evaluatorFD
+	}
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		outW.Close()
@@ -205,6 +213,20 @@ func EvalScript(ctx context.Context, file string, src []byte, opts Options) (*mo
 		return nil, res.Problems.Warnings(), res.Problems.Err()
 	}
 	return res.Definition, res.Problems, nil
+}
+
+// evaluatorCommand is the program that evaluates a script: the small
+// evaluator this binary carries (see dsl/evaluator), with the file it runs
+// from; else this binary itself, whose main calls RunChildIfAsked.
+func evaluatorCommand(ctx context.Context) (*exec.Cmd, *os.File, error) {
+	if cmd, f, err := embeddedEvaluator(ctx); cmd != nil || err != nil {
+		return cmd, f, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, fmt.Errorf("finding the script evaluator: %w", err)
+	}
+	return exec.CommandContext(ctx, exe), nil, nil
 }
 
 func timeoutMessage(d time.Duration, at model.Position) string {

@@ -3,8 +3,11 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -82,40 +85,86 @@ func TestBadInputExitsNonZero(t *testing.T) {
 
 // TestInterruptCancels sends SIGINT while a runaway script is evaluated:
 // the command stops well before the script's own 5 s deadline, says it was
-// cancelled and exits non-zero.
+// cancelled and exits non-zero, and its evaluator is gone. The script runs
+// in the small evaluator the binary carries, not in the tool's own
+// binary: from the user's cache folder, or from memory where that folder
+// cannot be written.
 func TestInterruptCancels(t *testing.T) {
 	script := writeScript(t, "spin.go", `	fmt.Println("spinning")
 	for {
 	}
 `)
-	cmd := exec.Command(shared.binary, "plan", script)
-	cmd.Dir = shared.repo
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	cache := t.TempDir()
+	for _, tt := range []struct {
+		name, cacheHome string
+		runsFrom        func(exe string) bool
+	}{
+		{"cached", cache, func(exe string) bool {
+			return filepath.Dir(exe) == filepath.Join(cache, "docker-rke") && strings.HasPrefix(filepath.Base(exe), "evaluator-")
+		}},
+		{"in memory", "/proc/docker-rke-cannot-write-here", func(exe string) bool {
+			return strings.HasPrefix(exe, "/memfd:docker-rke-evaluator")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(shared.binary, "plan", script)
+			cmd.Dir = shared.repo
+			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+tt.cacheHome)
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// The script prints once it runs, and by then the command
+			// handles signals: wait for that instead of guessing a delay.
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(stderr.String(), "spinning") {
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					t.Fatalf("the script never ran: %s", stderr.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			evaluator := childProcess(t, cmd.Process.Pid)
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", evaluator)); !tt.runsFrom(exe) {
+				t.Errorf("the script runs in %q", exe)
+			}
+			start := time.Now()
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("took %s to stop after SIGINT", took)
+			}
+			if err == nil || !strings.Contains(stderr.String(), "cancelled") {
+				t.Errorf("err = %v, stderr:\n%s", err, stderr.String())
+			}
+			if _, gone := os.Stat(fmt.Sprintf("/proc/%d", evaluator)); gone == nil {
+				t.Errorf("the evaluator (pid %d) outlived the command", evaluator)
+			}
+		})
 	}
-	// The script prints once it runs, and by then the command handles
-	// signals: wait for that instead of guessing a delay.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr.String(), "spinning") {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("the script never ran: %s", stderr.String())
+}
+
+// childProcess is the pid of a child of process pid.
+func childProcess(t *testing.T, pid int) int {
+	t.Helper()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
 		}
-		time.Sleep(20 * time.Millisecond)
+		// pid (comm) state ppid ...: comm may hold spaces, so after the last ')'.
+		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			return child
+		}
 	}
-	start := time.Now()
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("took %s to stop after SIGINT", took)
-	}
-	if err == nil || !strings.Contains(stderr.String(), "cancelled") {
-		t.Errorf("err = %v, stderr:\n%s", err, stderr.String())
-	}
+	t.Fatalf("process %d has no child", pid)
+	return 0
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/internal/fanout"
 	"github.com/docker-rke/docker-rke/model"
 )
 
@@ -106,6 +107,16 @@ type Component struct {
 	Health Health `json:"health"`
 }
 
+// clone is a copy of c that shares no slice with it, so that one node's
+// plan can never change another's.
+func (c Component) clone() Component {
+	c.Command = slices.Clone(c.Command)
+	c.Args = slices.Clone(c.Args)
+	c.Binds = slices.Clone(c.Binds)
+	c.Env = slices.Clone(c.Env)
+	return c
+}
+
 // Health is how a component says it is up: a GET of URL on its node's
 // loopback answers 200 with Body in it.
 type Health struct {
@@ -130,19 +141,32 @@ const (
 
 // Build computes the plan of a validated definition.
 func Build(def *model.Definition) (*Plan, error) {
-	p := &Plan{Clusters: make([]Cluster, 0, len(def.Clusters))}
-	// A release's node image name hashes its recipes: work it out once.
+	// A release's node image name hashes its recipes: work it out once
+	// per release, before the clusters, which are then planned at once
+	// (each on its own: a file may hold hundreds).
 	nodeImages := map[string]string{}
 	for _, c := range def.Clusters {
+		if rel, err := images.Lookup(c.KubernetesVersion); err == nil && nodeImages[rel.Kubernetes] == "" {
+			nodeImages[rel.Kubernetes] = images.NodeImage(rel)
+		}
+	}
+	p := &Plan{Clusters: make([]Cluster, len(def.Clusters))}
+	err := fanout.Each(def.Clusters, func(i int, c model.Cluster) error {
 		cp, err := buildCluster(c, nodeImages)
 		if err != nil {
-			return nil, fmt.Errorf("%s: cluster %q: %w", def.File, c.Name, err)
+			return fmt.Errorf("%s: cluster %q: %w", def.File, c.Name, err)
 		}
-		p.Clusters = append(p.Clusters, cp)
+		p.Clusters[i] = cp
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
+// buildCluster plans one cluster; nodeImages (release -> node image) is
+// only read.
 func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error) {
 	rel, err := images.Lookup(c.KubernetesVersion)
 	if err != nil {
@@ -156,9 +180,6 @@ func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error
 	}
 	nodeImage := c.NodeImage
 	if nodeImage == "" {
-		if nodeImages[rel.Kubernetes] == "" {
-			nodeImages[rel.Kubernetes] = images.NodeImage(rel)
-		}
 		nodeImage = nodeImages[rel.Kubernetes]
 	}
 	cp := Cluster{
@@ -187,6 +208,8 @@ func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error
 		}
 	}
 	cp.DNS, cp.Probe = ctx.dns(), ctx.probe()
+	ctx.controlPlane = []Component{ctx.apiServerComponent(), ctx.controllerManager(), ctx.scheduler()}
+	ctx.apiProxy = ctx.apiProxyComponent()
 	for _, n := range c.Nodes {
 		cp.Nodes = append(cp.Nodes, ctx.node(n))
 	}
@@ -220,6 +243,11 @@ type clusterContext struct {
 	etcd    []string   // names of the etcd nodes, in definition order
 	// controlPlanes are the controlplane nodes, in definition order.
 	controlPlanes []string
+	// controlPlane (API server, controller-manager, scheduler) and
+	// apiProxy are the same on every node that runs them: planned once
+	// per cluster, copied into each node.
+	controlPlane []Component
+	apiProxy     Component
 }
 
 // dns plans CoreDNS: the binary baked into the node image, run from the
@@ -274,9 +302,11 @@ func (cc clusterContext) node(n model.Node) Node {
 		np.Components = append(np.Components, cc.etcdComponent(n))
 	}
 	if n.HasRole(model.RoleControlPlane) {
-		np.Components = append(np.Components, cc.apiServer(), cc.controllerManager(), cc.scheduler())
+		for _, c := range cc.controlPlane {
+			np.Components = append(np.Components, c.clone())
+		}
 	} else {
-		np.Components = append(np.Components, cc.apiProxy())
+		np.Components = append(np.Components, cc.apiProxy.clone())
 	}
 	np.Components = append(np.Components, cc.kubelet(n, labels, taints), cc.kubeProxy(n))
 	return np
@@ -299,21 +329,24 @@ func orderedRoles(roles []model.Role) []model.Role {
 // flags renders a flag map as sorted --name=value arguments, after applying
 // the user's extra_args for the component (which win, as in RKE).
 func (cc clusterContext) flags(component string, defaults map[string]string) []string {
-	merged := map[string]string{}
-	for k, v := range defaults {
-		merged[k] = v
+	extra := cc.model.Services[component].ExtraArgs
+	keys := make([]string, 0, len(defaults)+len(extra))
+	for k := range defaults {
+		if _, replaced := extra[k]; !replaced {
+			keys = append(keys, k)
+		}
 	}
-	for k, v := range cc.model.Services[component].ExtraArgs {
-		merged[k] = v
-	}
-	keys := make([]string, 0, len(merged))
-	for k := range merged {
+	for k := range extra {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	args := make([]string, len(keys))
 	for i, k := range keys {
-		args[i] = "--" + k + "=" + merged[k]
+		v, ok := extra[k]
+		if !ok {
+			v = defaults[k]
+		}
+		args[i] = "--" + k + "=" + v
 	}
 	return args
 }
@@ -393,7 +426,7 @@ func (cc clusterContext) etcdComponent(n model.Node) Component {
 	return cc.component(model.ComponentEtcd, cc.plan.Images.Etcd, []string{"etcd"}, flags, []string{EtcdDataDir + ":" + EtcdDataDir, SSLDir + ":" + SSLDir + ":ro"}, Health{URL: "http://127.0.0.1:2381/health", Body: `"health":"true"`})
 }
 
-func (cc clusterContext) apiServer() Component {
+func (cc clusterContext) apiServerComponent() Component {
 	c := cc.model
 	return cc.component(model.ComponentAPIServer, cc.plan.Images.Kubernetes, []string{"kube-apiserver"}, map[string]string{
 		"bind-address":               "0.0.0.0",
@@ -487,7 +520,7 @@ func (cc clusterContext) scheduler() Component {
 // controlplane role (RKE's nginx-proxy): its kubelet and kube-proxy dial
 // 127.0.0.1:6443 as on a controlplane node and reach whichever API server
 // answers, so losing one controlplane node does not cut them off.
-func (cc clusterContext) apiProxy() Component {
+func (cc clusterContext) apiProxyComponent() Component {
 	args := []string{fmt.Sprintf("--listen=127.0.0.1:%d", APIServerPort)}
 	for _, n := range cc.controlPlanes {
 		args = append(args, fmt.Sprintf("%s:%d", n, APIServerPort))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -307,5 +308,29 @@ func TestRegistryHosts(t *testing.T) {
 	}
 	if none := build(t, model.Cluster{Name: "c", Nodes: []model.Node{{Name: "n", Roles: all}}}); none.Registries != nil {
 		t.Errorf("no mirrors: %+v", none.Registries)
+	}
+}
+
+// BenchmarkBuild1000 plans what testdata/bench/100x10.go defines: 100
+// clusters of one all-roles node and nine workers.
+func BenchmarkBuild1000(b *testing.B) {
+	def := &model.Definition{File: "100x10.go"}
+	for i := 0; i < 100; i++ {
+		name := fmt.Sprintf("bench%03d", i)
+		c := model.Cluster{Name: name, PodCIDR: "10.42.0.0/16", Nodes: []model.Node{{Name: name + "-node1", Roles: all}}}
+		for j := 2; j <= 10; j++ {
+			c.Nodes = append(c.Nodes, model.Node{Name: fmt.Sprintf("%s-node%d", name, j), Roles: []model.Role{model.RoleWorker}, Labels: map[string]string{"index": fmt.Sprint(j)}})
+		}
+		def.Clusters = append(def.Clusters, c)
+	}
+	def.ApplyDefaults()
+	if err := def.Validate().Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Build(def); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
