@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -417,28 +418,16 @@ func (f *fanOut) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// importScript imports a docker save archive from stdin into containerd's
-// k8s.io namespace, then labels each image (the arguments: name, ID
-// pairs) with its ID and pinned. It unpacks into the snapshotter the CRI
-// uses, read from containerd's config: overlayfs, or native where the
-// node's /var could not take overlay (the entrypoint then writes its own
-// config to /run). It drains its input whatever happens, so that the
-// exec's stream ends cleanly and a failure reports ctr's own message.
-const importScript = `cfg=/etc/containerd/config.toml
-[ -e /run/containerd-config.toml ] && cfg=/run/containerd-config.toml
-snapshotter=$(sed -n 's/^[[:space:]]*snapshotter = "\([^"]*\)".*/\1/p' "$cfg" | head -n 1)
-ctr -n k8s.io images import --all-platforms --snapshotter "${snapshotter:-overlayfs}" - || { rc=$?; cat >/dev/null; exit "$rc"; }
-cat >/dev/null
-while [ "$#" -ge 2 ]; do
-  ctr -n k8s.io images label "$1" "` + LabelImageID + `=$2" ` + labelPinned + `=pinned >/dev/null || exit
-  shift 2
-done
-`
+// importScript imports a docker save archive from stdin into a node's
+// containerd and labels the images (see the file).
+//
+//go:embed import.sh
+var importScript string
 
 // importCommand is the exec that imports images from stdin and labels
 // them. Names and IDs go in as arguments, never into the script's text.
 func importCommand(images []LoadImage) []string {
-	cmd := []string{"sh", "-c", importScript, "load"}
+	cmd := []string{"sh", "-c", importScript, "load", LabelImageID, labelPinned}
 	for _, img := range images {
 		cmd = append(cmd, img.Name, img.ID)
 	}

@@ -409,10 +409,10 @@ func TestImportScript(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 		lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
-		if len(lines) != 3 || !strings.HasPrefix(lines[0], "-n k8s.io images import --all-platforms --snapshotter ") || !strings.HasSuffix(lines[0], " -") {
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "-n k8s.io images import --local --all-platforms --snapshotter ") || !strings.HasSuffix(lines[0], " -") {
 			t.Fatalf("calls %q", calls)
 		}
-		if _, err := os.Stat("/etc/containerd/config.toml"); err != nil && lines[0] != "-n k8s.io images import --all-platforms --snapshotter overlayfs -" {
+		if _, err := os.Stat("/etc/containerd/config.toml"); err != nil && lines[0] != "-n k8s.io images import --local --all-platforms --snapshotter overlayfs -" {
 			t.Errorf("without a containerd config: %q, want the overlayfs snapshotter", lines[0])
 		}
 		for i, img := range imgs {
