@@ -51,6 +51,9 @@ type State struct {
 	// Merged are the kubeconfig files up --merge or kubeconfig --merge
 	// added the cluster's entries to; rm takes them out again.
 	Merged []string `json:"merged,omitempty"`
+	// Snapshots are the cluster's etcd snapshots, oldest first; their
+	// data are files of the state volume (SnapshotFile).
+	Snapshots []Snapshot `json:"snapshots,omitempty"`
 }
 
 // Options tune Up.

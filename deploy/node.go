@@ -38,6 +38,8 @@ type Node interface {
 	Dial(ctx context.Context, network, addr string) (net.Conn, error)
 	// Reached returns when the node's boot reached a milestone.
 	Reached(ctx context.Context, m dind.Milestone) error
+	// ReadFile returns a regular file of the node, of at most max bytes.
+	ReadFile(ctx context.Context, path string, max int64) ([]byte, error)
 }
 
 // healthClient asks a node's components for their health as the plan

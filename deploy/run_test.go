@@ -51,6 +51,10 @@ func (f *fakeNode) Converge(_ context.Context, c runtime.Component, _ string) (d
 
 func (f *fakeNode) Logs(context.Context, string, int) string { return "(fake logs)" }
 
+func (f *fakeNode) ReadFile(context.Context, string, int64) ([]byte, error) {
+	return nil, errors.New("the fake node has no files")
+}
+
 // Dial reaches the health server whatever the address: every component
 // of the fake node listens there.
 func (f *fakeNode) Dial(ctx context.Context, network, _ string) (net.Conn, error) {

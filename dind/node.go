@@ -88,3 +88,9 @@ func (n *Node) Reached(ctx context.Context, m Milestone) error {
 	}
 	return nil
 }
+
+// ReadFile returns a regular file of the node, refusing one larger than
+// max bytes.
+func (n *Node) ReadFile(ctx context.Context, path string, max int64) ([]byte, error) {
+	return n.e.copyFileFrom(ctx, n.container, path, max)
+}

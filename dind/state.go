@@ -79,6 +79,52 @@ func (e *Engine) LoadState(ctx context.Context, cluster, image string) ([]byte, 
 	return data, err
 }
 
+// SaveStateFile writes a file into a cluster's state volume at rel (a
+// path under the volume, such as snapshots/x.db), mode 0600, replacing
+// one of that name. The volume must exist (SaveState made it).
+func (e *Engine) SaveStateFile(ctx context.Context, cluster, image, rel string, data []byte) error {
+	archive, err := tarball.Bytes(tarball.WithParents([]tarball.Entry{tarball.File(rel, 0o600, data)})...)
+	if err != nil {
+		return err
+	}
+	return e.withStateContainer(ctx, cluster, image, func(id string) error {
+		return e.api.CopyToContainer(ctx, id, stateDir, bytes.NewReader(archive), container.CopyToContainerOptions{})
+	})
+}
+
+// ReadStateFile reads a file of a cluster's state volume (rel as for
+// SaveStateFile), refusing one larger than max bytes.
+func (e *Engine) ReadStateFile(ctx context.Context, cluster, image, rel string, max int64) ([]byte, error) {
+	var data []byte
+	err := e.withStateContainer(ctx, cluster, image, func(id string) (err error) {
+		data, err = e.copyFileFrom(ctx, id, stateDir+"/"+rel, max)
+		return err
+	})
+	return data, err
+}
+
+// copyFileFrom reads one regular file of a container through the
+// engine's archive API, refusing one larger than max bytes.
+func (e *Engine) copyFileFrom(ctx context.Context, id, path string, max int64) ([]byte, error) {
+	rc, _, err := e.api.CopyFromContainer(ctx, id, path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	h, err := tr.Next()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if h.Typeflag != tar.TypeReg {
+		return nil, fmt.Errorf("reading %s: not a regular file", path)
+	}
+	if h.Size > max {
+		return nil, fmt.Errorf("reading %s: %d bytes, more than the %d allowed", path, h.Size, max)
+	}
+	return io.ReadAll(io.LimitReader(tr, max))
+}
+
 func (e *Engine) withStateContainer(ctx context.Context, cluster, image string, fn func(id string) error) error {
 	created, err := e.api.ContainerCreate(ctx, &container.Config{
 		Image:      image,

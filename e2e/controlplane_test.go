@@ -38,7 +38,8 @@ import (
 // and rewrites no certificate; a worker added to the script is the only
 // thing created and turns Ready; rm leaves nothing, kubeconfig included.
 // cluster1 is also checked for hardening (checkHardening) and for
-// traffic to its own ranges staying inside it (checkContainment).
+// traffic to its own ranges staying inside it (checkContainment); both
+// for etcd snapshots saved and restored (checkSnapshots).
 func TestClusters(t *testing.T) {
 	requireAbsent(t, "cluster1", "cluster2")
 	rmAtEnd(t, "cluster1", "cluster2")
@@ -217,6 +218,11 @@ func TestClusters(t *testing.T) {
 			t.Errorf("node4 taints: %v", n.Spec.Taints)
 		}
 	}
+
+	checkSnapshots(t, dir, map[string]runtime.Cluster{
+		"cluster1": clusterPlan(t, grown, "cluster1"),
+		"cluster2": clusterPlan(t, "samples/cluster2.go", "cluster2"),
+	})
 
 	for _, cl := range []string{"cluster1", "cluster2"} {
 		if r := docker(t, "rke", "rm", cl); r.code != 0 {

@@ -87,7 +87,7 @@ func Components(rel Release) []Component {
 		{
 			Name: Etcd, Version: rel.Etcd, Ref: refs.Etcd, Recipe: "etcd",
 			Binaries: []Binary{{
-				Package: ".", Path: "/usr/local/bin/etcd", Links: []string{"etcdctl"},
+				Package: ".", Path: "/usr/local/bin/etcd", Links: []string{"etcdctl", "etcdutl"},
 				LDFlags: []string{"-X go.etcd.io/etcd/api/v3/version.GitSHA=" + rel.Etcd},
 			}},
 			Env:   []string{binPath},
@@ -248,7 +248,7 @@ func NodeImage(rel Release) string {
 // shares the image's layers between all nodes.
 //
 //	/opt/docker-rke/bin/      kubernetes (multi-call) and its names, etcd,
-//	                          etcdctl, coredns, rke-tools
+//	                          etcdctl, etcdutl, coredns, rke-tools
 //	/opt/cni/bin/             ptp, host-local, loopback, portmap
 //	/opt/docker-rke/seed/var/ next to the node image's /var layout, the
 //	                          node engine's and containerd's stores

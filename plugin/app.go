@@ -181,6 +181,7 @@ func (a *App) commands() *cli.App {
 			a.loadCommand(),
 			a.kubeconfigCommand(),
 			a.logsCommand(),
+			a.etcdCommand(),
 			a.imagesCommand(),
 			a.versionCommand(),
 		},

@@ -1,0 +1,277 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/internal/fanout"
+	"github.com/docker-rke/docker-rke/model"
+	"github.com/docker-rke/docker-rke/pki"
+	"github.com/docker-rke/docker-rke/runtime"
+)
+
+// Snapshot is an etcd snapshot kept in a cluster's state: its data is a
+// file of the state volume (SnapshotFile), so it outlives every node and
+// goes only with the cluster.
+type Snapshot struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	// Member is the etcd node it was taken from.
+	Member   string `json:"member"`
+	Revision int64  `json:"revision"`
+	Keys     int64  `json:"keys"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+}
+
+// MaxSnapshotSize bounds a snapshot docker rke reads: etcd's default
+// storage quota.
+const MaxSnapshotSize = 2 << 30
+
+// SnapshotFile is where a snapshot's data lives in the state volume.
+func SnapshotFile(name string) string { return "snapshots/" + name + ".db" }
+
+// snapshotName is what a snapshot may be called: a file name on every
+// system, and a word in a shell.
+var snapshotName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// CheckSnapshotName says why name cannot name a snapshot, or nil.
+func CheckSnapshotName(name string) error {
+	if !snapshotName.MatchString(name) {
+		return fmt.Errorf("snapshot name %q: want letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63", name)
+	}
+	return nil
+}
+
+// etcdScript is etcd.sh: the snapshot's work inside an etcd node.
+//
+//go:embed etcd.sh
+var etcdScript string
+
+// Where an etcd node keeps a snapshot while it is made or restored: on its
+// /var volume, next to etcd's data.
+var (
+	snapshotWorkDir = path.Dir(runtime.EtcdDataDir) + "/etcd-snapshots"
+	restoreFile     = path.Dir(runtime.EtcdDataDir) + "/etcd-restore.db"
+)
+
+func etcdCommand(args ...string) []string {
+	return append([]string{"sh", "-c", etcdScript, "etcd"}, args...)
+}
+
+// SaveSnapshot takes a consistent snapshot of a cluster's etcd from the
+// first of its members (in the plan's order) that gives one, and returns
+// it with its data.
+func SaveSnapshot(ctx context.Context, c runtime.Cluster, nodes map[string]Node, name string) (Snapshot, []byte, error) {
+	if err := CheckSnapshotName(name); err != nil {
+		return Snapshot{}, nil, err
+	}
+	var errs []error
+	for _, n := range nodesWith(c, model.RoleEtcd) {
+		node, ok := nodes[n.Name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("etcd node %s is not running", n.Name))
+			continue
+		}
+		s, data, err := saveFrom(ctx, node, n.Name, name)
+		if err == nil {
+			return s, data, nil
+		}
+		errs = append(errs, fmt.Errorf("etcd node %s: %w", n.Name, err))
+	}
+	if len(errs) == 0 {
+		return Snapshot{}, nil, fmt.Errorf("cluster %s has no etcd node", c.Name)
+	}
+	return Snapshot{}, nil, fmt.Errorf("cluster %s: no etcd member gave a snapshot: %w", c.Name, errors.Join(errs...))
+}
+
+func saveFrom(ctx context.Context, node Node, member, name string) (Snapshot, []byte, error) {
+	file := snapshotWorkDir + "/" + name + ".db"
+	cert, key := runtime.EtcdCert(member)
+	out, err := node.Exec(ctx, etcdCommand("save", file, runtime.Cert(runtime.CertEtcdCA), cert, key), nil)
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	// The node keeps no copy: the state volume is where snapshots live.
+	defer func() { _, _ = node.Exec(context.WithoutCancel(ctx), []string{"rm", "-f", file}, nil) }()
+	var status struct {
+		Revision  int64 `json:"revision"`
+		TotalKey  int64 `json:"totalKey"`
+		TotalSize int64 `json:"totalSize"`
+	}
+	if err := json.Unmarshal([]byte(lastLine(out)), &status); err != nil {
+		return Snapshot{}, nil, fmt.Errorf("reading the snapshot's status %q: %w", lastLine(out), err)
+	}
+	data, err := node.ReadFile(ctx, file, MaxSnapshotSize)
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	sum := sha256.Sum256(data)
+	return Snapshot{
+		Name: name, Created: time.Now().UTC().Truncate(time.Second), Member: member,
+		Revision: status.Revision, Keys: status.TotalKey, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]),
+	}, data, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// RestoreOptions tune RestoreSnapshot.
+type RestoreOptions struct {
+	// Stamp names the folder each member's previous data is kept in
+	// (EtcdDataDir.before-restore-<Stamp>).
+	Stamp string
+	Log   dind.Logger
+}
+
+// RestoreSnapshot rebuilds a cluster's etcd from a snapshot, RKE-style:
+// every component of every node is stopped, each etcd member's data is
+// rebuilt from the same snapshot as a member of a new cluster (its old
+// data kept beside it), and the components are started again, etcd
+// first. WaitReady then waits until the cluster serves. Every node of
+// the plan must be running.
+func RestoreSnapshot(ctx context.Context, c runtime.Cluster, nodes map[string]Node, data []byte, opts RestoreOptions) error {
+	for _, n := range c.Nodes {
+		if nodes[n.Name] == nil {
+			return fmt.Errorf("cluster %s: node %s is not running: start the cluster first (docker rke start %s)", c.Name, n.Name, c.Name)
+		}
+	}
+	etcd := nodesWith(c, model.RoleEtcd)
+	if len(etcd) == 0 {
+		return fmt.Errorf("cluster %s has no etcd node", c.Name)
+	}
+	// Into every member first, and checked there: a file that is no
+	// snapshot is refused before anything stops.
+	err := fanout.Each(etcd, func(_ int, n runtime.Node) error {
+		node := nodes[n.Name]
+		if _, err := node.Exec(ctx, []string{"sh", "-c", `umask 077 && cat >"$1"`, "copy", restoreFile}, bytes.NewReader(data)); err != nil {
+			return fmt.Errorf("node %s: copying the snapshot in: %w", n.Name, err)
+		}
+		if _, err := node.Exec(ctx, etcdCommand("check", restoreFile), nil); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cluster %s: nothing was changed: %w", c.Name, err)
+	}
+	opts.Log.Printf("[%s] stopping every component", c.Name)
+	// etcd last: an API server whose etcd went first waits out its whole
+	// grace period (30 s) instead of stopping in a second.
+	err = fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
+		return dockerIn(ctx, nodes[n.Name], "stop", withoutEtcd(componentNames(n)))
+	})
+	if err == nil {
+		err = fanout.Each(etcd, func(_ int, n runtime.Node) error {
+			return dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentEtcd})
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("cluster %s: stopping components: %w", c.Name, err)
+	}
+	opts.Log.Printf("[%s] every component stopped; restoring etcd's data", c.Name)
+	keep := runtime.EtcdDataDir + ".before-restore-" + opts.Stamp
+	err = fanout.Each(etcd, func(_ int, n runtime.Node) error {
+		flags, err := etcdFlags(n)
+		if err != nil {
+			return err
+		}
+		if _, err := nodes[n.Name].Exec(ctx, etcdCommand("restore", restoreFile, runtime.EtcdDataDir, keep,
+			flags["name"], flags["initial-cluster"], flags["initial-cluster-token"], flags["initial-advertise-peer-urls"]), nil); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		opts.Log.Printf("[%s] node %s: etcd data restored; what it held is kept in %s", c.Name, n.Name, keep)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cluster %s: restoring etcd: %w", c.Name, err)
+	}
+	// Every member at once: one alone has no quorum to wait for.
+	err = fanout.Each(etcd, func(_ int, n runtime.Node) error {
+		return dockerIn(ctx, nodes[n.Name], "start", []string{model.ComponentEtcd})
+	})
+	if err == nil {
+		err = fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
+			return dockerIn(ctx, nodes[n.Name], "start", withoutEtcd(componentNames(n)))
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("cluster %s: starting components: %w", c.Name, err)
+	}
+	return nil
+}
+
+func componentNames(n runtime.Node) []string {
+	var names []string
+	for _, comp := range n.Components {
+		names = append(names, comp.Name)
+	}
+	return names
+}
+
+func withoutEtcd(names []string) []string {
+	return slices.DeleteFunc(names, func(s string) bool { return s == model.ComponentEtcd })
+}
+
+// dockerIn runs docker stop or start on components in a node's engine.
+func dockerIn(ctx context.Context, node Node, verb string, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	args := []string{"docker", verb}
+	if verb == "stop" {
+		args = append(args, "--time", "30")
+	}
+	_, err := node.Exec(ctx, append(args, names...), nil)
+	return err
+}
+
+// etcdFlags are the flags of a node's etcd component, by name.
+func etcdFlags(n runtime.Node) (map[string]string, error) {
+	for _, comp := range n.Components {
+		if comp.Name != model.ComponentEtcd {
+			continue
+		}
+		flags := map[string]string{}
+		for _, a := range comp.Args {
+			if k, v, ok := strings.Cut(strings.TrimPrefix(a, "--"), "="); ok {
+				flags[k] = v
+			}
+		}
+		return flags, nil
+	}
+	return nil, fmt.Errorf("node %s runs no etcd", n.Name)
+}
+
+// SnapshotOfCluster reports whether a snapshot's data holds the cluster's
+// own objects: its CA certificate, which the kube-root-ca.crt ConfigMap of
+// every namespace carries as PEM text, appears in it. A snapshot of
+// another cluster (another CA) would replace this cluster's objects with
+// ones its certificates cannot serve.
+func SnapshotOfCluster(data []byte, b pki.Bundle) bool {
+	ca := b[runtime.CertCA].CertPEM
+	body := bytes.TrimSpace(ca)
+	// The PEM's base64 lines, without its armour: the ConfigMap may add
+	// or drop a trailing newline.
+	if i := bytes.IndexByte(body, '\n'); i >= 0 {
+		body = body[i+1:]
+	}
+	if i := bytes.LastIndexByte(body, '\n'); i >= 0 {
+		body = body[:i]
+	}
+	return len(body) > 0 && bytes.Contains(data, body)
+}
