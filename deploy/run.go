@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ func steps() []step {
 		{name: "state", do: (*run).saveState},
 		{name: "certificates", phase: "certificates", do: (*run).installFiles},
 		{name: "etcd", after: []string{"certificates"}, phase: "etcd", do: (*run).startEtcd},
+		{name: "etcd snapshots", after: []string{"etcd"}, do: (*run).startEtcdSnapshots},
 		{name: "first API server", after: []string{"etcd", "state"}, do: (*run).startFirstAPIServer},
 		{name: "control plane", after: []string{"first API server"}, phase: "control plane", phaseFrom: "first API server", do: (*run).startControlPlane},
 		{name: "node objects", after: []string{"first API server"}, do: (*run).ensureNodes},
@@ -224,6 +226,21 @@ func (r *run) installFiles(ctx context.Context) error {
 func (r *run) startEtcd(ctx context.Context) error {
 	return fanout.Each(nodesWith(r.c, model.RoleEtcd), func(_ int, n runtime.Node) error {
 		return r.start(ctx, n, model.ComponentEtcd)
+	})
+}
+
+// startEtcdSnapshots starts the recurring snapshots of each etcd node
+// where the plan has them, and removes them where it no longer has: a
+// component outside the plan would keep running otherwise.
+func (r *run) startEtcdSnapshots(ctx context.Context) error {
+	return fanout.Each(nodesWith(r.c, model.RoleEtcd), func(_ int, n runtime.Node) error {
+		if _, planned := component(n, runtime.ComponentEtcdSnapshots); planned {
+			return r.start(ctx, n, runtime.ComponentEtcdSnapshots)
+		}
+		if _, err := r.nodes[n.Name].Exec(ctx, []string{"docker", "rm", "--force", runtime.ComponentEtcdSnapshots}, nil); err != nil && !strings.Contains(err.Error(), "No such container") {
+			return fmt.Errorf("cluster %s node %s: removing %s: %w", r.c.Name, n.Name, runtime.ComponentEtcdSnapshots, err)
+		}
+		return nil
 	})
 }
 

@@ -275,3 +275,48 @@ func SnapshotOfCluster(data []byte, b pki.Bundle) bool {
 	}
 	return len(body) > 0 && bytes.Contains(data, body)
 }
+
+// NodeSnapshot is a recurring snapshot kept on an etcd node
+// (runtime.ComponentEtcdSnapshots).
+type NodeSnapshot struct {
+	Name    string
+	Node    string
+	Created time.Time
+	Size    int64
+}
+
+// NodeSnapshots lists the recurring snapshots of every etcd node that
+// runs, oldest first.
+func NodeSnapshots(ctx context.Context, c runtime.Cluster, nodes map[string]Node) ([]NodeSnapshot, error) {
+	etcd := nodesWith(c, model.RoleEtcd)
+	found := make([][]NodeSnapshot, len(etcd))
+	err := fanout.Each(etcd, func(i int, n runtime.Node) error {
+		node := nodes[n.Name]
+		if node == nil {
+			return nil
+		}
+		out, err := node.Exec(ctx, []string{"sh", "-c", `cd "$1" 2>/dev/null || exit 0; for f in auto-*.db; do [ -f "$f" ] && stat -c '%n %s %Y' "$f"; done; exit 0`, "ls", runtime.EtcdSnapshotDir}, nil)
+		if err != nil {
+			return fmt.Errorf("node %s: listing snapshots: %w", n.Name, err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var file string
+			var size, mtime int64
+			if _, err := fmt.Sscanf(line, "%s %d %d", &file, &size, &mtime); err == nil {
+				found[i] = append(found[i], NodeSnapshot{Name: strings.TrimSuffix(file, ".db"), Node: n.Name, Created: time.Unix(mtime, 0).UTC(), Size: size})
+			}
+		}
+		return nil
+	})
+	var all []NodeSnapshot
+	for _, f := range found {
+		all = append(all, f...)
+	}
+	slices.SortStableFunc(all, func(a, b NodeSnapshot) int { return a.Created.Compare(b.Created) })
+	return all, err
+}
+
+// ReadNodeSnapshot reads a recurring snapshot from the node that keeps it.
+func ReadNodeSnapshot(ctx context.Context, node Node, s NodeSnapshot) ([]byte, error) {
+	return node.ReadFile(ctx, runtime.EtcdSnapshotDir+"/"+s.Name+".db", MaxSnapshotSize)
+}

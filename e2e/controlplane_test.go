@@ -169,13 +169,15 @@ func TestClusters(t *testing.T) {
 	}
 
 	// One worker more in the script: only its node is created, nothing
-	// else is touched, and it turns Ready.
+	// else is touched, and it turns Ready. Recurring etcd snapshots are
+	// switched on too: a component more on the etcd node.
 	grown := writeScript(t, "cluster1-grown.go", `	c := rke.NewCluster("cluster1")
 	c.Node("cluster1-node1", rke.All()...)
 	for i := 2; i <= 3; i++ {
 		c.Node(fmt.Sprintf("cluster1-node%d", i), rke.Worker)
 	}
 	c.Node("cluster1-node4", rke.Worker).Label("disk", "ssd").Taint("dedicated=e2e:NoSchedule")
+	c.EtcdSnapshots(time.Hour, 3)
 `)
 	nodesBefore := containerIDs(t, "cluster1")
 	compsBefore := map[string]map[string]string{}

@@ -134,11 +134,11 @@ func writeScript(t *testing.T, name, body string) string {
 }
 
 // writeScriptIn writes a cluster script into dir (relative mount paths
-// resolve against it): body is main's, which may use fmt.
+// resolve against it): body is main's, which may use fmt and time.
 func writeScriptIn(t *testing.T, dir, name, body string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	src := "package main\n\nimport (\n\t\"fmt\"\n\n\t\"rke\"\n)\n\nvar _ = fmt.Sprint\n\nfunc main() {\n" + body + "}\n"
+	src := "package main\n\nimport (\n\t\"fmt\"\n\t\"time\"\n\n\t\"rke\"\n)\n\nvar (\n\t_ = fmt.Sprint\n\t_ = time.Second\n)\n\nfunc main() {\n" + body + "}\n"
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}

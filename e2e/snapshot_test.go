@@ -46,6 +46,11 @@ func checkSnapshots(t *testing.T, dir string, plans map[string]runtime.Cluster) 
 		if ls.code != 0 || !strings.Contains(ls.stdout, cl+"  snap1") {
 			t.Errorf("%s: snapshot ls:\n%s%s", cl, ls.stdout, ls.stderr)
 		}
+		// cluster1's script asks for recurring snapshots: its etcd node
+		// took one when the component started.
+		if recurring := strings.Contains(ls.stdout, "node cluster1-node1") && strings.Contains(ls.stdout, " auto-"); recurring != (cl == "cluster1") {
+			t.Errorf("%s: recurring snapshots listed: %v, want %v:\n%s", cl, recurring, cl == "cluster1", ls.stdout)
+		}
 		if err := clients[cl].CoreV1().ConfigMaps(ns).Delete(ctxT(t), "before-snapshot", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}

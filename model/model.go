@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 )
 
 // Role is what a node does in its cluster, as in RKE.
@@ -170,6 +171,9 @@ type Cluster struct {
 	// Subnet is the node network's range; empty lets the engine pick one
 	// that clashes with nothing.
 	Subnet string `json:"subnet,omitempty"`
+	// EtcdSnapshots are recurring snapshots on every etcd node (RKE's
+	// services.etcd.backup_config); nil: none.
+	EtcdSnapshots *EtcdSnapshots `json:"etcdSnapshots,omitempty"`
 	// RegistryMirrors are the registries the nodes' containerd asks first
 	// for images of other registries, in order, for clusters that pull.
 	RegistryMirrors []RegistryMirror `json:"registryMirrors,omitempty"`
@@ -248,3 +252,17 @@ func (m RegistryMirror) Mirrored() []string {
 	}
 	return m.Registries
 }
+
+// EtcdSnapshots are an etcd node's recurring snapshots: one when it
+// starts, then one every Interval, the newest Retention kept on the node.
+type EtcdSnapshots struct {
+	Interval  time.Duration `json:"interval"`
+	Retention int           `json:"retention"`
+}
+
+// Bounds of recurring etcd snapshots.
+const (
+	MinSnapshotInterval = time.Minute
+	MaxSnapshotInterval = 30 * 24 * time.Hour
+	MaxSnapshotsKept    = 1000
+)

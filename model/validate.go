@@ -147,6 +147,14 @@ func (d *Definition) Validate() Problems {
 		v.clusterValues(cref, c)
 		v.services(cref, c.Services)
 		v.registryMirrors(cref, c.RegistryMirrors)
+		if s := c.EtcdSnapshots; s != nil {
+			if s.Interval < MinSnapshotInterval || s.Interval > MaxSnapshotInterval {
+				v.errf(cref.field("etcdSnapshots"), "", "etcd snapshots every %s: want between %s and %s", s.Interval, MinSnapshotInterval, MaxSnapshotInterval)
+			}
+			if s.Retention < 1 || s.Retention > MaxSnapshotsKept {
+				v.errf(cref.field("etcdSnapshots"), "", "etcd snapshots: keep %d: want 1 to %d", s.Retention, MaxSnapshotsKept)
+			}
+		}
 
 		total += len(c.Nodes)
 		switch {

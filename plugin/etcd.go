@@ -94,6 +94,27 @@ func (a *App) snapshotTarget(c *cli.Context, log *stepLog) (*dind.Engine, string
 	return engine, name, st, nil
 }
 
+// runningNodesAny are the deploy handles of a cluster's running nodes,
+// whichever they are.
+func runningNodesAny(ctx context.Context, engine *dind.Engine, cluster string) (map[string]deploy.Node, error) {
+	clusters, err := engine.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var statuses []dind.NodeStatus
+	for _, cl := range clusters {
+		if cl.Name != cluster {
+			continue
+		}
+		for _, n := range cl.NodeList {
+			if n.State == "running" {
+				statuses = append(statuses, dind.NodeStatus{Cluster: cluster, Node: n.Name, Container: n.Container})
+			}
+		}
+	}
+	return deployNodes(engine, statuses), nil
+}
+
 // runningNodes are the deploy handles of a cluster's nodes, every one
 // running.
 func runningNodes(ctx context.Context, engine *dind.Engine, cluster string) (map[string]deploy.Node, error) {
@@ -176,10 +197,22 @@ func (a *App) snapshotList(c *cli.Context) error {
 		return err
 	}
 	defer engine.Close()
+	// The recurring ones, from every etcd node that runs: a stopped one
+	// is left out, not an error.
+	var recurring []deploy.NodeSnapshot
+	if st.Plan.Nodes != nil {
+		nodes, _ := runningNodesAny(c.Context, engine, cluster)
+		if recurring, err = deploy.NodeSnapshots(c.Context, *st.Plan, nodes); err != nil {
+			return err
+		}
+	}
 	tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tNAME\tCREATED\tMEMBER\tREVISION\tKEYS\tSIZE")
+	fmt.Fprintln(tw, "CLUSTER\tNAME\tCREATED\tMEMBER\tREVISION\tKEYS\tSIZE\tKEPT IN")
 	for _, s := range st.Snapshots {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", cluster, s.Name, s.Created.Local().Format(time.DateTime), s.Member, s.Revision, s.Keys, units.BytesSize(float64(s.Size)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\tstate\n", cluster, s.Name, s.Created.Local().Format(time.DateTime), s.Member, s.Revision, s.Keys, units.BytesSize(float64(s.Size)))
+	}
+	for _, s := range recurring {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t%s\tnode %s\n", cluster, s.Name, s.Created.Local().Format(time.DateTime), s.Node, units.BytesSize(float64(s.Size)), s.Node)
 	}
 	return tw.Flush()
 }
@@ -196,16 +229,16 @@ func (a *App) snapshotRestore(c *cli.Context) error {
 		return err
 	}
 	defer engine.Close()
-	data, what, err := snapshotData(c.Context, engine, cluster, st, arg)
+	nodes, err := runningNodes(c.Context, engine, cluster)
+	if err != nil {
+		return err
+	}
+	data, what, err := snapshotData(c.Context, engine, cluster, st, nodes, arg)
 	if err != nil {
 		return err
 	}
 	if !deploy.SnapshotOfCluster(data, st.Certificates) {
 		return cli.Exit(fmt.Sprintf("%s is not a snapshot of cluster %s (it holds none of its objects: another cluster's?); nothing was changed", what, cluster), 1)
-	}
-	nodes, err := runningNodes(c.Context, engine, cluster)
-	if err != nil {
-		return err
 	}
 	since := time.Now()
 	log.Printf("[%s] restoring %s", cluster, what)
@@ -225,17 +258,29 @@ func (a *App) snapshotRestore(c *cli.Context) error {
 	return nil
 }
 
-// snapshotData is the snapshot a restore names: one kept in the state, or
-// a file.
-func snapshotData(ctx context.Context, engine *dind.Engine, cluster string, st *deploy.State, arg string) ([]byte, string, error) {
+// snapshotData is the snapshot a restore names: one kept in the state, a
+// recurring one kept on an etcd node, or a file.
+func snapshotData(ctx context.Context, engine *dind.Engine, cluster string, st *deploy.State, nodes map[string]deploy.Node, arg string) ([]byte, string, error) {
 	if i := slices.IndexFunc(st.Snapshots, func(s deploy.Snapshot) bool { return s.Name == arg }); i >= 0 {
 		data, err := engine.ReadStateFile(ctx, cluster, anyImage(), deploy.SnapshotFile(arg), deploy.MaxSnapshotSize)
 		return data, "snapshot " + arg, err
+	}
+	recurring, err := deploy.NodeSnapshots(ctx, *st.Plan, nodes)
+	if err != nil {
+		return nil, "", err
+	}
+	if i := slices.IndexFunc(recurring, func(s deploy.NodeSnapshot) bool { return s.Name == arg }); i >= 0 {
+		s := recurring[i]
+		data, err := deploy.ReadNodeSnapshot(ctx, nodes[s.Node], s)
+		return data, fmt.Sprintf("snapshot %s (kept on node %s)", arg, s.Node), err
 	}
 	fi, err := os.Stat(arg)
 	if err != nil {
 		var names []string
 		for _, s := range st.Snapshots {
+			names = append(names, s.Name)
+		}
+		for _, s := range recurring {
 			names = append(names, s.Name)
 		}
 		known := "it has none"

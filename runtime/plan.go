@@ -301,6 +301,9 @@ func (cc clusterContext) node(n model.Node) Node {
 	if n.HasRole(model.RoleEtcd) {
 		np.Components = append(np.Components, cc.etcdComponent(n))
 	}
+	if n.HasRole(model.RoleEtcd) && cc.model.EtcdSnapshots != nil {
+		np.Components = append(np.Components, cc.etcdSnapshotsComponent(n))
+	}
 	if n.HasRole(model.RoleControlPlane) {
 		for _, c := range cc.controlPlane {
 			np.Components = append(np.Components, c.clone())
@@ -558,6 +561,36 @@ func apiServerHealth() Health {
 
 // ComponentAPIProxy is the node-local API server proxy's name.
 const ComponentAPIProxy = "api-proxy"
+
+// ComponentEtcdSnapshots takes an etcd node's recurring snapshots (RKE's
+// name for it).
+const ComponentEtcdSnapshots = "etcd-rolling-snapshots"
+
+// EtcdSnapshotDir is where an etcd node keeps its snapshots, on its /var
+// volume (RKE keeps them in /opt/rke/etcd-snapshots).
+const EtcdSnapshotDir = "/var/lib/rancher/etcd-snapshots"
+
+// etcdSnapshotsComponent plans an etcd node's recurring snapshots:
+// rke-tools running the node's etcdctl with the member's own certificate,
+// from the pause image like every static program.
+func (cc clusterContext) etcdSnapshotsComponent(n model.Node) Component {
+	s := cc.model.EtcdSnapshots
+	cert, key := EtcdCert(n.Name)
+	return Component{
+		Name:    ComponentEtcdSnapshots,
+		Image:   cc.builtin.Pause,
+		Command: []string{BinDir + "/rke-tools", "etcd-snapshots"},
+		Args: []string{
+			"--interval=" + s.Interval.String(), fmt.Sprintf("--retention=%d", s.Retention),
+			"--dir=" + EtcdSnapshotDir, "--health=127.0.0.1:2382",
+			BinDir + "/etcdctl", fmt.Sprintf("--endpoints=https://127.0.0.1:%d", EtcdClientPort),
+			"--cacert=" + Cert(CertEtcdCA), "--cert=" + cert, "--key=" + key,
+		},
+		Binds:       []string{BinDir + ":" + BinDir + ":ro", SSLDir + ":" + SSLDir + ":ro", EtcdSnapshotDir + ":" + EtcdSnapshotDir},
+		HostNetwork: true,
+		Health:      Health{URL: "http://127.0.0.1:2382/", Body: "ok"},
+	}
+}
 
 // LocalAPIServer is where kubelet and kube-proxy reach the API server on
 // every node: the API server itself on a controlplane node, the API proxy

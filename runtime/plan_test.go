@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/model"
@@ -332,5 +334,34 @@ func BenchmarkBuild1000(b *testing.B) {
 		if _, err := Build(def); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Recurring etcd snapshots run on every etcd node, and only there, with
+// the member's own certificate.
+func TestEtcdSnapshotsComponent(t *testing.T) {
+	c := build(t, model.Cluster{Name: "c", EtcdSnapshots: &model.EtcdSnapshots{Interval: 2 * time.Hour, Retention: 4}, Nodes: []model.Node{
+		{Name: "e1", Roles: all}, {Name: "w1", Roles: []model.Role{model.RoleWorker}},
+	}})
+	for _, n := range c.Nodes {
+		i := slices.IndexFunc(n.Components, func(comp Component) bool { return comp.Name == ComponentEtcdSnapshots })
+		if (i >= 0) != (n.Name == "e1") {
+			t.Fatalf("node %s: components %v", n.Name, componentNames(n))
+		}
+		if i < 0 {
+			continue
+		}
+		args := strings.Join(n.Components[i].Args, " ")
+		for _, want := range []string{"--interval=2h0m0s", "--retention=4", "--cert=" + Cert(CertEtcd("e1")), "--cacert=" + Cert(CertEtcdCA)} {
+			if !strings.Contains(args, want) {
+				t.Errorf("args %q lack %q", args, want)
+			}
+		}
+		if n.Components[i-1].Name != model.ComponentEtcd {
+			t.Errorf("not right after etcd: %v", componentNames(n))
+		}
+	}
+	if none := build(t, model.Cluster{Name: "c", Nodes: []model.Node{{Name: "e1", Roles: all}}}); slices.ContainsFunc(none.Nodes[0].Components, func(comp Component) bool { return comp.Name == ComponentEtcdSnapshots }) {
+		t.Error("planned without being asked for")
 	}
 }

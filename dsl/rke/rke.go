@@ -18,6 +18,7 @@ package rke
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/docker-rke/docker-rke/model"
 )
@@ -196,6 +197,16 @@ func (c *Cluster) Subnet(cidr string) *Cluster {
 func (c *Cluster) RegistryMirror(url string, registries ...string) *Cluster {
 	c.sites.set(fmt.Sprintf("registryMirrors[%d]", len(c.def.RegistryMirrors)), c.s.Position())
 	c.def.RegistryMirrors = append(c.def.RegistryMirrors, model.RegistryMirror{URL: url, Registries: registries})
+	return c
+}
+
+// EtcdSnapshots makes every etcd node snapshot its member when it starts
+// and then every interval, keeping the newest keep snapshots on the node
+// (RKE's services.etcd.backup_config), e.g. EtcdSnapshots(12*time.Hour, 6).
+// docker rke etcd snapshot ls lists them; restore takes them by name.
+func (c *Cluster) EtcdSnapshots(every time.Duration, keep int) *Cluster {
+	c.sites.set("etcdSnapshots", c.s.Position())
+	c.def.EtcdSnapshots = &model.EtcdSnapshots{Interval: every, Retention: keep}
 	return c
 }
 

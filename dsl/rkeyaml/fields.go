@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -333,6 +334,8 @@ var serviceNames = map[string]string{
 func (r *reader) services(v *yaml.Node, c *model.Cluster) {
 	var apiServiceRange, controllerServiceRange string
 	var controllerRangeNode *yaml.Node
+	legacy := map[string]*yaml.Node{} // services.etcd's snapshot, creation, retention
+	defer func() { r.legacySnapshots(legacy, c) }()
 	r.pairs(v, "services", func(k, sv *yaml.Node, svcName string) {
 		spath := "services." + svcName
 		component, known := serviceNames[svcName]
@@ -382,6 +385,15 @@ func (r *reader) services(v *yaml.Node, c *model.Cluster) {
 			case svcName == "kubelet" && field == "infra_container_image":
 				c.Images.Pause, _ = r.str(fv, fpath)
 				r.locs[key(-1, "images.pause")] = here
+			case svcName == "etcd" && field == "backup_config":
+				// null, as rke config writes it: not configured.
+				if fv.Kind != yaml.ScalarNode || fv.Tag != "!!null" {
+					r.backupConfig(fv, fpath, c)
+					r.locs[key(-1, "etcdSnapshots")] = here
+				}
+			case svcName == "etcd" && (field == "snapshot" || field == "creation" || field == "retention"):
+				legacy[field] = fv
+				r.locs[key(-1, "etcdSnapshots")] = here
 			case field == "image":
 				r.ignored(fk, fv, fpath, "not used: set images under system_images")
 			default:
@@ -401,6 +413,61 @@ func (r *reader) services(v *yaml.Node, c *model.Cluster) {
 	} else if controllerServiceRange != "" && controllerServiceRange != apiServiceRange {
 		r.errf(controllerRangeNode, "services.kube-controller.service_cluster_ip_range", "%s differs from services.kube-api.service_cluster_ip_range %s; they must be the same", controllerServiceRange, apiServiceRange)
 	}
+}
+
+// backupConfig reads services.etcd.backup_config as RKE does: present and
+// not disabled, it takes a snapshot every interval_hours (default 12),
+// keeping retention (default 6). Its S3 settings get a warning.
+func (r *reader) backupConfig(v *yaml.Node, path string, c *model.Cluster) {
+	enabled, hours, keep := true, 12, 6
+	r.pairs(v, path, func(k, fv *yaml.Node, field string) {
+		switch field {
+		case "enabled":
+			r.decode(fv, path+".enabled", &enabled)
+		case "interval_hours":
+			r.decode(fv, path+".interval_hours", &hours)
+		case "retention":
+			r.decode(fv, path+".retention", &keep)
+		case "s3backupconfig":
+			r.ignored(k, fv, path+"."+field, "not used: snapshots stay on the etcd nodes")
+		default:
+			r.ignored(k, fv, path+"."+field, "not used by docker rke")
+		}
+	})
+	if enabled {
+		c.EtcdSnapshots = &model.EtcdSnapshots{Interval: time.Duration(hours) * time.Hour, Retention: keep}
+	}
+}
+
+// legacySnapshots reads RKE's older services.etcd.snapshot (on), creation
+// (how often, "6h") and retention (how long, "24h"), unless backup_config
+// said it already.
+func (r *reader) legacySnapshots(f map[string]*yaml.Node, c *model.Cluster) {
+	on, ok := f["snapshot"]
+	if !ok || c.EtcdSnapshots != nil || isEmpty(on) {
+		return
+	}
+	var enabled bool
+	if !r.decode(on, "services.etcd.snapshot", &enabled) || !enabled {
+		return
+	}
+	every, keepFor := 5*time.Minute, 24*time.Hour // RKE's defaults
+	for field, d := range map[string]*time.Duration{"creation": &every, "retention": &keepFor} {
+		if n := f[field]; n != nil && !isEmpty(n) {
+			text, _ := r.str(n, "services.etcd."+field)
+			parsed, err := time.ParseDuration(text)
+			if err != nil || parsed <= 0 {
+				r.errf(n, "services.etcd."+field, "want a duration such as 6h, got %q", text)
+				return
+			}
+			*d = parsed
+		}
+	}
+	keep := int(keepFor / every)
+	if keep < 1 {
+		keep = 1
+	}
+	c.EtcdSnapshots = &model.EtcdSnapshots{Interval: every, Retention: keep}
 }
 
 // privateRegistries maps RKE's private_registries: each url becomes a

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker-rke/docker-rke/model"
 )
@@ -328,5 +329,39 @@ func TestXKeysHoldAnchorsQuietly(t *testing.T) {
 	}
 	if len(warnings) != 1 || warnings[0].Field != "defaults" {
 		t.Fatalf("warnings %v, want one, for defaults", warnings)
+	}
+}
+
+// Recurring etcd snapshots as RKE reads them: backup_config (defaults 12
+// hours, 6 kept; enabled false: none), else the older snapshot, creation
+// and retention (how long, turned into how many).
+func TestEtcdSnapshots(t *testing.T) {
+	const nodes = "nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\n"
+	for name, tt := range map[string]struct {
+		src  string
+		want *model.EtcdSnapshots
+	}{
+		"backup_config": {"services:\n  etcd:\n    backup_config:\n      interval_hours: 2\n      retention: 4\n", &model.EtcdSnapshots{Interval: 2 * time.Hour, Retention: 4}},
+		"defaults":      {"services:\n  etcd:\n    backup_config: {}\n", &model.EtcdSnapshots{Interval: 12 * time.Hour, Retention: 6}},
+		"disabled":      {"services:\n  etcd:\n    backup_config:\n      enabled: false\n", nil},
+		"legacy":        {"services:\n  etcd:\n    snapshot: true\n    creation: 6h\n    retention: 24h\n", &model.EtcdSnapshots{Interval: 6 * time.Hour, Retention: 4}},
+		"legacy off":    {"services:\n  etcd:\n    snapshot: false\n    creation: 6h\n", nil},
+		"backup wins":   {"services:\n  etcd:\n    snapshot: true\n    creation: 1h\n    backup_config:\n      interval_hours: 3\n", &model.EtcdSnapshots{Interval: 3 * time.Hour, Retention: 6}},
+		"none":          {"", nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			def, _, err := Parse("c.yml", []byte(nodes+tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := def.Clusters[0].EtcdSnapshots; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	_, _, err := Parse("c.yml", []byte(nodes+"services:\n  etcd:\n    backup_config:\n      interval_hours: 0\n"))
+	var invalid *model.InvalidError
+	if !errors.As(err, &invalid) || !strings.Contains(invalid.Problems[0].Message, "want between 1m0s") || invalid.Problems[0].Pos.Line != 7 {
+		t.Errorf("interval 0: %v", err)
 	}
 }

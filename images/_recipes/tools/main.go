@@ -12,6 +12,8 @@
 //	    says what became of one connection: connected, answered, refused,
 //	    unreachable or no answer (where a cluster's traffic must not go)
 //	rke-tools cat FILE...                prints files (what a volume holds)
+//	rke-tools etcd-snapshots --interval 12h --retention 6 --dir DIR ETCDCTL [FLAGS...]
+//	    an etcd node's recurring snapshots (RKE's etcd-rolling-snapshots)
 //
 // Pods run the last three from the pause image with this binary bound in:
 // readiness checks and tests need no image from a registry.
@@ -38,7 +40,7 @@ var version = "dev"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: rke-tools proxy|serve|get|lookup|dial|cat|version ...")
+		fmt.Fprintln(os.Stderr, "usage: rke-tools proxy|serve|get|lookup|dial|cat|etcd-snapshots|version ...")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -59,6 +61,8 @@ func main() {
 		err = dialCmd(ctx, args)
 	case "cat":
 		err = catCmd(args)
+	case "etcd-snapshots":
+		err = snapshotsCmd(ctx, args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
