@@ -92,7 +92,7 @@ func main() {
 			target clusterTargets
 		}{
 			{"cluster1", clusterTargets{totalMS: 30000, controlPlaneMS: 15000, ratio: 1.5, memoryMiB: 1536}},
-			{"cluster2", clusterTargets{totalMS: 45000, ratio: 1.5}},
+			{"cluster2", clusterTargets{totalMS: 45000, ratio: 1.5, snapshots: true}},
 		} {
 			phases, metrics, err := clusterPhases(*binary, cl.name, *cpRuns, cl.target)
 			if err != nil {
@@ -305,7 +305,7 @@ func clusterPhases(binary, cluster string, runs int, target clusterTargets) ([]P
 	defer api.Close()
 	byPhase := map[string][]time.Duration{}
 	var order []string
-	var totals, cpReady, critical []time.Duration
+	var totals, cpReady, critical, saves, restores []time.Duration
 	var ratios, peaks []float64
 	for i := 0; i < runs; i++ {
 		timings := filepath.Join(dir, "timings.json")
@@ -345,6 +345,18 @@ func clusterPhases(binary, cluster string, runs int, target clusterTargets) ([]P
 		cpReady = append(cpReady, seconds(cp.Marks["control plane"]))
 		critical = append(critical, seconds(cp.Seconds))
 		ratios = append(ratios, cp.Ratio)
+		if target.snapshots {
+			name := fmt.Sprintf("bench-%d", i)
+			d, err := timed(binary, "etcd", "snapshot", "save", name, "--cluster", cluster)
+			if err != nil {
+				return nil, nil, err
+			}
+			saves = append(saves, d)
+			if d, err = timed(binary, "etcd", "snapshot", "restore", name, "--cluster", cluster); err != nil {
+				return nil, nil, err
+			}
+			restores = append(restores, d)
+		}
 		if _, err := timed(binary, "rm", cluster); err != nil {
 			return nil, nil, err
 		}
@@ -357,6 +369,11 @@ func clusterPhases(binary, cluster string, runs int, target clusterTargets) ([]P
 	for _, name := range order {
 		out = append(out, summarize("  "+cluster+" phase: "+name, byPhase[name], 0, "phases overlap: kubelets start once one API server answers"))
 	}
+	if target.snapshots {
+		out = append(out,
+			summarize("etcd snapshot save of "+cluster, saves, 3000, "from the command's start: a member's snapshot, kept in the state volume"),
+			summarize("etcd snapshot restore of "+cluster, restores, 60000, "from the command's start until every node is Ready and DNS answers again"))
+	}
 	metrics := []Metric{
 		summarizeValues(cluster+" up time / critical path", ratios, target.ratio, "ratio"),
 		summarizeValues(cluster+" peak memory of its node containers during up", peaks, target.memoryMiB, "MiB"),
@@ -366,6 +383,8 @@ func clusterPhases(binary, cluster string, runs int, target clusterTargets) ([]P
 
 type clusterTargets struct {
 	totalMS, controlPlaneMS, ratio, memoryMiB float64
+	// snapshots: also time an etcd snapshot's save and restore.
+	snapshots bool
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
