@@ -134,6 +134,21 @@ func TestClusters(t *testing.T) {
 		t.Errorf("an up with nothing changed rewrote the state (certificates): %v", err)
 	}
 
+	// cert ls: every certificate, by name, with its issuer and names.
+	certs := docker(t, "rke", "cert", "ls", "--cluster", "cluster2")
+	lines := map[string]string{}
+	for _, l := range strings.Split(certs.stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	if l := lines["kube-etcd-cluster2-node1"]; certs.code != 0 || !strings.Contains(l, "CN=kube-etcd-ca") || !strings.Contains(l, "cluster2-node1") {
+		t.Errorf("cert ls: the etcd member's line %q:\n%s%s", l, certs.stdout, certs.stderr)
+	}
+	if l := lines["kube-admin"]; !strings.Contains(l, "O=docker-rke:admins") || !strings.Contains(l, "(in ") {
+		t.Errorf("cert ls: the admin's line %q", l)
+	}
+
 	// docker rke kubeconfig prints it; --merge adds context rke-NAME to
 	// the kubeconfig kubectl uses.
 	printed := docker(t, "rke", "kubeconfig", "cluster1")

@@ -24,6 +24,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -293,4 +294,47 @@ func (b Bundle) Equal(o Bundle) bool {
 		}
 	}
 	return true
+}
+
+// CertInfo is what `docker rke cert ls` shows of one certificate.
+type CertInfo struct {
+	Name     string
+	Subject  string // CN, and O when there is one
+	Issuer   string
+	SANs     []string
+	Serial   string
+	NotAfter time.Time
+	IsCA     bool
+}
+
+// Describe lists the bundle's certificates by name; a key without a
+// certificate (the service-account signing key) is left out.
+func (b Bundle) Describe() ([]CertInfo, error) {
+	names := make([]string, 0, len(b))
+	for name, c := range b {
+		if len(c.CertPEM) > 0 {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	out := make([]CertInfo, 0, len(names))
+	for _, name := range names {
+		cert, err := b[name].Parsed()
+		if err != nil {
+			return nil, fmt.Errorf("certificate %s: %w", name, err)
+		}
+		subject := "CN=" + cert.Subject.CommonName
+		if len(cert.Subject.Organization) > 0 {
+			subject += ",O=" + strings.Join(cert.Subject.Organization, "+")
+		}
+		sans := append([]string(nil), cert.DNSNames...)
+		for _, ip := range cert.IPAddresses {
+			sans = append(sans, ip.String())
+		}
+		out = append(out, CertInfo{
+			Name: name, Subject: subject, Issuer: "CN=" + cert.Issuer.CommonName, SANs: sans,
+			Serial: cert.SerialNumber.Text(16), NotAfter: cert.NotAfter, IsCA: cert.IsCA,
+		})
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"net"
 	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -242,5 +243,32 @@ func TestExpiringCertificateIsRenewed(t *testing.T) {
 	}
 	if !slices.Contains(made, "kube-admin") || slices.Contains(made, CA) {
 		t.Errorf("leaves 10 days from expiry must be renewed, the CA kept: %v", made)
+	}
+}
+
+// cert ls shows every certificate of a bundle, by name, with what tells
+// them apart: subject, issuer, names, expiry.
+func TestDescribe(t *testing.T) {
+	b, _ := ensure(t, nil, cluster(t, model.Node{Name: "cp1", Roles: all}), map[string]net.IP{"cp1": net.IPv4(172, 30, 0, 2)})
+	infos, err := b.Describe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]CertInfo{}
+	for _, i := range infos {
+		byName[i.Name] = i
+	}
+	if !sort.SliceIsSorted(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name }) {
+		t.Error("not sorted by name")
+	}
+	ca, api := byName[CA], byName["kube-apiserver"]
+	if !ca.IsCA || api.IsCA || api.Issuer != ca.Subject || api.NotAfter.IsZero() || api.Serial == "" {
+		t.Errorf("ca %+v\napi %+v", ca, api)
+	}
+	if !slices.Contains(api.SANs, "kubernetes.default") {
+		t.Errorf("API server SANs %v", api.SANs)
+	}
+	if a := byName[Admin]; a.Subject != "CN=kube-admin,O=docker-rke:admins" {
+		t.Errorf("admin subject %q", a.Subject)
 	}
 }

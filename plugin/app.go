@@ -182,6 +182,7 @@ func (a *App) commands() *cli.App {
 			a.kubeconfigCommand(),
 			a.logsCommand(),
 			a.etcdCommand(),
+			a.certCommand(),
 			a.imagesCommand(),
 			a.versionCommand(),
 		},

@@ -62,9 +62,9 @@ func (a *App) etcdCommand() *cli.Command {
 	}
 }
 
-// snapshotTarget opens the engine and finds the cluster a snapshot
-// command is about, with its state.
-func (a *App) snapshotTarget(c *cli.Context, log *stepLog) (*dind.Engine, string, *deploy.State, error) {
+// clusterTarget opens the engine and finds the deployed cluster a
+// command (etcd snapshot, cert) is about, with its state.
+func (a *App) clusterTarget(c *cli.Context, log *stepLog) (*dind.Engine, string, *deploy.State, error) {
 	engine := a.newEngine(log)
 	name := c.String("cluster")
 	if name == "" {
@@ -139,7 +139,7 @@ func (a *App) snapshotSave(c *cli.Context) error {
 	}
 	log := newStepLog(a.Stderr)
 	defer log.Spin()()
-	engine, cluster, st, err := a.snapshotTarget(c, log)
+	engine, cluster, st, err := a.clusterTarget(c, log)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (a *App) snapshotSave(c *cli.Context) error {
 }
 
 func (a *App) snapshotList(c *cli.Context) error {
-	engine, cluster, st, err := a.snapshotTarget(c, newStepLog(a.Stderr))
+	engine, cluster, st, err := a.clusterTarget(c, newStepLog(a.Stderr))
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ func (a *App) snapshotRestore(c *cli.Context) error {
 	arg := c.Args().First()
 	log := newStepLog(a.Stderr)
 	defer log.Spin()()
-	engine, cluster, st, err := a.snapshotTarget(c, log)
+	engine, cluster, st, err := a.clusterTarget(c, log)
 	if err != nil {
 		return err
 	}
