@@ -54,6 +54,9 @@ type State struct {
 	// Snapshots are the cluster's etcd snapshots, oldest first; their
 	// data are files of the state volume (SnapshotFile).
 	Snapshots []Snapshot `json:"snapshots,omitempty"`
+	// FormerCAs are the cluster CA certificates (PEM) cert rotate --ca
+	// replaced: snapshots made under them are still the cluster's.
+	FormerCAs []string `json:"formerCAs,omitempty"`
 }
 
 // Options tune Up.
@@ -69,6 +72,9 @@ type Options struct {
 	Log     dind.Logger
 	// Start is when the command started, for Result.Marks.
 	Start time.Time
+	// Renew are certificates made anew even though they are current
+	// (cert rotate).
+	Renew []string
 }
 
 // Result says what Up produced.

@@ -112,7 +112,11 @@ func newRun(ctx context.Context, c runtime.Cluster, nodes []dind.NodeStatus, env
 	if err != nil {
 		return nil, err
 	}
-	if r.bundle, r.made, err = pki.Ensure(st.Certificates, reqs, time.Now()); err != nil {
+	have := maps.Clone(st.Certificates)
+	for _, name := range opts.Renew {
+		delete(have, name)
+	}
+	if r.bundle, r.made, err = pki.Ensure(have, reqs, time.Now()); err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 	}
 	names := make([]string, len(c.Nodes))

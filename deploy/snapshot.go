@@ -18,7 +18,6 @@ import (
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/internal/fanout"
 	"github.com/docker-rke/docker-rke/model"
-	"github.com/docker-rke/docker-rke/pki"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
@@ -258,22 +257,27 @@ func etcdFlags(n runtime.Node) (map[string]string, error) {
 }
 
 // SnapshotOfCluster reports whether a snapshot's data holds the cluster's
-// own objects: its CA certificate, which the kube-root-ca.crt ConfigMap of
-// every namespace carries as PEM text, appears in it. A snapshot of
-// another cluster (another CA) would replace this cluster's objects with
-// ones its certificates cannot serve.
-func SnapshotOfCluster(data []byte, b pki.Bundle) bool {
-	ca := b[runtime.CertCA].CertPEM
-	body := bytes.TrimSpace(ca)
-	// The PEM's base64 lines, without its armour: the ConfigMap may add
-	// or drop a trailing newline.
-	if i := bytes.IndexByte(body, '\n'); i >= 0 {
-		body = body[i+1:]
+// own objects: one of its CA certificates (the current one, or one it had
+// before cert rotate --ca), which the kube-root-ca.crt ConfigMap of every
+// namespace carries as PEM text, appears in it. A snapshot of another
+// cluster would replace this cluster's objects with another's.
+func SnapshotOfCluster(data []byte, st *State) bool {
+	cas := append([]string{string(st.Certificates[runtime.CertCA].CertPEM)}, st.FormerCAs...)
+	for _, ca := range cas {
+		body := bytes.TrimSpace([]byte(ca))
+		// The PEM's base64 lines, without its armour: the ConfigMap may
+		// add or drop a trailing newline.
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			body = body[i+1:]
+		}
+		if i := bytes.LastIndexByte(body, '\n'); i >= 0 {
+			body = body[:i]
+		}
+		if len(body) > 0 && bytes.Contains(data, body) {
+			return true
+		}
 	}
-	if i := bytes.LastIndexByte(body, '\n'); i >= 0 {
-		body = body[:i]
-	}
-	return len(body) > 0 && bytes.Contains(data, body)
+	return false
 }
 
 // NodeSnapshot is a recurring snapshot kept on an etcd node

@@ -114,8 +114,8 @@ func TestRestoreNeedsEveryNode(t *testing.T) {
 
 func TestSnapshotOfCluster(t *testing.T) {
 	c := plan(t)
-	mine, other := bundle(t, c), bundle(t, c)
-	ca := string(mine["kube-ca"].CertPEM)
+	mine, other := &State{Certificates: bundle(t, c)}, &State{Certificates: bundle(t, c)}
+	ca := string(mine.Certificates["kube-ca"].CertPEM)
 	// As the kube-root-ca.crt ConfigMap holds it, amid etcd's bytes.
 	data := []byte("\x00\x01/registry/configmaps/default/kube-root-ca.crt\x12" + strings.TrimSuffix(ca, "\n") + "\x1a\x00")
 	if !SnapshotOfCluster(data, mine) {
@@ -127,6 +127,11 @@ func TestSnapshotOfCluster(t *testing.T) {
 	if SnapshotOfCluster([]byte("junk"), mine) {
 		t.Error("junk is taken for a snapshot")
 	}
+	// After cert rotate --ca, the former CA still names the cluster.
+	other.FormerCAs = []string{ca}
+	if !SnapshotOfCluster(data, other) {
+		t.Error("a snapshot made under a former CA is refused")
+	}
 }
 
 func TestCheckSnapshotName(t *testing.T) {
@@ -137,5 +142,16 @@ func TestCheckSnapshotName(t *testing.T) {
 		if got := CheckSnapshotName(name) == nil; got != ok {
 			t.Errorf("%q: ok %v, want %v", name, got, ok)
 		}
+	}
+}
+
+// Rotation takes nodes one at a time: etcd members, controlplane, rest.
+func TestRollingOrder(t *testing.T) {
+	var got []string
+	for _, n := range rollingOrder(plan(t)) {
+		got = append(got, n.Name)
+	}
+	if !slices.Equal(got, []string{"etcd1", "cp", "w"}) {
+		t.Errorf("order %v", got)
 	}
 }

@@ -236,10 +236,12 @@ func TestClusters(t *testing.T) {
 		}
 	}
 
-	checkSnapshots(t, dir, map[string]runtime.Cluster{
+	plans := map[string]runtime.Cluster{
 		"cluster1": clusterPlan(t, grown, "cluster1"),
 		"cluster2": clusterPlan(t, "samples/cluster2.go", "cluster2"),
-	})
+	}
+	checkSnapshots(t, dir, plans)
+	checkCertRotate(t, dir, plans)
 
 	for _, cl := range []string{"cluster1", "cluster2"} {
 		if r := docker(t, "rke", "rm", cl); r.code != 0 {

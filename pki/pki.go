@@ -338,3 +338,61 @@ func (b Bundle) Describe() ([]CertInfo, error) {
 	}
 	return out, nil
 }
+
+// RotatableServices are the services `cert rotate --service` takes, RKE's
+// names.
+func RotatableServices() []string {
+	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"}
+}
+
+// ToRotate names the certificates a rotation of services (none: every
+// one) renews: the leaf certificates they present, the admin's with the
+// API server's. With ca, the certificate authorities too, and so every
+// certificate (each one's issuer changes). The service-account key stays:
+// renewing it would void every token the cluster issued.
+func (b Bundle) ToRotate(services []string, ca bool) ([]string, error) {
+	var out []string
+	for name := range b {
+		if name == ServiceAccount {
+			continue
+		}
+		kind := certService(name)
+		switch {
+		case kind == "ca":
+			if ca {
+				out = append(out, name)
+			}
+		case ca || len(services) == 0 || slices.Contains(services, kind):
+			out = append(out, name)
+		}
+	}
+	for _, s := range services {
+		if !slices.Contains(RotatableServices(), s) {
+			return nil, fmt.Errorf("service %q: want one of %s", s, strings.Join(RotatableServices(), ", "))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// certService is the service a certificate belongs to ("ca" for the
+// authorities).
+func certService(name string) string {
+	switch {
+	case name == CA || name == EtcdCA || name == FrontProxyCA:
+		return "ca"
+	case strings.HasPrefix(name, "kube-etcd-"):
+		return "etcd"
+	case strings.HasPrefix(name, "kube-node-"), strings.HasPrefix(name, "kube-kubelet-"):
+		return "kubelet"
+	case name == runtime.CertControllerManager:
+		return "kube-controller-manager"
+	case name == runtime.CertScheduler:
+		return "kube-scheduler"
+	case name == runtime.CertKubeProxy:
+		return "kube-proxy"
+	}
+	// The API server's own, its clients of etcd and the front proxy, and
+	// the admins'.
+	return "kube-apiserver"
+}

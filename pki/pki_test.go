@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,5 +271,36 @@ func TestDescribe(t *testing.T) {
 	}
 	if a := byName[Admin]; a.Subject != "CN=kube-admin,O=docker-rke:admins" {
 		t.Errorf("admin subject %q", a.Subject)
+	}
+}
+
+// What cert rotate renews: a service's own certificates, every leaf by
+// default, everything but the service-account key with --ca.
+func TestToRotate(t *testing.T) {
+	b, _ := ensure(t, nil, cluster(t, model.Node{Name: "n1", Roles: all}), map[string]net.IP{"n1": net.IPv4(172, 30, 0, 2)})
+	names := func(services []string, ca bool) []string {
+		t.Helper()
+		got, err := b.ToRotate(services, ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := names([]string{"etcd"}, false); !slices.Equal(got, []string{"kube-etcd-n1"}) {
+		t.Errorf("etcd: %v", got)
+	}
+	if got := names([]string{"kubelet", "kube-proxy"}, false); !slices.Equal(got, []string{"kube-kubelet-n1", "kube-node-n1", "kube-proxy"}) {
+		t.Errorf("kubelet, kube-proxy: %v", got)
+	}
+	all := names(nil, false)
+	if slices.Contains(all, CA) || slices.Contains(all, EtcdCA) || slices.Contains(all, ServiceAccount) || !slices.Contains(all, Admin) || !slices.Contains(all, "kube-apiserver") {
+		t.Errorf("all leaves: %v", all)
+	}
+	withCA := names(nil, true)
+	if len(withCA) != len(b)-1 || slices.Contains(withCA, ServiceAccount) {
+		t.Errorf("--ca: %v of %d", withCA, len(b))
+	}
+	if _, err := b.ToRotate([]string{"kube-dns"}, false); err == nil || !strings.Contains(err.Error(), "want one of etcd") {
+		t.Errorf("unknown service: %v", err)
 	}
 }

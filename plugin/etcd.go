@@ -237,7 +237,7 @@ func (a *App) snapshotRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if !deploy.SnapshotOfCluster(data, st.Certificates) {
+	if !deploy.SnapshotOfCluster(data, st) {
 		return cli.Exit(fmt.Sprintf("%s is not a snapshot of cluster %s (it holds none of its objects: another cluster's?); nothing was changed", what, cluster), 1)
 	}
 	since := time.Now()
