@@ -305,7 +305,7 @@ func clusterPhases(binary, cluster string, runs int, target clusterTargets) ([]P
 	defer api.Close()
 	byPhase := map[string][]time.Duration{}
 	var order []string
-	var totals, cpReady, critical, saves, restores []time.Duration
+	var totals, cpReady, critical, saves, restores, rotations []time.Duration
 	var ratios, peaks []float64
 	for i := 0; i < runs; i++ {
 		timings := filepath.Join(dir, "timings.json")
@@ -356,6 +356,10 @@ func clusterPhases(binary, cluster string, runs int, target clusterTargets) ([]P
 				return nil, nil, err
 			}
 			restores = append(restores, d)
+			if d, err = timed(binary, "cert", "rotate", "--cluster", cluster); err != nil {
+				return nil, nil, err
+			}
+			rotations = append(rotations, d)
 		}
 		if _, err := timed(binary, "rm", cluster); err != nil {
 			return nil, nil, err
@@ -372,7 +376,8 @@ func clusterPhases(binary, cluster string, runs int, target clusterTargets) ([]P
 	if target.snapshots {
 		out = append(out,
 			summarize("etcd snapshot save of "+cluster, saves, 3000, "from the command's start: a member's snapshot, kept in the state volume"),
-			summarize("etcd snapshot restore of "+cluster, restores, 60000, "from the command's start until every node is Ready and DNS answers again"))
+			summarize("etcd snapshot restore of "+cluster, restores, 60000, "from the command's start until every node is Ready and DNS answers again"),
+			summarize("cert rotate of "+cluster, rotations, 60000, "every certificate but the CAs renewed, nodes one by one, until every node is Ready"))
 	}
 	metrics := []Metric{
 		summarizeValues(cluster+" up time / critical path", ratios, target.ratio, "ratio"),
@@ -383,7 +388,8 @@ func clusterPhases(binary, cluster string, runs int, target clusterTargets) ([]P
 
 type clusterTargets struct {
 	totalMS, controlPlaneMS, ratio, memoryMiB float64
-	// snapshots: also time an etcd snapshot's save and restore.
+	// snapshots: also time an etcd snapshot's save and restore, and a
+	// certificate rotation.
 	snapshots bool
 }
 
