@@ -169,15 +169,30 @@ func RestoreSnapshot(ctx context.Context, c runtime.Cluster, nodes map[string]No
 		return fmt.Errorf("cluster %s: nothing was changed: %w", c.Name, err)
 	}
 	opts.Log.Printf("[%s] stopping every component", c.Name)
-	// etcd last: an API server whose etcd went first waits out its whole
-	// grace period (30 s) instead of stopping in a second.
+	// In three waves: the API servers' clients, the API servers, etcd.
+	// An API server whose etcd went first waits out its whole grace
+	// period (30 s) instead of stopping in a second, and one stopped with
+	// its clients took up to 17 s on cluster2.
+	apiServer := func(name string) bool { return name == model.ComponentAPIServer }
 	err = fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
-		return dockerIn(ctx, nodes[n.Name], "stop", withoutEtcd(componentNames(n)))
+		return dockerIn(ctx, nodes[n.Name], "stop", slices.DeleteFunc(withoutEtcd(componentNames(n)), apiServer))
 	})
 	if err == nil {
-		err = fanout.Each(etcd, func(_ int, n runtime.Node) error {
-			return dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentEtcd})
+		opts.Log.Printf("[%s] the API servers' clients stopped", c.Name)
+		err = fanout.Each(nodesWith(c, model.RoleControlPlane), func(_ int, n runtime.Node) error {
+			return dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentAPIServer})
 		})
+	}
+	if err == nil {
+		opts.Log.Printf("[%s] the API servers stopped", c.Name)
+		// One member at a time: a leader stopping hands its leadership to
+		// a member that still runs, at once; members stopped together
+		// wait out their election timeouts (15 s on cluster2).
+		for _, n := range etcd {
+			if err = dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentEtcd}); err != nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("cluster %s: stopping components: %w", c.Name, err)
