@@ -16,6 +16,8 @@
 #       cluster (etcdutl snapshot restore, with the member's own flags);
 #       the data it had is moved to KEEP_DIR, never deleted. etcd must be
 #       stopped.
+#   unrestore DATA_DIR KEEP_DIR
+#       undoes restore: the data KEEP_DIR kept goes back to DATA_DIR.
 set -eu
 bin=/opt/docker-rke/bin
 action=$1
@@ -56,6 +58,13 @@ restore)
   fi
   mv "$new" "$data"
   rm -f "$snapshot"
+  ;;
+unrestore)
+  data=$1 keep=$2
+  if [ -d "$keep" ]; then
+    rm -rf "$data"
+    mv "$keep" "$data"
+  fi
   ;;
 *)
   echo "etcd.sh: unknown action $action" >&2

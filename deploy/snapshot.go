@@ -195,11 +195,13 @@ func RestoreSnapshot(ctx context.Context, c runtime.Cluster, nodes map[string]No
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("cluster %s: stopping components: %w", c.Name, err)
+		// Whatever stopped starts again, on the data it had.
+		return errors.Join(fmt.Errorf("cluster %s: stopping components: %w; the components start again on the data they had", c.Name, err), startAll(ctx, c, nodes, etcd))
 	}
 	opts.Log.Printf("[%s] every component stopped; restoring etcd's data", c.Name)
 	keep := runtime.EtcdDataDir + ".before-restore-" + opts.Stamp
-	err = fanout.Each(etcd, func(_ int, n runtime.Node) error {
+	restored := make([]bool, len(etcd))
+	err = fanout.Each(etcd, func(i int, n runtime.Node) error {
 		flags, err := etcdFlags(n)
 		if err != nil {
 			return err
@@ -208,25 +210,46 @@ func RestoreSnapshot(ctx context.Context, c runtime.Cluster, nodes map[string]No
 			flags["name"], flags["initial-cluster"], flags["initial-cluster-token"], flags["initial-advertise-peer-urls"]), nil); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
+		restored[i] = true
 		opts.Log.Printf("[%s] node %s: etcd data restored; what it held is kept in %s", c.Name, n.Name, keep)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("cluster %s: restoring etcd: %w", c.Name, err)
+		// Members on different data would not form one cluster: every
+		// member goes back to what it held, and the cluster starts again
+		// as it was.
+		var undo []error
+		for i, n := range etcd {
+			if restored[i] {
+				if _, uerr := nodes[n.Name].Exec(context.WithoutCancel(ctx), etcdCommand("unrestore", runtime.EtcdDataDir, keep), nil); uerr != nil {
+					undo = append(undo, fmt.Errorf("node %s: putting its data back: %w", n.Name, uerr))
+				}
+			}
+		}
+		if len(undo) > 0 {
+			return errors.Join(append([]error{fmt.Errorf("cluster %s: restoring etcd: %w", c.Name, err)}, undo...)...)
+		}
+		return errors.Join(fmt.Errorf("cluster %s: restoring etcd: %w; every member is back on the data it had", c.Name, err), startAll(ctx, c, nodes, etcd))
 	}
-	// Every member at once: one alone has no quorum to wait for.
-	err = fanout.Each(etcd, func(_ int, n runtime.Node) error {
-		return dockerIn(ctx, nodes[n.Name], "start", []string{model.ComponentEtcd})
-	})
-	if err == nil {
-		err = fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
-			return dockerIn(ctx, nodes[n.Name], "start", withoutEtcd(componentNames(n)))
-		})
-	}
-	if err != nil {
+	if err := startAll(ctx, c, nodes, etcd); err != nil {
 		return fmt.Errorf("cluster %s: starting components: %w", c.Name, err)
 	}
 	return nil
+}
+
+// startAll starts every component: every etcd member at once (one alone
+// has no quorum to wait for), then the rest.
+func startAll(ctx context.Context, c runtime.Cluster, nodes map[string]Node, etcd []runtime.Node) error {
+	ctx = context.WithoutCancel(ctx)
+	err := fanout.Each(etcd, func(_ int, n runtime.Node) error {
+		return dockerIn(ctx, nodes[n.Name], "start", []string{model.ComponentEtcd})
+	})
+	if err != nil {
+		return err
+	}
+	return fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
+		return dockerIn(ctx, nodes[n.Name], "start", withoutEtcd(componentNames(n)))
+	})
 }
 
 func componentNames(n runtime.Node) []string {

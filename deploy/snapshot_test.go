@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/docker-rke/docker-rke/model"
+	"github.com/docker-rke/docker-rke/runtime"
 )
 
 // seqNode records every exec of every node in one sequence, so that the
@@ -28,10 +31,11 @@ func (s seqNode) Exec(ctx context.Context, cmd []string, stdin io.Reader) (strin
 	if cmd[0] == "sh" && len(cmd) > 4 {
 		what = cmd[3] + " " + strings.Join(cmd[4:], " ") // the script's name and arguments
 	}
+	line := s.name + ": " + what
 	s.mu.Lock()
-	*s.seq = append(*s.seq, s.name+": "+what)
+	*s.seq = append(*s.seq, line)
 	s.mu.Unlock()
-	if s.failOn != "" && strings.HasPrefix(what, s.failOn) {
+	if s.failOn != "" && (strings.HasPrefix(what, s.failOn) || strings.HasPrefix(line, s.failOn)) {
 		return "", errors.New("not an etcd snapshot: invalid database")
 	}
 	return "", nil
@@ -39,10 +43,14 @@ func (s seqNode) Exec(ctx context.Context, cmd []string, stdin io.Reader) (strin
 
 func seqNodes(t *testing.T, failOn string) (map[string]Node, *[]string) {
 	t.Helper()
+	return seqNodesOf(plan(t), failOn)
+}
+
+func seqNodesOf(c runtime.Cluster, failOn string) (map[string]Node, *[]string) {
 	var mu sync.Mutex
 	seq := &[]string{}
 	nodes := map[string]Node{}
-	for _, n := range plan(t).Nodes {
+	for _, n := range c.Nodes {
 		nodes[n.Name] = seqNode{fakeNode: &fakeNode{}, name: n.Name, mu: &mu, seq: seq, failOn: failOn}
 	}
 	return nodes, seq
@@ -153,5 +161,57 @@ func TestRollingOrder(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"etcd1", "cp", "w"}) {
 		t.Errorf("order %v", got)
+	}
+}
+
+// A member whose restore fails leaves the cluster as it was: every
+// component started again, on the data it had.
+func TestRestoreFailureStartsTheClusterAgain(t *testing.T) {
+	nodes, seq := seqNodes(t, "etcd restore")
+	err := RestoreSnapshot(context.Background(), plan(t), nodes, []byte("snapshot"), RestoreOptions{Stamp: "T", Log: nopLog{}})
+	if err == nil || !strings.Contains(err.Error(), "every member is back on the data it had") {
+		t.Fatalf("err = %v", err)
+	}
+	s := *seq
+	restore := index(t, s, "etcd1: etcd restore")
+	if start := index(t, s, "etcd1: docker start etcd"); start < restore {
+		t.Errorf("etcd not started again after the failed restore:\n%s", strings.Join(s, "\n"))
+	}
+	if i := index(t, s, "cp: docker start"); i < restore {
+		t.Errorf("the control plane not started again:\n%s", strings.Join(s, "\n"))
+	}
+	// Its data was never moved: nothing to put back.
+	if slices.ContainsFunc(s, func(x string) bool { return strings.Contains(x, "unrestore") }) {
+		t.Errorf("unrestore without a restore:\n%s", strings.Join(s, "\n"))
+	}
+}
+
+// With two members, one restored and one failed: the restored one gets
+// its data back before anything starts.
+func TestRestoreFailurePutsDataBack(t *testing.T) {
+	def := &model.Definition{File: "t.go", Clusters: []model.Cluster{{Name: "c", Nodes: []model.Node{
+		{Name: "e1", Roles: []model.Role{model.RoleControlPlane, model.RoleEtcd, model.RoleWorker}},
+		{Name: "e2", Roles: []model.Role{model.RoleEtcd}},
+		{Name: "e3", Roles: []model.Role{model.RoleEtcd}},
+	}}}}
+	def.ApplyDefaults()
+	p, err := runtime.Build(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, seq := seqNodesOf(p.Clusters[0], "e2: etcd restore")
+	err = RestoreSnapshot(context.Background(), p.Clusters[0], nodes, []byte("snapshot"), RestoreOptions{Stamp: "T", Log: nopLog{}})
+	if err == nil || !strings.Contains(err.Error(), "node e2") || !strings.Contains(err.Error(), "back on the data it had") {
+		t.Fatalf("err = %v", err)
+	}
+	s := *seq
+	for _, n := range []string{"e1", "e3"} {
+		undo := index(t, s, n+": etcd unrestore /var/lib/rancher/etcd /var/lib/rancher/etcd.before-restore-T")
+		if start := index(t, s, n+": docker start etcd"); start < undo {
+			t.Errorf("%s started before its data was back:\n%s", n, strings.Join(s, "\n"))
+		}
+	}
+	if slices.Contains(s, "e2: etcd unrestore /var/lib/rancher/etcd /var/lib/rancher/etcd.before-restore-T") {
+		t.Error("the member whose restore failed was undone too")
 	}
 }
