@@ -69,10 +69,29 @@ func TestStandalone(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "rke-dind-cluster1-node1") {
 		t.Fatalf("docker-rke plan: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	if v := run(t, shared.binary, "--version"); v.code != 0 || !strings.HasPrefix(v.stdout, "docker-rke version ") {
+		t.Errorf("docker-rke --version: exit %d %q %q", v.code, v.stdout, v.stderr)
+	}
 	meta := run(t, shared.binary, "docker-cli-plugin-metadata")
 	var m map[string]any
 	if err := json.Unmarshal([]byte(meta.stdout), &m); err != nil || m["SchemaVersion"] != "0.1.0" {
 		t.Fatalf("metadata: %v %q", err, meta.stdout)
+	}
+}
+
+// kind's and k3d's verbs work as aliases; rm removes every cluster only
+// when asked with --all, and never names and --all at once.
+func TestAliasesAndRmAll(t *testing.T) {
+	for alias, of := range map[string]string{"create": "Create or converge the clusters", "delete": "Remove clusters"} {
+		if r := docker(t, "rke", alias, "--help"); r.code != 0 || !strings.Contains(r.stdout, of) {
+			t.Errorf("%s --help: exit %d\n%s%s", alias, r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := docker(t, "rke", "rm", "--all", "x"); r.code != 2 || !strings.Contains(r.stderr, "not both") {
+		t.Errorf("rm --all x: exit %d %s", r.code, r.stderr)
+	}
+	if r := docker(t, "rke", "delete"); r.code != 2 || !strings.Contains(r.stderr, "or --all") {
+		t.Errorf("delete: exit %d %s", r.code, r.stderr)
 	}
 }
 

@@ -110,6 +110,9 @@ func checkNodesReady(t *testing.T, cs kubernetes.Interface, c runtime.Cluster) {
 			t.Errorf("%s: node %s runs kubelet %q, want %s", c.Name, pn.Name, n.Status.NodeInfo.KubeletVersion, c.KubernetesVersion)
 		}
 		// The containerd the release builds, not Debian's 1.6.
+		if !strings.HasPrefix(n.Status.NodeInfo.OSImage, "Debian GNU/Linux") {
+			t.Errorf("%s: node %s reports OS image %q, want Debian's", c.Name, pn.Name, n.Status.NodeInfo.OSImage)
+		}
 		if want := "containerd://" + strings.TrimPrefix(release(t).Containerd, "v"); n.Status.NodeInfo.ContainerRuntimeVersion != want || !strings.HasPrefix(want, "containerd://2.") {
 			t.Errorf("%s: node %s runs %q, want %s", c.Name, pn.Name, n.Status.NodeInfo.ContainerRuntimeVersion, want)
 		}

@@ -43,8 +43,10 @@ func ParseArgs(argv []string, getenv func(string) string) (*Invocation, error) {
 	fs.SetOutput(io.Discard)
 	fs.SetInterspersed(false)
 	opts.InstallFlags(fs)
-	var help bool
+	var help, version bool
 	fs.BoolVarP(&help, "help", "h", false, "")
+	// docker-rke --version, standalone, as help lists it.
+	fs.BoolVarP(&version, "version", "v", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("docker flags: %w", err)
 	}
@@ -66,6 +68,9 @@ func ParseArgs(argv []string, getenv func(string) string) (*Invocation, error) {
 	}
 	if help {
 		rest = append([]string{"--help"}, rest...)
+	}
+	if version {
+		rest = append([]string{"--version"}, rest...)
 	}
 	inv.Args = rest
 	return inv, nil

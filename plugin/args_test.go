@@ -47,6 +47,7 @@ func TestParseArgs(t *testing.T) {
 		{name: "standalone", argv: []string{"docker-rke", "plan", "f.go"}, getenv: noEnv, standalone: true, args: []string{"plan", "f.go"}},
 		{name: "standalone with docker flags", argv: []string{"docker-rke", "--context", "x", "plan", "f.go"}, getenv: noEnv, standalone: true, context: "x", args: []string{"plan", "f.go"}},
 		{name: "standalone --help", argv: []string{"docker-rke", "--help"}, getenv: noEnv, standalone: true, args: []string{"--help"}},
+		{name: "standalone --version", argv: []string{"docker-rke", "--version"}, getenv: noEnv, standalone: true, args: []string{"--version"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 func (a *App) upCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "up",
+		Aliases:   []string{"create"},
 		Usage:     "Create or converge the clusters of a definition",
 		ArgsUsage: "FILE (a Go cluster script or an RKE cluster.yml)",
 		Description: "Creates what is missing, starts what is stopped, replaces what drifted from the\n" +
@@ -147,15 +148,32 @@ func usesImage(cl runtime.Cluster, image string) bool {
 func (a *App) rmCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "rm",
+		Aliases:   []string{"delete"},
 		Usage:     "Remove clusters: their nodes, networks, volumes and state",
-		ArgsUsage: "NAME...",
+		ArgsUsage: "NAME... | --all",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Usage: "remove every cluster on the engine, with all their data"},
+		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return cli.Exit("rm needs at least one cluster NAME (docker rke ls lists them)", 2)
+			if c.NArg() == 0 && !c.Bool("all") {
+				return cli.Exit("rm needs at least one cluster NAME (docker rke ls lists them), or --all", 2)
+			}
+			if c.NArg() > 0 && c.Bool("all") {
+				return cli.Exit("rm takes cluster NAMEs or --all, not both", 2)
 			}
 			engine := a.newEngine(newStepLog(a.Stderr))
+			names := c.Args().Slice()
+			if c.Bool("all") {
+				clusters, err := engine.List(c.Context)
+				if err != nil {
+					return err
+				}
+				for _, cl := range clusters {
+					names = append(names, cl.Name)
+				}
+			}
 			var errs []error
-			for _, name := range c.Args().Slice() {
+			for _, name := range names {
 				if err := removeCluster(c.Context, engine, name, anyImage()); err != nil {
 					errs = append(errs, err)
 					continue

@@ -641,6 +641,9 @@ func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints 
 		// pods' cgroups.
 		"/sys/fs/cgroup:/sys/fs/cgroup",
 		"/dev:/dev",
+		// The node's Debian release, which the kubelet reports as the
+		// Node's OS image (the runtime image has none).
+		"/etc/os-release:/etc/os-release:ro",
 	}, mountBinds(n.Mounts)...), Health{URL: "http://127.0.0.1:10248/healthz", Body: "ok"})
 	c.HostPID = true
 	c.Privileged = true
