@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,8 +85,42 @@ func setup() (func(*testing.M) int, error) {
 	}
 	return func(m *testing.M) int {
 		defer os.RemoveAll(dir)
-		return m.Run()
+		before, err := volumeNames()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		code := m.Run()
+		// Nothing a test or the tool made may outlive it: an anonymous
+		// volume (an image's VOLUME /var in a helper container removed
+		// without its volumes) has no cluster label for the tests'
+		// checks to find.
+		after, err := volumeNames()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		var left []string
+		for _, v := range after {
+			if !slices.Contains(before, v) {
+				left = append(left, v)
+			}
+		}
+		if len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "e2e: FAIL: the tests left %d volumes behind: %s\n", len(left), strings.Join(left, " "))
+			return 1
+		}
+		return code
 	}, nil
+}
+
+// volumeNames lists the engine's volumes.
+func volumeNames() ([]string, error) {
+	out, err := exec.Command("docker", "volume", "ls", "-q").Output()
+	if err != nil {
+		return nil, fmt.Errorf("docker volume ls: %w", err)
+	}
+	return strings.Fields(string(out)), nil
 }
 
 // result is a finished command.

@@ -72,11 +72,12 @@ func TestUpgradeKeepsData(t *testing.T) {
 		}}, nil, nil, copier); err != nil {
 		t.Fatal(err)
 	}
-	defer api.ContainerRemove(ctx, copier, container.RemoveOptions{Force: true})
+	// With the anonymous /var the node image declares.
+	defer api.ContainerRemove(ctx, copier, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if r := run(t, "docker", "start", "-a", copier); r.code != 0 {
 		t.Fatalf("copying the node's /var: %s", r.stderr)
 	}
-	if err := api.ContainerRemove(ctx, copier, container.RemoveOptions{}); err != nil {
+	if err := api.ContainerRemove(ctx, copier, container.RemoveOptions{RemoveVolumes: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := api.VolumeRemove(ctx, dind.VarVolume(node), false); err != nil {
