@@ -169,31 +169,7 @@ func RestoreSnapshot(ctx context.Context, c runtime.Cluster, nodes map[string]No
 		return fmt.Errorf("cluster %s: nothing was changed: %w", c.Name, err)
 	}
 	opts.Log.Printf("[%s] stopping every component", c.Name)
-	// In three waves: the API servers' clients, the API servers, etcd.
-	// An API server whose etcd went first waits out its whole grace
-	// period (30 s) instead of stopping in a second, and one stopped with
-	// its clients took up to 17 s on cluster2.
-	apiServer := func(name string) bool { return name == model.ComponentAPIServer }
-	err = fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
-		return dockerIn(ctx, nodes[n.Name], "stop", slices.DeleteFunc(withoutEtcd(componentNames(n)), apiServer))
-	})
-	if err == nil {
-		opts.Log.Printf("[%s] the API servers' clients stopped", c.Name)
-		err = fanout.Each(nodesWith(c, model.RoleControlPlane), func(_ int, n runtime.Node) error {
-			return dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentAPIServer})
-		})
-	}
-	if err == nil {
-		opts.Log.Printf("[%s] the API servers stopped", c.Name)
-		// One member at a time: a leader stopping hands its leadership to
-		// a member that still runs, at once; members stopped together
-		// wait out their election timeouts (15 s on cluster2).
-		for _, n := range etcd {
-			if err = dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentEtcd}); err != nil {
-				break
-			}
-		}
-	}
+	err = stopAll(ctx, c, nodes, etcd, opts.Log)
 	if err != nil {
 		// Whatever stopped starts again, on the data it had.
 		return errors.Join(fmt.Errorf("cluster %s: stopping components: %w; the components start again on the data they had", c.Name, err), startAll(ctx, c, nodes, etcd))
@@ -233,6 +209,37 @@ func RestoreSnapshot(ctx context.Context, c runtime.Cluster, nodes map[string]No
 	}
 	if err := startAll(ctx, c, nodes, etcd); err != nil {
 		return fmt.Errorf("cluster %s: starting components: %w", c.Name, err)
+	}
+	return nil
+}
+
+// stopAll stops every component in three waves: the API servers'
+// clients, the API servers, etcd. An API server whose etcd went first
+// waits out its whole grace period (30 s) instead of stopping in a second,
+// and one stopped with its clients took up to 17 s on cluster2.
+func stopAll(ctx context.Context, c runtime.Cluster, nodes map[string]Node, etcd []runtime.Node, log dind.Logger) error {
+	apiServer := func(name string) bool { return name == model.ComponentAPIServer }
+	err := fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
+		return dockerIn(ctx, nodes[n.Name], "stop", slices.DeleteFunc(withoutEtcd(componentNames(n)), apiServer))
+	})
+	if err != nil {
+		return err
+	}
+	log.Printf("[%s] the API servers' clients stopped", c.Name)
+	err = fanout.Each(nodesWith(c, model.RoleControlPlane), func(_ int, n runtime.Node) error {
+		return dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentAPIServer})
+	})
+	if err != nil {
+		return err
+	}
+	log.Printf("[%s] the API servers stopped", c.Name)
+	// One member at a time: a leader stopping hands its leadership to a
+	// member that still runs, at once; members stopped together wait out
+	// their election timeouts (15 s on cluster2).
+	for _, n := range etcd {
+		if err := dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentEtcd}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

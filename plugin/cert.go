@@ -117,6 +117,11 @@ func (a *App) certRotateCommand() *cli.Command {
 				return fmt.Errorf("cluster %s: rotating certificates: %w", cluster, err)
 			}
 			log.Clear()
+			if c.Bool("ca") && len(st.Merged) > 0 {
+				// Those copies name the old CA: say so rather than let
+				// kubectl fail on them later.
+				fmt.Fprintf(a.Stderr, "cluster %s: the context merged into %s still trusts the old CA: docker rke kubeconfig --merge %s renews it\n", cluster, strings.Join(st.Merged, ", "), cluster)
+			}
 			fmt.Fprintf(a.Stdout, "%s: %d certificates renewed in %s; every node Ready\n  kubectl --kubeconfig %s get nodes\n", cluster, len(renew), time.Since(log.start).Round(100*time.Millisecond), res.Kubeconfig)
 			return nil
 		},

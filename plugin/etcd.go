@@ -94,33 +94,25 @@ func (a *App) clusterTarget(c *cli.Context, log *stepLog) (*dind.Engine, string,
 	return engine, name, st, nil
 }
 
-// runningNodesAny are the deploy handles of a cluster's running nodes,
-// whichever they are.
-func runningNodesAny(ctx context.Context, engine *dind.Engine, cluster string) (map[string]deploy.Node, error) {
-	clusters, err := engine.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var statuses []dind.NodeStatus
-	for _, cl := range clusters {
-		if cl.Name != cluster {
-			continue
+// runningNodes are the deploy handles of a cluster's running nodes; with
+// every set, a node that does not run is an error (engine.RunningNodes).
+func runningNodes(ctx context.Context, engine *dind.Engine, cluster string, every bool) (map[string]deploy.Node, error) {
+	var infos []dind.NodeInfo
+	if every {
+		var err error
+		if infos, err = engine.RunningNodes(ctx, cluster, nil); err != nil {
+			return nil, err
 		}
-		for _, n := range cl.NodeList {
-			if n.State == "running" {
-				statuses = append(statuses, dind.NodeStatus{Cluster: cluster, Node: n.Name, Container: n.Container})
+	} else {
+		clusters, err := engine.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, cl := range clusters {
+			if cl.Name == cluster {
+				infos = slices.DeleteFunc(cl.NodeList, func(n dind.NodeInfo) bool { return n.State != "running" })
 			}
 		}
-	}
-	return deployNodes(engine, statuses), nil
-}
-
-// runningNodes are the deploy handles of a cluster's nodes, every one
-// running.
-func runningNodes(ctx context.Context, engine *dind.Engine, cluster string) (map[string]deploy.Node, error) {
-	infos, err := engine.RunningNodes(ctx, cluster, nil)
-	if err != nil {
-		return nil, err
 	}
 	statuses := make([]dind.NodeStatus, len(infos))
 	for i, n := range infos {
@@ -153,7 +145,7 @@ func (a *App) snapshotSave(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("%s exists: snapshot save never overwrites a file", out), 2)
 		}
 	}
-	nodes, err := runningNodes(c.Context, engine, cluster)
+	nodes, err := runningNodes(c.Context, engine, cluster, true)
 	if err != nil {
 		return err
 	}
@@ -199,12 +191,13 @@ func (a *App) snapshotList(c *cli.Context) error {
 	defer engine.Close()
 	// The recurring ones, from every etcd node that runs: a stopped one
 	// is left out, not an error.
-	var recurring []deploy.NodeSnapshot
-	if st.Plan.Nodes != nil {
-		nodes, _ := runningNodesAny(c.Context, engine, cluster)
-		if recurring, err = deploy.NodeSnapshots(c.Context, *st.Plan, nodes); err != nil {
-			return err
-		}
+	nodes, err := runningNodes(c.Context, engine, cluster, false)
+	if err != nil {
+		return err
+	}
+	recurring, err := deploy.NodeSnapshots(c.Context, *st.Plan, nodes)
+	if err != nil {
+		return err
 	}
 	tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLUSTER\tNAME\tCREATED\tMEMBER\tREVISION\tKEYS\tSIZE\tKEPT IN")
@@ -229,7 +222,7 @@ func (a *App) snapshotRestore(c *cli.Context) error {
 		return err
 	}
 	defer engine.Close()
-	nodes, err := runningNodes(c.Context, engine, cluster)
+	nodes, err := runningNodes(c.Context, engine, cluster, true)
 	if err != nil {
 		return err
 	}
