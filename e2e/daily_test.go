@@ -110,6 +110,7 @@ func TestDailyUse(t *testing.T) {
 	if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "keep-me"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	addresses := podAddresses(t, cs, "daily-1")
 	apiPort := inspect(t, "rke-dind-daily-1").Config.Labels[dind.LabelAPIPort]
 	const retagged = "docker-rke-e2e/node:retagged"
 	if err := engine(t).ImageTag(ctx, images.NodeImage(release(t)), retagged); err != nil {
@@ -139,6 +140,7 @@ func TestDailyUse(t *testing.T) {
 	if r := run(t, "docker", "exec", "rke-dind-daily-1", "ctr", "-n", "k8s.io", "images", "ls", "-q"); !strings.Contains(r.stdout, "docker.io/"+web) {
 		t.Errorf("the replaced node lost the loaded image:\n%s%s", r.stdout, r.stderr)
 	}
+	checkFreshAddresses(t, cs, addresses)
 	waitDeploymentReady(t, cs, ns, "web", int32(len(plan.Nodes)))
 	checkHTTPFromHost(t, hostPort)
 	if r := docker(t, "rke", "kubeconfig", "--via", "published", cluster); r.code != 0 || !strings.Contains(r.stdout, "https://127.0.0.1:"+apiPort) {
@@ -199,7 +201,9 @@ func exposeNodePort(t *testing.T, cs kubernetes.Interface, ns string, nodePort i
 func checkHTTPFromHost(t *testing.T, hostPort int) string {
 	t.Helper()
 	url := fmt.Sprintf("http://127.0.0.1:%d/", hostPort)
-	hc := &http.Client{Timeout: 5 * time.Second}
+	// A new connection each try: kept alive, one that reached a stale
+	// endpoint would keep reaching it.
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var body, last string
 	err := wait.PollUntilContextTimeout(ctxT(t), 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		resp, err := hc.Get(url)
@@ -314,6 +318,11 @@ func TestStopStart(t *testing.T) {
 	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	var names []string
+	for _, n := range plan.Nodes {
+		names = append(names, n.Name)
+	}
+	addresses := podAddresses(t, cs, names...)
 	if r := docker(t, "rke", "stop", cluster); r.code != 0 {
 		t.Fatalf("stop: exit %d\n%s", r.code, r.stderr)
 	}
@@ -331,6 +340,7 @@ func TestStopStart(t *testing.T) {
 		t.Errorf("start says:\n%s", start.stdout)
 	}
 	checkNodesReady(t, cs, plan)
+	checkFreshAddresses(t, cs, addresses)
 	if cm, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "kept", metav1.GetOptions{}); err != nil || cm.Data["k"] != "v" {
 		t.Errorf("the ConfigMap made before stop: %v %+v", err, cm)
 	}

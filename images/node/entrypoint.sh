@@ -76,8 +76,12 @@ mount -a -T /usr/local/lib/docker-rke/persist.fstab
 # A node that starts again has no pod left (their network namespaces went
 # with the node's processes), but host-local IPAM keeps its allocations in
 # /var: free them, or every restart would leak the pods' addresses until
-# the node's block ran out.
-[ ! -d /var/lib/cni/networks ] || rm -rf /var/lib/cni/networks
+# the node's block ran out. Keep each range's last_reserved_ip, so that
+# allocation goes on after it instead of handing the old pods' addresses
+# straight to other pods: until the kubelet reports a restarted pod's new
+# address, its Service still lists the old one, and a reused address
+# would send that Service's traffic to whichever pod got it.
+[ ! -d /var/lib/cni/networks ] || find /var/lib/cni/networks -type f ! -name 'last_reserved_ip.*' -delete
 mkdir -p /run/lock
 # iptables' lock, shared with kube-proxy's container (a bind of a missing
 # file would make a directory).
