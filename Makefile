@@ -19,7 +19,7 @@ all: build
 # The tool carries the small script evaluator (dsl/evaluator), named by
 # its digest; a plain `go build .` works too, evaluating with itself.
 evaluator:
-	go build -trimpath -ldflags "-s -w" -o dsl/evaluator.bin ./dsl/evaluator
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o dsl/evaluator.bin ./dsl/evaluator
 	sha256sum dsl/evaluator.bin | cut -c1-16 >dsl/evaluator.digest.new && \
 	  { cmp -s dsl/evaluator.digest.new dsl/evaluator.digest || mv dsl/evaluator.digest.new dsl/evaluator.digest; } && rm -f dsl/evaluator.digest.new
 

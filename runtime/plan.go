@@ -210,6 +210,7 @@ func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error
 	cp.DNS, cp.Probe = ctx.dns(), ctx.probe()
 	ctx.controlPlane = []Component{ctx.apiServerComponent(), ctx.controllerManager(), ctx.scheduler()}
 	ctx.apiProxy = ctx.apiProxyComponent()
+	ctx.kubeletBase, ctx.kubeProxyBase = ctx.kubeletShared(), ctx.kubeProxyShared()
 	for _, n := range c.Nodes {
 		cp.Nodes = append(cp.Nodes, ctx.node(n))
 	}
@@ -248,6 +249,9 @@ type clusterContext struct {
 	// per cluster, copied into each node.
 	controlPlane []Component
 	apiProxy     Component
+	// kubeletBase and kubeProxyBase hold what the kubelet and kube-proxy
+	// of every node share; node completes them with each node's own.
+	kubeletBase, kubeProxyBase Component
 }
 
 // dns plans CoreDNS: the binary baked into the node image, run from the
@@ -602,30 +606,36 @@ var LocalAPIServer = fmt.Sprintf("https://127.0.0.1:%d", APIServerPort)
 // NodeRestriction admission plugin forbids a kubelet to set role labels
 // itself); the flags repeat the user's own, for a Node deleted and
 // registered again.
+// kubelet completes the kubelet every node shares with the node's own
+// name, labels, taints and host folders.
 func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints []model.Taint) Component {
-	flags := map[string]string{
-		"config":            KubeletConfig,
-		"kubeconfig":        Kubeconfig("kube-node"),
-		"hostname-override": n.Name,
-	}
-	var own []string
+	own := map[string]string{"hostname-override": n.Name}
+	var nodeLabels []string
 	for k, v := range labels {
 		if !strings.Contains(k, "kubernetes.io/") && !strings.Contains(k, "k8s.io/") {
-			own = append(own, k+"="+v)
+			nodeLabels = append(nodeLabels, k+"="+v)
 		}
 	}
-	sort.Strings(own)
-	if len(own) > 0 {
-		flags["node-labels"] = strings.Join(own, ",")
+	sort.Strings(nodeLabels)
+	if len(nodeLabels) > 0 {
+		own["node-labels"] = strings.Join(nodeLabels, ",")
 	}
 	if len(taints) > 0 {
 		register := make([]string, len(taints))
 		for i, t := range taints {
 			register[i] = t.String()
 		}
-		flags["register-with-taints"] = strings.Join(register, ",")
+		own["register-with-taints"] = strings.Join(register, ",")
 	}
-	c := cc.component(model.ComponentKubelet, cc.plan.Images.Kubernetes, []string{"kubelet"}, flags, append([]string{
+	return cc.completeForNode(cc.kubeletBase, own, mountBinds(n.Mounts))
+}
+
+// kubeletShared plans what every node's kubelet has in common.
+func (cc clusterContext) kubeletShared() Component {
+	c := cc.component(model.ComponentKubelet, cc.plan.Images.Kubernetes, []string{"kubelet"}, map[string]string{
+		"config":     KubeletConfig,
+		"kubeconfig": Kubeconfig("kube-node"),
+	}, []string{
 		SSLDir + ":" + SSLDir + ":ro",
 		"/etc/cni:/etc/cni:ro",
 		"/opt/cni:/opt/cni:ro",
@@ -644,10 +654,47 @@ func (cc clusterContext) kubelet(n model.Node, labels map[string]string, taints 
 		// The node's Debian release, which the kubelet reports as the
 		// Node's OS image (the runtime image has none).
 		"/etc/os-release:/etc/os-release:ro",
-	}, mountBinds(n.Mounts)...), Health{URL: "http://127.0.0.1:10248/healthz", Body: "ok"})
+	}, Health{URL: "http://127.0.0.1:10248/healthz", Body: "ok"})
 	c.HostPID = true
 	c.Privileged = true
 	return c
+}
+
+// completeForNode copies a component every node shares and adds a node's
+// own flags, in their sorted places unless the user's extra_args set
+// them (theirs win, as in flags), and its host folders' binds, before
+// the user's extra_binds: what flags and component would have planned for
+// the node, without sorting and copying the shared part for every node.
+func (cc clusterContext) completeForNode(base Component, own map[string]string, binds []string) Component {
+	extra := cc.model.Services[base.Name]
+	c := base.clone()
+	keys := make([]string, 0, len(own))
+	for k := range own {
+		if _, replaced := extra.ExtraArgs[k]; !replaced {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	args := make([]string, 0, len(base.Args)+len(keys))
+	i := 0
+	for _, k := range keys {
+		for ; i < len(base.Args) && flagName(base.Args[i]) < k; i++ {
+			args = append(args, base.Args[i])
+		}
+		args = append(args, "--"+k+"="+own[k])
+	}
+	c.Args = append(args, base.Args[i:]...)
+	if len(binds) > 0 {
+		at := len(c.Binds) - len(extra.ExtraBinds)
+		c.Binds = slices.Insert(c.Binds, at, binds...)
+	}
+	return c
+}
+
+// flagName is the name of a --name=value argument.
+func flagName(arg string) string {
+	name, _, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
+	return name
 }
 
 // mountBinds are the definition's host folders of a node, bound into its
@@ -666,12 +713,17 @@ func mountBinds(mounts []model.Mount) []string {
 	return out
 }
 
+// kubeProxy completes the kube-proxy every node shares with its name.
 func (cc clusterContext) kubeProxy(n model.Node) Component {
+	return cc.completeForNode(cc.kubeProxyBase, map[string]string{"hostname-override": n.Name}, nil)
+}
+
+// kubeProxyShared plans what every node's kube-proxy has in common.
+func (cc clusterContext) kubeProxyShared() Component {
 	c := cc.component(model.ComponentKubeProxy, cc.plan.Images.Kubernetes, []string{"kube-proxy"}, map[string]string{
-		"kubeconfig":        Kubeconfig(CertKubeProxy),
-		"hostname-override": n.Name,
-		"cluster-cidr":      cc.model.PodCIDR,
-		"proxy-mode":        "iptables",
+		"kubeconfig":   Kubeconfig(CertKubeProxy),
+		"cluster-cidr": cc.model.PodCIDR,
+		"proxy-mode":   "iptables",
 		// Leave conntrack's sysctls as they are: raising the table size
 		// needs the host's init namespace, which a node is not.
 		"conntrack-max-per-core":            "0",

@@ -365,3 +365,52 @@ func TestEtcdSnapshotsComponent(t *testing.T) {
 		t.Error("planned without being asked for")
 	}
 }
+
+// TestNodeComponentsAsIfPlannedWhole: the kubelet and kube-proxy a node
+// gets from the shared part and its own flags are what planning the
+// whole component for the node gives, the user's extra_args winning over
+// a node's own flag and its host folders' binds before extra_binds.
+func TestNodeComponentsAsIfPlannedWhole(t *testing.T) {
+	c := model.Cluster{
+		Name: "c",
+		Services: map[string]model.Service{
+			model.ComponentKubelet:   {ExtraArgs: map[string]string{"v": "2", "node-labels": "mine=1", "zzz": "last"}, ExtraBinds: []string{"/x:/x"}},
+			model.ComponentKubeProxy: {ExtraArgs: map[string]string{"hostname-override": "fixed", "aaa": "first"}},
+		},
+		Nodes: []model.Node{
+			{Name: "n1", Roles: all, Labels: map[string]string{"b": "2", "a": "1"}, Taints: []model.Taint{{Key: "k", Value: "v", Effect: "NoSchedule"}},
+				Mounts: []model.Mount{{HostPath: "/h", NodePath: "/data", ReadOnly: true}}},
+			{Name: "n2", Roles: []model.Role{model.RoleWorker}},
+		},
+	}
+	got := build(t, c)
+	def := &model.Definition{Clusters: []model.Cluster{c}}
+	def.ApplyDefaults()
+	cm := def.Clusters[0]
+	rel, err := images.Lookup(cm.KubernetesVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := clusterContext{model: cm, plan: &Cluster{Images: rel.Defaults()}, builtin: rel.Defaults()}
+	for i, n := range cm.Nodes {
+		kubeletFlags := map[string]string{"config": KubeletConfig, "kubeconfig": Kubeconfig("kube-node"), "hostname-override": n.Name}
+		if n.Name == "n1" {
+			kubeletFlags["node-labels"], kubeletFlags["register-with-taints"] = "a=1,b=2", "k=v:NoSchedule"
+		}
+		want := cc.component(model.ComponentKubelet, rel.Defaults().Kubernetes, []string{"kubelet"}, kubeletFlags, append(slices.Clone(cc.kubeletShared().Binds[1:len(cc.kubeletShared().Binds)-1]), mountBinds(n.Mounts)...), Health{})
+		k, _ := findComponent(got.Nodes[i], model.ComponentKubelet)
+		if !slices.Equal(k.Args, want.Args) || !slices.Equal(k.Binds, want.Binds) {
+			t.Errorf("node %s kubelet:\nargs  %v\nwant  %v\nbinds %v\nwant  %v", n.Name, k.Args, want.Args, k.Binds, want.Binds)
+		}
+		proxy, _ := findComponent(got.Nodes[i], model.ComponentKubeProxy)
+		if !contains(proxy.Args, "--hostname-override=fixed") || contains(proxy.Args, "--hostname-override="+n.Name) || proxy.Args[0] != "--aaa=first" {
+			t.Errorf("node %s kube-proxy args %v: extra_args must win and stay sorted", n.Name, proxy.Args)
+		}
+		if !slices.IsSortedFunc(k.Args, func(a, b string) int { return strings.Compare(flagName(a), flagName(b)) }) {
+			t.Errorf("node %s kubelet args not sorted: %v", n.Name, k.Args)
+		}
+	}
+	if a, b := got.Nodes[0].Components, got.Nodes[1].Components; &a[len(a)-1].Args[0] == &b[len(b)-1].Args[0] {
+		t.Error("two nodes share one kube-proxy argument slice")
+	}
+}
