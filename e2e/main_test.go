@@ -76,9 +76,9 @@ func setup() (func(*testing.M) int, error) {
 		}
 	}
 	shared = env{binary: binary, configDir: filepath.Join(dir, "config"), repo: repo}
-	// Build every image once (cached after the first time), before tests
-	// that start nodes in parallel.
-	build := exec.Command(binary, "images", "build")
+	// Build every image of every release once (cached after the first
+	// time), before tests that start nodes in parallel.
+	build := exec.Command(binary, "images", "build", "--all")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("building the images: %w", err)

@@ -46,7 +46,11 @@ type Component struct {
 	Version string // the upstream version, also the image tag
 	Ref     string // the image reference
 	// Recipe is the wrapper module's directory under _recipes.
-	Recipe   string
+	Recipe string
+	// Module, when set, is the subdirectory of Recipe with the go.mod and
+	// go.sum of this version: the recipe's own files are shared by every
+	// version, its other subdirectories are other versions'.
+	Module   string `json:",omitempty"`
 	Binaries []Binary
 	// Runtime adds the Debian tools kubelet and kube-proxy call
 	// (iptables, conntrack, mount, nsenter, ...), taken from the node base
@@ -129,7 +133,7 @@ func Components(rel Release) []Component {
 			Check:   []string{"iptables", "--version"}, Want: "iptables v1",
 		},
 		{
-			Name: Kubernetes, Version: rel.Kubernetes, Ref: refs.Kubernetes, Recipe: "kubernetes",
+			Name: Kubernetes, Version: rel.Kubernetes, Ref: refs.Kubernetes, Recipe: "kubernetes", Module: minor(rel.Kubernetes),
 			Binaries: []Binary{{
 				Package: ".", Path: "/usr/local/bin/kubernetes",
 				Links:   []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"},
@@ -162,6 +166,14 @@ func kubernetesStamp(version string) []string {
 	return flags
 }
 
+// minor is the minor release of a version: v1.37 of v1.37.2.
+func minor(version string) string {
+	if i := strings.LastIndex(version, "."); strings.Count(version, ".") == 2 {
+		return version[:i]
+	}
+	return version
+}
+
 func containerdStamp(rel Release) []string {
 	return []string{
 		"-X github.com/containerd/containerd/v2/version.Version=" + rel.Containerd,
@@ -187,22 +199,12 @@ func ComponentHash(c Component) string {
 	if c.Runtime {
 		fmt.Fprintf(h, "%s\x00%s\x00", node.BaseImage(), runtimeScript)
 	}
-	if c.Recipe != "" {
-		err = fs.WalkDir(recipes, path.Join("_recipes", c.Recipe), func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			data, err := recipes.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
-			h.Write(data)
-			return nil
-		})
-		if err != nil {
-			panic(err) // embedded at compile time
-		}
+	err = walkRecipe(c, func(p, _ string, data []byte) {
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
+		h.Write(data)
+	})
+	if err != nil {
+		panic(err) // embedded at compile time
 	}
 	return digest.Short(h, digest.Label)
 }
@@ -210,20 +212,44 @@ func ComponentHash(c Component) string {
 // Recipe returns the files of a component's wrapper module, with .txt
 // suffixes removed, keyed by path relative to the module root.
 func Recipe(c Component) (map[string][]byte, error) {
-	root := path.Join("_recipes", c.Recipe)
 	out := map[string][]byte{}
-	err := fs.WalkDir(recipes, root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	err := walkRecipe(c, func(_, rel string, data []byte) { out[rel] = data })
+	return out, err
+}
+
+// walkRecipe calls fn for every file of a component's wrapper module, in
+// a fixed order, with its embedded path and its path in the module (.txt
+// removed): the recipe's files, or with a Module its top-level files and
+// the Module subdirectory's. A component without a recipe has none.
+func walkRecipe(c Component, fn func(p, rel string, data []byte)) error {
+	if c.Recipe == "" {
+		return nil
+	}
+	root := path.Join("_recipes", c.Recipe)
+	module := ""
+	if c.Module != "" {
+		module = path.Join(root, c.Module)
+	}
+	return fs.WalkDir(recipes, root, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
 			return err
+		case d.IsDir() && p != root && module != "" && p != module:
+			return fs.SkipDir // another version's module
+		case d.IsDir():
+			return nil
 		}
 		data, err := recipes.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		out[strings.TrimSuffix(strings.TrimPrefix(p, root+"/"), ".txt")] = data
+		rel := strings.TrimPrefix(p, root+"/")
+		if module != "" {
+			rel = strings.TrimPrefix(rel, c.Module+"/")
+		}
+		fn(p, strings.TrimSuffix(rel, ".txt"), data)
 		return nil
 	})
-	return out, err
 }
 
 // ReleaseHash names a release's node image: the node recipe, every

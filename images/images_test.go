@@ -1,6 +1,7 @@
 package images
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -81,6 +82,7 @@ func keys(m map[string][]byte) []string {
 	for k := range m {
 		out = append(out, k)
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -102,5 +104,45 @@ func TestReleaseDockerfile(t *testing.T) {
 	}
 	if !strings.HasPrefix(node, "FROM docker-rke/node:") {
 		t.Errorf("not from the node image:\n%s", node)
+	}
+}
+
+// TestReleaseRecipes: every release builds its own Kubernetes module (its
+// go.mod requires that release, no other release's files come along) from
+// the shared wrapper program, and its images differ from the other
+// releases' where the version differs.
+func TestReleaseRecipes(t *testing.T) {
+	seen := map[string]string{}
+	for _, rel := range Releases() {
+		var k Component
+		for _, c := range Components(rel) {
+			if c.Name == Kubernetes {
+				k = c
+			}
+		}
+		files, err := Recipe(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(keys(files), " "); got != "go.mod go.sum main.go" {
+			t.Errorf("%s: recipe files %s, want go.mod go.sum main.go", rel.Kubernetes, got)
+		}
+		if !strings.Contains(string(files["go.mod"]), "k8s.io/kubernetes "+rel.Kubernetes+"\n") {
+			t.Errorf("%s: go.mod does not require k8s.io/kubernetes %s", rel.Kubernetes, rel.Kubernetes)
+		}
+		if want := "v0." + strings.TrimPrefix(rel.Kubernetes, "v1."); rel.Staging != want || !strings.Contains(string(files["go.mod"]), "k8s.io/api => k8s.io/api "+want+"\n") {
+			t.Errorf("%s: staging %s, want %s in the table and the go.mod's replaces", rel.Kubernetes, rel.Staging, want)
+		}
+		h := ComponentHash(k)
+		if other, dup := seen[h]; dup {
+			t.Errorf("%s and %s share the Kubernetes recipe hash %s", rel.Kubernetes, other, h)
+		}
+		seen[h] = rel.Kubernetes
+		if _, err := Lookup(strings.TrimPrefix(rel.Kubernetes, "v") + "-rancher1-1"); err != nil {
+			t.Errorf("RKE's form of %s: %v", rel.Kubernetes, err)
+		}
+	}
+	if got := KubernetesVersions(); !slices.IsSorted(got) || got[len(got)-1] != DefaultKubernetesVersion() {
+		t.Errorf("versions %v: want oldest first, the default newest", got)
 	}
 }

@@ -5,7 +5,7 @@ package images
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -29,12 +29,40 @@ type Release struct {
 }
 
 // releases are the Kubernetes versions this tool knows how to build, newest
-// first. The kubelet of v1.37 still runs on cgroup v1 hosts (such as the
-// machines this project is built on) when told failCgroupV1: false.
+// first: the newest patch of each of the three newest minor releases the
+// Go module proxy serves. The kubelet of each still runs on cgroup v1
+// hosts (such as the machines this project is built on) when told
+// failCgroupV1: false.
+//
+// Their components, against what kubeadm of each release pairs it with:
+// etcd is the newest v3.6 patch for all three (kubeadm pairs v1.35 and
+// v1.36 with 3.6.6 and 3.6.8, and supports 3.6 on v1.37, which it pairs
+// with 3.7.0); CoreDNS is v1.14.7 for all three (kubeadm pairs v1.35 with
+// v1.13.1, which the module proxy does not serve, and v1.36 and v1.37
+// with v1.14.2 and v1.14.6); pause is docker rke's own program; containerd
+// and the CNI plugins are the node's, the same for every release.
 var releases = []Release{
 	{
 		Kubernetes: "v1.37.2",
 		Staging:    "v0.37.2",
+		Etcd:       "v3.6.16",
+		CoreDNS:    "v1.14.7",
+		CNIPlugins: "v1.10.0",
+		Pause:      "3.10",
+		Containerd: "v2.4.2",
+	},
+	{
+		Kubernetes: "v1.36.3",
+		Staging:    "v0.36.3",
+		Etcd:       "v3.6.16",
+		CoreDNS:    "v1.14.7",
+		CNIPlugins: "v1.10.0",
+		Pause:      "3.10",
+		Containerd: "v2.4.2",
+	},
+	{
+		Kubernetes: "v1.35.4",
+		Staging:    "v0.35.4",
 		Etcd:       "v3.6.16",
 		CoreDNS:    "v1.14.7",
 		CNIPlugins: "v1.10.0",
@@ -72,15 +100,17 @@ func NormalizeVersion(version string) string {
 	return v
 }
 
-// KubernetesVersions lists the buildable versions, sorted.
+// KubernetesVersions lists the buildable versions, oldest first.
 func KubernetesVersions() []string {
 	out := make([]string, 0, len(releases))
-	for _, r := range releases {
+	for _, r := range slices.Backward(releases) {
 		out = append(out, r.Kubernetes)
 	}
-	sort.Strings(out)
 	return out
 }
+
+// Releases are the buildable releases, newest first.
+func Releases() []Release { return slices.Clone(releases) }
 
 // Component image names. Kubernetes is one multi-call image (hyperkube
 // style): every control-plane and node component runs from it.

@@ -10,8 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/docker/cli/cli-plugins/socket"
 	"github.com/docker/cli/cli/command"
@@ -194,9 +194,13 @@ func (a *App) versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "Show the version of docker rke and the Kubernetes versions it builds",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(a.Stdout, "docker rke %s\n", a.Version)
-			fmt.Fprintf(a.Stdout, "Kubernetes versions it builds: %s (default %s)\n", strings.Join(images.KubernetesVersions(), ", "), images.DefaultKubernetesVersion())
-			return nil
+			fmt.Fprintf(a.Stdout, "docker rke %s\n\nKubernetes releases it builds (the first is the default):\n", a.Version)
+			tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
+			fmt.Fprintln(tw, "KUBERNETES\tETCD\tCOREDNS\tCONTAINERD\tCNI PLUGINS")
+			for _, r := range images.Releases() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Kubernetes, r.Etcd, r.CoreDNS, r.Containerd, r.CNIPlugins)
+			}
+			return tw.Flush()
 		},
 	}
 }

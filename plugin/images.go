@@ -28,6 +28,7 @@ func (a *App) imagesCommand() *cli.Command {
 				ArgsUsage: "[node]",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "kubernetes-version", Value: images.DefaultKubernetesVersion(), Usage: "the release to build: " + strings.Join(images.KubernetesVersions(), ", ")},
+					&cli.BoolFlag{Name: "all", Usage: "build every release docker rke knows (docker rke version lists them)"},
 				},
 				Action: a.imagesBuild,
 			},
@@ -55,17 +56,31 @@ func (a *App) imagesBuild(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return cli.Exit(fmt.Sprintf("unknown image %q: images build builds a whole release, or only the node image with 'node'", c.Args().First()), 2)
 	}
-	rel, err := images.Lookup(c.String("kubernetes-version"))
-	if err != nil {
-		return err
+	releases := images.Releases()
+	switch {
+	case c.Bool("all") && c.IsSet("kubernetes-version"):
+		return cli.Exit("images build: --all builds every release; leave out --kubernetes-version", 2)
+	case !c.Bool("all"):
+		rel, err := images.Lookup(c.String("kubernetes-version"))
+		if err != nil {
+			return err
+		}
+		releases = []images.Release{rel}
 	}
 	cacheDir, err := buildCacheDir()
 	if err != nil {
 		return err
 	}
-	results, err := builder.New(a.Docker.Client(), log, builder.Options{CacheDir: cacheDir, ModeCache: a.modeCache()}).BuildRelease(c.Context, rel)
-	if err != nil {
-		return err
+	b := builder.New(a.Docker.Client(), log, builder.Options{CacheDir: cacheDir, ModeCache: a.modeCache()})
+	var results []builder.Result
+	for _, rel := range releases {
+		// One release after the other: the components they share
+		// (etcd, CoreDNS, containerd, ...) are built once, by the first.
+		r, err := b.BuildRelease(c.Context, rel)
+		if err != nil {
+			return err
+		}
+		results = append(results, r...)
 	}
 	return a.printBuildResults(results, start)
 }

@@ -1,4 +1,5 @@
-// Multi-call Kubernetes binary (hyperkube style) for k8s.io/kubernetes v1.37.2.
+// Multi-call Kubernetes binary (hyperkube style) for k8s.io/kubernetes; the
+// go.mod of each minor release (v1.NN/) pins which one.
 // The component is chosen by argv[0] basename (symlinks) or by the first argument.
 package main
 
