@@ -26,8 +26,9 @@ import (
 //
 //	state ───────────────────────────────┐
 //	certificates ─ etcd ─ first API server ┬ control plane ───────────┐
-//	                                       ├ node objects ─ kubelets ─ nodes ready ┬ dns ─ kubeconfig
-//	                                       └ addons ────────────────────────────────┘
+//	                  │                    ├ node objects ─ kubelets ─ nodes ready ┬ dns ─ kubeconfig
+//	                  │                    └ addons ────────────────────────────────┤
+//	                  └ etcd snapshots                              nodes ready ─ uncordon
 //
 // The first controlplane node's API server starts alone: it writes the
 // cluster's bootstrap objects (RBAC, priority classes, ...), and three API
@@ -46,6 +47,7 @@ func steps() []step {
 		{name: "addons", after: []string{"first API server"}, do: (*run).applyAddons},
 		{name: "kubelets", after: []string{"node objects"}, phase: "kubelets", phaseFrom: "node objects", do: (*run).startKubelets},
 		{name: "nodes ready", after: []string{"kubelets"}, phase: "nodes ready", do: (*run).waitNodesReady},
+		{name: "uncordon", after: []string{"nodes ready"}, do: (*run).uncordonUpgraded},
 		{name: "dns", after: []string{"nodes ready", "control plane", "addons"}, phase: "dns", do: (*run).waitDNS},
 		{name: "kubeconfig", after: []string{"dns"}, do: (*run).writeKubeconfig},
 	}

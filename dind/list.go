@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
+	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/docker-rke/docker-rke/internal/fanout"
 )
@@ -39,6 +41,8 @@ type NodeInfo struct {
 	Container string `json:"container"`
 	Roles     string `json:"roles"`
 	State     string `json:"state"`
+	// KubernetesVersion is the release the node runs.
+	KubernetesVersion string `json:"kubernetesVersion"`
 }
 
 // List returns every cluster on the engine, sorted by name.
@@ -58,7 +62,7 @@ func (e *Engine) List(ctx context.Context) ([]ClusterInfo, error) {
 		name := c.Labels[LabelCluster]
 		info := byName[name]
 		if info == nil {
-			info = &ClusterInfo{Name: name, KubernetesVersion: c.Labels[LabelKubernetesVersion]}
+			info = &ClusterInfo{Name: name}
 			byName[name] = info
 		}
 		info.Nodes++
@@ -70,16 +74,18 @@ func (e *Engine) List(ctx context.Context) ([]ClusterInfo, error) {
 			info.Created = created
 		}
 		info.NodeList = append(info.NodeList, NodeInfo{
-			Name:      c.Labels[LabelNode],
-			Container: strings.TrimPrefix(firstName(c.Names), "/"),
-			Roles:     c.Labels[LabelRoles],
-			State:     c.State,
+			Name:              c.Labels[LabelNode],
+			Container:         strings.TrimPrefix(firstName(c.Names), "/"),
+			Roles:             c.Labels[LabelRoles],
+			State:             c.State,
+			KubernetesVersion: c.Labels[LabelKubernetesVersion],
 		})
 	}
 	out := make([]ClusterInfo, 0, len(byName))
 	for _, info := range byName {
 		sort.Slice(info.NodeList, func(i, j int) bool { return info.NodeList[i].Name < info.NodeList[j].Name })
 		info.Roles = roleSummary(info.NodeList)
+		info.KubernetesVersion = versionSummary(info.NodeList)
 		switch {
 		case info.Running == info.Nodes:
 			info.State = "running"
@@ -92,6 +98,32 @@ func (e *Engine) List(ctx context.Context) ([]ClusterInfo, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// versionSummary is the release the nodes run, or each of them, oldest
+// first, while an upgrade is under way ("v1.36.3 v1.37.2").
+func versionSummary(nodes []NodeInfo) string {
+	var versions []string
+	for _, n := range nodes {
+		if n.KubernetesVersion != "" && !slices.Contains(versions, n.KubernetesVersion) {
+			versions = append(versions, n.KubernetesVersion)
+		}
+	}
+	slices.SortFunc(versions, func(a, b string) int {
+		va, erra := version.ParseSemantic(a)
+		vb, errb := version.ParseSemantic(b)
+		if erra != nil || errb != nil {
+			return strings.Compare(a, b)
+		}
+		switch {
+		case va.LessThan(vb):
+			return -1
+		case vb.LessThan(va):
+			return 1
+		}
+		return 0
+	})
+	return strings.Join(versions, " ")
 }
 
 // roleSummary counts nodes per role: "controlplane:1,etcd:1,worker:3".

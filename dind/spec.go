@@ -92,6 +92,15 @@ type NodeOptions struct {
 // VarVolume is the name of a node container's /var volume.
 func VarVolume(containerName string) string { return containerName + "-var" }
 
+// nodeVersion is the Kubernetes release a node runs: its own, or the
+// cluster's in plans saved before nodes carried one.
+func nodeVersion(c runtime.Cluster, n runtime.Node) string {
+	if n.KubernetesVersion != "" {
+		return n.KubernetesVersion
+	}
+	return c.KubernetesVersion
+}
+
 // NodeContainer translates a planned node into docker's container, host
 // and network configuration. It is pure: no daemon is consulted.
 func NodeContainer(c runtime.Cluster, n runtime.Node, opts NodeOptions) NodeSpec {
@@ -99,7 +108,7 @@ func NodeContainer(c runtime.Cluster, n runtime.Node, opts NodeOptions) NodeSpec
 		LabelCluster:           c.Name,
 		LabelNode:              n.Name,
 		LabelRoles:             joinRoles(n.Roles),
-		LabelKubernetesVersion: c.KubernetesVersion,
+		LabelKubernetesVersion: nodeVersion(c, n),
 		LabelMode:              string(opts.Mode),
 	}
 	stopTimeout := int(StopTimeout.Seconds())

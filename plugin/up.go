@@ -63,6 +63,18 @@ func (a *App) upCommand() *cli.Command {
 			}
 			engine := a.newEngine(log)
 			defer engine.Close()
+			upgrades, err := a.plannedUpgrades(c, engine, plan)
+			if err != nil {
+				return err
+			}
+			if len(upgrades) > 0 && c.Bool("nodes-only") {
+				return cli.Exit(fmt.Sprintf("cluster %s runs Kubernetes %s and the definition names %s: an upgrade deploys Kubernetes node by node; run up without --nodes-only", upgrades[0].want.Name, upgrades[0].from, upgrades[0].want.KubernetesVersion), 2)
+			}
+			for _, u := range upgrades {
+				if err := a.runUpgrade(c, engine, u, log); err != nil {
+					return err
+				}
+			}
 			timings := &upTimings{Clusters: map[string][]deploy.Phase{}, Critical: map[string]critical{}}
 			nodesStart := time.Now()
 			statuses, err := engine.Up(c.Context, plan.Clusters, dind.UpOptions{

@@ -65,13 +65,17 @@ type DNS struct {
 
 // Node is the plan of one node container.
 type Node struct {
-	Name          string            `json:"name"`
-	ContainerName string            `json:"containerName"`
-	Hostname      string            `json:"hostname"`
-	Image         string            `json:"image"`
-	Roles         []model.Role      `json:"roles"`
-	Labels        map[string]string `json:"labels"`
-	Taints        []model.Taint     `json:"taints,omitempty"`
+	Name          string `json:"name"`
+	ContainerName string `json:"containerName"`
+	Hostname      string `json:"hostname"`
+	Image         string `json:"image"`
+	// KubernetesVersion is the release the node runs: the cluster's,
+	// but while up upgrades a cluster node by node, the plan it carries
+	// out for each step holds nodes of both releases.
+	KubernetesVersion string            `json:"kubernetesVersion,omitempty"`
+	Roles             []model.Role      `json:"roles"`
+	Labels            map[string]string `json:"labels"`
+	Taints            []model.Taint     `json:"taints,omitempty"`
 	// Ports and Mounts are the node container's published ports and host
 	// folders.
 	Ports      []model.Port  `json:"ports,omitempty"`
@@ -289,15 +293,16 @@ func (cc clusterContext) node(n model.Node) Node {
 	}
 	taints := slices.Clone(n.Taints)
 	np := Node{
-		Name:          n.Name,
-		ContainerName: model.ContainerName(cc.model.Name, n.Name),
-		Hostname:      n.Name,
-		Image:         cc.plan.NodeImage,
-		Roles:         orderedRoles(n.Roles),
-		Labels:        labels,
-		Taints:        taints,
-		Ports:         n.Ports,
-		Mounts:        n.Mounts,
+		Name:              n.Name,
+		ContainerName:     model.ContainerName(cc.model.Name, n.Name),
+		Hostname:          n.Name,
+		Image:             cc.plan.NodeImage,
+		KubernetesVersion: cc.plan.KubernetesVersion,
+		Roles:             orderedRoles(n.Roles),
+		Labels:            labels,
+		Taints:            taints,
+		Ports:             n.Ports,
+		Mounts:            n.Mounts,
 	}
 	if n.Image != "" {
 		np.Image = n.Image
