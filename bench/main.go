@@ -53,6 +53,7 @@ func main() {
 	engine := flag.Bool("engine", true, "also measure phases that need a Docker engine")
 	cpRuns := flag.Int("cluster-runs", 3, "runs of a whole up, per cluster")
 	dailyRuns := flag.Int("daily-runs", 3, "runs of load, stop, start and an engine restart")
+	upgradeRuns := flag.Int("upgrade-runs", 2, "runs of an upgrade of cluster2 to the newest release")
 	out := flag.String("out", "", "also write the report to this file")
 	flag.Parse()
 
@@ -109,6 +110,14 @@ func main() {
 		}
 		r.Phases = append(r.Phases, phases...)
 		r.Metrics = append(r.Metrics, metrics...)
+		if *upgradeRuns > 0 {
+			phases, err := upgradePhases(*binary, *upgradeRuns)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+				os.Exit(1)
+			}
+			r.Phases = append(r.Phases, phases...)
+		}
 	}
 
 	data, err := json.MarshalIndent(r, "", "  ")
