@@ -72,6 +72,14 @@ func TestStandalone(t *testing.T) {
 	if v := run(t, shared.binary, "--version"); v.code != 0 || !strings.HasPrefix(v.stdout, "docker-rke version ") {
 		t.Errorf("docker-rke --version: exit %d %q %q", v.code, v.stdout, v.stderr)
 	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		if r := run(t, shared.binary, "completion", shell); r.code != 0 || !strings.Contains(r.stdout, "__complete") {
+			t.Errorf("docker-rke completion %s: exit %d %.200q %s", shell, r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := run(t, shared.binary, "__complete", "up", "--node-im"); r.stdout != "--node-image\trun every node from this image instead of the one the definition names\n:4\n" {
+		t.Errorf("docker-rke __complete up --node-im: %q %s", r.stdout, r.stderr)
+	}
 	meta := run(t, shared.binary, "docker-cli-plugin-metadata")
 	var m map[string]any
 	if err := json.Unmarshal([]byte(meta.stdout), &m); err != nil || m["SchemaVersion"] != "0.1.0" {

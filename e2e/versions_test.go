@@ -43,6 +43,10 @@ func TestKubernetesVersions(t *testing.T) {
 	if r := docker(t, "rke", "up", "--kubeconfig-dir", dir, script); r.code != 0 {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
 	}
+	// The docker CLI's completion asks the plugin, which asks the engine.
+	if r := docker(t, "__complete", "rke", "rm", "ver-"); r.code != 0 || !strings.Contains(r.stdout, clusters[0]+"\n") || !strings.Contains(r.stdout, clusters[1]+"\n") || !strings.HasSuffix(r.stdout, ":4\n") {
+		t.Errorf("docker __complete rke rm ver-: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	for _, name := range clusters {
 		plan := clusterPlan(t, script, name)
 		cs, _ := kubeClient(t, filepath.Join(dir, "kube_config_"+name+".yml"))

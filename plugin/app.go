@@ -110,6 +110,10 @@ func Run(ctx context.Context, argv []string, opts Options) int {
 			return 1
 		}
 	}
+	if len(inv.Args) > 0 && (inv.Args[0] == completeCmd || inv.Args[0] == completeCmdNoDesc) {
+		app.runComplete(ctx, inv.Args)
+		return 0
+	}
 	cmds := app.commands()
 	if err := cmds.RunContext(ctx, interspersed(cmds, append([]string{app.name()}, inv.Args...))); err != nil {
 		var exit cli.ExitCoder
@@ -185,6 +189,7 @@ func (a *App) commands() *cli.App {
 			a.certCommand(),
 			a.imagesCommand(),
 			a.versionCommand(),
+			a.completionCommand(),
 		},
 	}
 }
