@@ -101,6 +101,18 @@ func TestAliasesAndRmAll(t *testing.T) {
 	if r := docker(t, "rke", "delete"); r.code != 2 || !strings.Contains(r.stderr, "or --all") {
 		t.Errorf("delete: exit %d %s", r.code, r.stderr)
 	}
+	// Usage errors as docker's own: one line on stderr saying where help
+	// is, exit 2, stdout empty.
+	for args, want := range map[string]string{
+		"up --bogus samples/cluster1.go": "unknown flag: --bogus\nSee 'docker rke up --help'.",
+		"bogus":                          `unknown command "bogus" for "docker rke"`,
+		"etcd snapshot bogus":            `unknown command "bogus" for "docker rke etcd snapshot"`,
+	} {
+		r := docker(t, append([]string{"rke"}, strings.Fields(args)...)...)
+		if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, want) {
+			t.Errorf("docker rke %s: exit %d, stdout %q, stderr %q; want 2, nothing, %q", args, r.code, r.stdout, r.stderr, want)
+		}
+	}
 }
 
 func TestBadInputExitsNonZero(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -163,6 +164,59 @@ func (a *App) name() string {
 }
 
 func (a *App) commands() *cli.App {
+	app := a.commandTree()
+	usageErrors(app)
+	return app
+}
+
+// usageErrors makes every usage error docker's kind: an unknown flag or
+// command is one line on stderr, naming it and where help is, with exit
+// status 2, and nothing on stdout (urfave/cli prints the whole help to
+// stdout for a flag, and exits 3 for a command).
+func usageErrors(app *cli.App) {
+	app.OnUsageError = onUsageError
+	app.Action = unknownCommand
+	var walk func([]*cli.Command)
+	walk = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			c.OnUsageError = onUsageError
+			if len(c.Subcommands) > 0 && c.Action == nil {
+				c.Action = unknownCommand
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(app.Commands)
+}
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	msg := err.Error()
+	if flag, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		msg = "unknown flag: -" + flag
+		if len(flag) > 1 {
+			msg = "unknown flag: --" + flag
+		}
+	}
+	return cli.Exit(fmt.Sprintf("%s\nSee '%s --help'.", msg, helpName(c)), 2)
+}
+
+// unknownCommand is the action of the root and of command groups: help
+// without an argument, else an unknown command.
+func unknownCommand(c *cli.Context) error {
+	if !c.Args().Present() {
+		return cli.ShowSubcommandHelp(c)
+	}
+	return cli.Exit(fmt.Sprintf("unknown command %q for %q\nSee '%s --help'.", c.Args().First(), helpName(c), helpName(c)), 2)
+}
+
+func helpName(c *cli.Context) string {
+	if c.Command != nil && c.Command.HelpName != "" {
+		return c.Command.HelpName
+	}
+	return c.App.Name
+}
+
+func (a *App) commandTree() *cli.App {
 	return &cli.App{
 		Name:    a.name(),
 		Usage:   metadata.ShortDescription,
@@ -213,7 +267,7 @@ func (a *App) versionCommand() *cli.Command {
 // printError prints an error for people: every line of a multi-problem
 // error on its own line, "Error:" in red where colour is on.
 func printError(w io.Writer, err error) {
-	red := color.New(color.FgRed, color.Bold)
+	red := paint(w, color.FgRed, color.Bold)
 	var invalid *model.InvalidError
 	if errors.As(err, &invalid) && len(invalid.Problems) > 1 {
 		red.Fprintf(w, "Error:")
@@ -229,7 +283,7 @@ func printError(w io.Writer, err error) {
 
 // printWarnings prints the warnings of a definition, one line each.
 func printWarnings(w io.Writer, warnings model.Problems) {
-	yellow := color.New(color.FgYellow)
+	yellow := paint(w, color.FgYellow)
 	for _, p := range warnings {
 		yellow.Fprintf(w, "Warning:")
 		fmt.Fprintf(w, " %s\n", p.Error())

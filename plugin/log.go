@@ -90,15 +90,35 @@ func (l *stepLog) Clear() {
 	}
 }
 
+// colorOn says whether w takes colour: a terminal, with NO_COLOR unset and
+// TERM not dumb. It is decided for each stream: fatih/color's own switch
+// looks at stdout only, so stdout on a terminal put escape codes into
+// 2>err.log.
+func colorOn(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())) &&
+		os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+}
+
+// paint is a colour for w, on exactly where w takes it.
+func paint(w io.Writer, attrs ...color.Attribute) *color.Color {
+	c := color.New(attrs...)
+	if colorOn(w) {
+		c.EnableColor()
+	} else {
+		c.DisableColor()
+	}
+	return c
+}
+
 // Printf prints one progress line. A phase's closing line ("...: done in
-// 1.2s") is green where colour is on (fatih/color: a terminal, and NO_COLOR
-// unset).
+// 1.2s") is green where the log's stream takes colour (colorOn).
 func (l *stepLog) Printf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	msg := fmt.Sprintf(format, args...)
 	if strings.Contains(msg, ": done in ") {
-		msg = color.GreenString(msg)
+		msg = paint(l.w, color.FgGreen).Sprint(msg)
 	}
 	if l.spinner {
 		fmt.Fprint(l.w, "\r\033[K")

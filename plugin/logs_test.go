@@ -2,8 +2,13 @@ package plugin
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/fatih/color"
 
 	"github.com/docker-rke/docker-rke/model"
 	"github.com/docker-rke/docker-rke/runtime"
@@ -84,5 +89,31 @@ func TestPrefixer(t *testing.T) {
 	one.Flush()
 	if out.String() != "a\nb\n" {
 		t.Errorf("one node: got %q", out.String())
+	}
+}
+
+// Colour is decided per stream: with fatih/color's global switch on (as
+// when stdout is a terminal), a pipe or a buffer still gets plain text.
+func TestColourPerStream(t *testing.T) {
+	saved := color.NoColor
+	color.NoColor = false
+	defer func() { color.NoColor = saved }()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	var buf bytes.Buffer
+	for name, out := range map[string]io.Writer{"pipe": w, "buffer": &buf} {
+		if colorOn(out) {
+			t.Errorf("%s takes colour", name)
+		}
+	}
+	printError(&buf, errors.New("boom"))
+	log := newStepLog(&buf)
+	log.Printf("phase: done in 1s")
+	if strings.Contains(buf.String(), "\x1b[") {
+		t.Errorf("escape codes on a buffer: %q", buf.String())
 	}
 }
