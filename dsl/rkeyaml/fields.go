@@ -25,36 +25,31 @@ var notUsed = map[string]string{
 	"dns":                               "not used: CoreDNS is always deployed",
 	"monitoring":                        "not used: no metrics server is deployed",
 	"cloud_provider":                    "not used: nodes are containers, there is no cloud provider",
-	"bastion_host":                      "not used: nodes are reached through the docker context, not SSH",
-	"ssh_key_path":                      "not used: nodes are reached through the docker context, not SSH",
-	"ssh_cert_path":                     "not used: nodes are reached through the docker context, not SSH",
-	"ssh_agent_auth":                    "not used: nodes are reached through the docker context, not SSH",
 	"ignore_docker_version":             "not used: the node image brings its own engine",
 	"enable_cri_dockerd":                "not used: kubelet talks to containerd's CRI inside each node",
-	"private_registries":                "not used yet: every image is built locally",
 	"prefix_path":                       "not used",
 	"win_prefix_path":                   "not used",
 	"addon_job_timeout":                 "not used",
 	"restore":                           "not used",
 	"rotate_certificates":               "not used",
-	"upgrade_strategy":                  "not used",
+	"upgrade_strategy":                  "not used: up upgrades one node at a time, draining the nodes with the worker role",
 	"rotate_encryption_key":             "not used",
 	"cri_dockerd_stream_server_address": "not used",
 	"cri_dockerd_stream_server_port":    "not used",
 	"enable_network_policy":             "not used",
 }
 
-const sshWhy = "not used: nodes are reached through the docker context, not SSH"
+// connectionFields are how RKE reaches a host (SSH, its engine's socket),
+// on every node of every cluster.yml and as cluster-wide defaults. docker
+// rke reaches nodes through the docker context, so they are accepted
+// without a word: a warning on every run of every RKE file would say
+// nothing new (the README says it once).
+var connectionFields = map[string]bool{
+	"user": true, "port": true, "ssh_key": true, "ssh_key_path": true, "ssh_cert": true,
+	"ssh_cert_path": true, "ssh_agent_auth": true, "docker_socket": true, "bastion_host": true,
+}
 
 var nodeNotUsed = map[string]string{
-	"user":             sshWhy,
-	"port":             sshWhy,
-	"ssh_key":          sshWhy,
-	"ssh_key_path":     sshWhy,
-	"ssh_cert":         sshWhy,
-	"ssh_cert_path":    sshWhy,
-	"ssh_agent_auth":   sshWhy,
-	"docker_socket":    "not used: each node runs its own engine",
 	"internal_address": "not used: nodes get their addresses from their docker network",
 }
 
@@ -86,8 +81,9 @@ func (r *reader) cluster(root *yaml.Node, c *model.Cluster) {
 		default:
 			if why, known := notUsed[name]; known {
 				r.ignored(k, v, name, why)
-			} else if strings.HasPrefix(name, "x-") {
-				// An x- key holds anchors for merge keys and aliases, as in
+			} else if connectionFields[name] || strings.HasPrefix(name, "x-") {
+				// How RKE reaches hosts (connectionFields); or an
+				// x- key, which holds anchors for merge keys and aliases, as in
 				// compose files: it sets nothing itself.
 			} else {
 				r.ignored(k, v, name, "unknown field: not an RKE cluster.yml field")
@@ -295,6 +291,9 @@ func (r *reader) nodes(v *yaml.Node, c *model.Cluster) {
 					}
 				}
 			default:
+				if connectionFields[name] {
+					break
+				}
 				if why, known := nodeNotUsed[name]; known {
 					r.ignored(k, v, fpath, why)
 				} else {
