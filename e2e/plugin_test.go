@@ -107,6 +107,8 @@ func TestAliasesAndRmAll(t *testing.T) {
 		"up --bogus samples/cluster1.go": "unknown flag: --bogus\nSee 'docker rke up --help'.",
 		"bogus":                          `unknown command "bogus" for "docker rke"`,
 		"etcd snapshot bogus":            `unknown command "bogus" for "docker rke etcd snapshot"`,
+		"stpo cluster1":                  `unknown command "stpo" for "docker rke"; did you mean stop?`,
+		"up --kubeconfg-dir x":           "unknown flag: --kubeconfg-dir; did you mean --kubeconfig-dir?",
 	} {
 		r := docker(t, append([]string{"rke"}, strings.Fields(args)...)...)
 		if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, want) {

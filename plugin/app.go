@@ -18,6 +18,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/fatih/color"
 	"github.com/urfave/cli/v2"
+	"github.com/xrash/smetrics"
 
 	"github.com/docker-rke/docker-rke/dind"
 	metadata "github.com/docker-rke/docker-rke/docker-cli-plugin-metadata"
@@ -192,21 +193,57 @@ func usageErrors(app *cli.App) {
 func onUsageError(c *cli.Context, err error, _ bool) error {
 	msg := err.Error()
 	if flag, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		msg = "unknown flag: -" + flag
-		if len(flag) > 1 {
-			msg = "unknown flag: --" + flag
+		dash := "--"
+		if len(flag) == 1 {
+			dash = "-"
+		}
+		msg = "unknown flag: " + dash + flag
+		var names []string
+		for _, f := range c.Command.Flags {
+			names = append(names, f.Names()...)
+		}
+		if s := closest(flag, names); s != "" {
+			dash = "--"
+			if len(s) == 1 {
+				dash = "-"
+			}
+			msg += "; did you mean " + dash + s + "?"
 		}
 	}
 	return cli.Exit(fmt.Sprintf("%s\nSee '%s --help'.", msg, helpName(c)), 2)
 }
 
 // unknownCommand is the action of the root and of command groups: help
-// without an argument, else an unknown command.
+// without an argument, else an unknown command, with the nearest one.
 func unknownCommand(c *cli.Context) error {
 	if !c.Args().Present() {
 		return cli.ShowSubcommandHelp(c)
 	}
-	return cli.Exit(fmt.Sprintf("unknown command %q for %q\nSee '%s --help'.", c.Args().First(), helpName(c), helpName(c)), 2)
+	cmds := c.App.Commands
+	if c.Command != nil && len(c.Command.Subcommands) > 0 {
+		cmds = c.Command.Subcommands
+	}
+	var names []string
+	for _, cmd := range cmds {
+		names = append(names, cmd.Names()...)
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", c.Args().First(), helpName(c))
+	if s := closest(c.Args().First(), names); s != "" {
+		msg += "; did you mean " + s + "?"
+	}
+	return cli.Exit(fmt.Sprintf("%s\nSee '%s --help'.", msg, helpName(c)), 2)
+}
+
+// closest is the name nearest to a mistyped one (Jaro-Winkler, as
+// urfave/cli's own suggestions), or "" when none is near.
+func closest(typed string, names []string) string {
+	best, score := "", 0.85
+	for _, n := range names {
+		if d := smetrics.JaroWinkler(typed, n, 0.7, 4); d > score {
+			best, score = n, d
+		}
+	}
+	return best
 }
 
 func helpName(c *cli.Context) string {
