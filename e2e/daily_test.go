@@ -357,7 +357,7 @@ func TestStopStart(t *testing.T) {
 // ready >= 0, its Ready count.
 func checkLsState(t *testing.T, cluster, state string, ready int) {
 	t.Helper()
-	r := docker(t, "rke", "ls", "--format", "{{.Name}} {{.State}} {{.Ready}} {{.ReadyKnown}}")
+	r := docker(t, "rke", "ls", "--format", "{{.Name}} {{.State}} {{.ReadyNodes}} {{.ReadyKnown}}")
 	if r.code != 0 {
 		t.Fatalf("ls: %s", r.stderr)
 	}

@@ -73,19 +73,21 @@ func TestNodes(t *testing.T) {
 		t.Errorf("up does not print roles:\n%s", up.stdout)
 	}
 
+	// docker's formats: json is one object per line, keyed by the names
+	// templates use.
 	ls := docker(t, "rke", "ls", "--format", "json")
-	var clusters []struct {
-		Name, State, Roles string
-		Nodes              int
-	}
-	if err := json.Unmarshal([]byte(ls.stdout), &clusters); err != nil {
-		t.Fatalf("ls --format json: %v\n%s", err, ls.stdout)
-	}
 	found := false
-	for _, c := range clusters {
+	for _, line := range strings.Split(strings.TrimSpace(ls.stdout), "\n") {
+		var c struct {
+			Name, State, Roles, Ready, KubernetesVersion string
+			Nodes                                        int
+		}
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("ls --format json: %v\n%s", err, ls.stdout)
+		}
 		if c.Name == "cluster1" {
 			found = true
-			if c.Nodes != 3 || c.State != "running" || c.Roles != "controlplane:1,etcd:1,worker:3" {
+			if c.Nodes != 3 || c.State != "running" || c.Roles != "controlplane:1,etcd:1,worker:3" || c.Ready != "3/3" || c.KubernetesVersion != images.DefaultKubernetesVersion() {
 				t.Errorf("ls shows %+v", c)
 			}
 		}
@@ -94,12 +96,27 @@ func TestNodes(t *testing.T) {
 		t.Fatalf("ls does not show cluster1:\n%s", ls.stdout)
 	}
 	table := docker(t, "rke", "ls")
-	if !strings.Contains(table.stdout, "cluster1") || !strings.Contains(table.stdout, "NAME") {
+	if !strings.Contains(table.stdout, "cluster1") || !strings.HasPrefix(table.stdout, "NAME ") {
 		t.Errorf("ls table:\n%s", table.stdout)
 	}
-	tmpl := docker(t, "rke", "ls", "--format", "{{.Name}}={{.Nodes}}")
-	if !strings.Contains(tmpl.stdout, "cluster1=3") {
-		t.Errorf("ls template output %q", tmpl.stdout)
+	for format, want := range map[string]string{
+		"{{.Name}}={{.Nodes}}":                    "cluster1=3\n",
+		"table {{.Name}}\t{{.KubernetesVersion}}": "KUBERNETES",
+		"{{json .Roles}}":                         `"controlplane:1,etcd:1,worker:3"`,
+	} {
+		if r := docker(t, "rke", "ls", "--format", format); r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("ls --format %q: exit %d %q, want %q", format, r.code, r.stdout, want)
+		}
+	}
+	if r := docker(t, "rke", "ls", "--format", "{{.Nope}}"); r.code != 2 || !strings.Contains(r.stderr, "--format") {
+		t.Errorf("ls --format with an unknown field: exit %d %s", r.code, r.stderr)
+	}
+	for format, want := range map[string]string{
+		"json": `"Component":"etcd"`, "table {{.Image}}\t{{.Bytes}}": "BYTES", "{{.Image}} {{.Component}}": images.Repository + "/etcd:",
+	} {
+		if r := docker(t, "rke", "images", "ls", "--format", format); r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("images ls --format %q: exit %d %q, want %q", format, r.code, r.stdout, want)
+		}
 	}
 
 	rm := docker(t, "rke", "rm", "cluster1")

@@ -33,6 +33,16 @@ func TestKubernetesVersions(t *testing.T) {
 		fmt.Fprintf(&body, "\tc%d := rke.NewCluster(%q).KubernetesVersion(%q)\n", len(clusters), name, rel.Kubernetes)
 		fmt.Fprintf(&body, "\tc%d.Node(%q, rke.All()...)\n\tc%d.Node(%q, rke.Worker)\n", len(clusters), name+"-1", len(clusters), name+"-2")
 	}
+	var want []string
+	for _, rel := range images.Releases() {
+		want = append(want, rel.Kubernetes)
+	}
+	if r := docker(t, "rke", "version", "--format", "{{range .Releases}}{{.Kubernetes}} {{end}}"); r.code != 0 || strings.TrimSpace(r.stdout) != strings.Join(want, " ") {
+		t.Errorf("version --format: exit %d %q, want %q", r.code, r.stdout, strings.Join(want, " "))
+	}
+	if r := docker(t, "rke", "version", "--format", "json"); r.code != 0 || !strings.Contains(r.stdout, `"Kubernetes":"`+want[0]+`"`) {
+		t.Errorf("version --format json: exit %d %q", r.code, r.stdout)
+	}
 	if len(clusters) < 2 {
 		t.Fatalf("docker rke builds %d releases besides the default; the issue asks for the three newest minors", len(clusters))
 	}

@@ -5,6 +5,7 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/docker/cli/cli-plugins/socket"
 	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/command/formatter"
+	"github.com/docker/cli/templates"
 	"github.com/fatih/color"
 	"github.com/urfave/cli/v2"
 	"github.com/xrash/smetrics"
@@ -289,11 +292,33 @@ func (a *App) versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "Show the version of docker rke and the Kubernetes versions it builds",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: `"json" or a Go template; fields: Version, Releases (each: Kubernetes, Etcd, CoreDNS, Containerd, CNIPlugins, Pause)`},
+		},
 		Action: func(c *cli.Context) error {
+			v := struct {
+				Version  string
+				Releases []images.Release
+			}{a.Version, images.Releases()}
+			switch format := c.String("format"); format {
+			case "":
+			case formatter.JSONFormatKey:
+				return json.NewEncoder(a.Stdout).Encode(v)
+			default:
+				tmpl, err := templates.Parse(format)
+				if err != nil {
+					return cli.Exit(fmt.Sprintf("--format: %v", err), 2)
+				}
+				if err := tmpl.Execute(a.Stdout, v); err != nil {
+					return cli.Exit(fmt.Sprintf("--format: %v", err), 2)
+				}
+				fmt.Fprintln(a.Stdout)
+				return nil
+			}
 			fmt.Fprintf(a.Stdout, "docker rke %s\n\nKubernetes releases it builds (the first is the default):\n", a.Version)
 			tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
 			fmt.Fprintln(tw, "KUBERNETES\tETCD\tCOREDNS\tCONTAINERD\tCNI PLUGINS")
-			for _, r := range images.Releases() {
+			for _, r := range v.Releases {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Kubernetes, r.Etcd, r.CoreDNS, r.Containerd, r.CNIPlugins)
 			}
 			return tw.Flush()

@@ -36,7 +36,11 @@ func (a *App) imagesCommand() *cli.Command {
 				Name:    "ls",
 				Aliases: []string{"list"},
 				Usage:   "List the images docker rke built on this engine",
-				Action:  a.imagesList,
+				Flags: []cli.Flag{
+					formatFlag(imageFields),
+					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only print image references"},
+				},
+				Action: a.imagesList,
 			},
 		},
 	}
@@ -120,26 +124,16 @@ func (a *App) imagesList(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing images: %w", err)
 	}
-	type row struct {
-		ref, version, component string
-		size                    int64
-		created                 time.Time
-	}
-	var rows []row
+	var rows []*imageRow
 	for _, img := range list {
 		for _, tag := range img.RepoTags {
-			rows = append(rows, row{tag, img.Labels["io.docker-rke.version"], img.Labels["io.docker-rke.component"], img.Size, time.Unix(img.Created, 0)})
+			r := &imageRow{ref: tag, component: img.Labels["io.docker-rke.component"], version: img.Labels["io.docker-rke.version"], size: img.Size, created: time.Unix(img.Created, 0)}
+			if r.component == "" {
+				r.component, r.version = "node", tag[strings.LastIndex(tag, ":")+1:]
+			}
+			rows = append(rows, r)
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].ref < rows[j].ref })
-	tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "IMAGE\tCOMPONENT\tVERSION\tSIZE\tCREATED")
-	for _, r := range rows {
-		comp, version := r.component, r.version
-		if comp == "" {
-			comp, version = "node", strings.TrimPrefix(r.ref[strings.LastIndex(r.ref, ":")+1:], "")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f MB\t%s ago\n", r.ref, comp, version, float64(r.size)/1e6, age(time.Since(r.created)))
-	}
-	return tw.Flush()
+	return writeFormatted(a.Stdout, c.String("format"), imageTable, "{{.Image}}", c.Bool("quiet"), imageHeader(), rows)
 }
