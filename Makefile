@@ -6,6 +6,8 @@ SHELL      := /bin/bash
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN        := bin/docker-rke
 PLUGIN_DIR ?= $(HOME)/.docker/cli-plugins
+# kubectl runs kubectl-rke from the PATH as `kubectl rke`.
+KUBECTL_PLUGIN_DIR ?= $(HOME)/.local/bin
 GO_TEST    ?= go test
 # End-to-end tests start real nodes; give them room but not forever.
 E2E_TIMEOUT ?= 75m
@@ -27,9 +29,11 @@ build: evaluator
 	go build -trimpath -tags embedevaluator -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) .
 
 install: build
-	install -d $(PLUGIN_DIR)
+	install -d $(PLUGIN_DIR) $(KUBECTL_PLUGIN_DIR)
 	install -m 0755 $(BIN) $(PLUGIN_DIR)/docker-rke
+	ln -sf $(PLUGIN_DIR)/docker-rke $(KUBECTL_PLUGIN_DIR)/kubectl-rke
 	@echo "installed $(PLUGIN_DIR)/docker-rke: try 'docker rke --help'"
+	@echo "and $(KUBECTL_PLUGIN_DIR)/kubectl-rke (kubectl finds plugins on the PATH): try 'kubectl rke ls'"
 
 # Starts a Docker engine when none answers (installs Debian's docker.io).
 engine:

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,6 +59,7 @@ func TestKubernetesVersions(t *testing.T) {
 	if r := docker(t, "__complete", "rke", "rm", "ver-"); r.code != 0 || !strings.Contains(r.stdout, clusters[0]+"\n") || !strings.Contains(r.stdout, clusters[1]+"\n") || !strings.HasSuffix(r.stdout, ":4\n") {
 		t.Errorf("docker __complete rke rm ver-: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	checkKubectlPlugin(t, clusters)
 	for _, name := range clusters {
 		plan := clusterPlan(t, script, name)
 		cs, _ := kubeClient(t, filepath.Join(dir, "kube_config_"+name+".yml"))
@@ -71,5 +74,41 @@ func TestKubernetesVersions(t *testing.T) {
 	r := docker(t, "rke", "plan", bad)
 	if r.code != 1 || !strings.Contains(r.stderr, "old.go:") || !strings.Contains(r.stderr, strings.Join(images.KubernetesVersions(), ", ")) {
 		t.Errorf("plan of v1.34.4: exit %d, want 1 and the buildable versions named:\n%s", r.code, r.stderr)
+	}
+}
+
+// checkKubectlPlugin runs the binary as kubectl's plugin, kubectl-rke (what
+// kubectl runs for `kubectl rke`), with a kubeconfig whose current context
+// is the first cluster's: ls lists both clusters, and etcd snapshot ls
+// needs no --cluster although the engine has two (kubectl's convention:
+// the current context). Through kubectl itself too, when it is installed.
+func checkKubectlPlugin(t *testing.T, clusters []string) {
+	t.Helper()
+	bin := t.TempDir()
+	plugin := filepath.Join(bin, "kubectl-rke")
+	if err := os.Symlink(shared.binary, plugin); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "config"), "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	if r := runEnv(t, env, shared.binary, "kubeconfig", "--merge", clusters[0]); r.code != 0 {
+		t.Fatalf("kubeconfig --merge: %s", r.stderr)
+	}
+	ls := runEnv(t, env, plugin, "ls")
+	if ls.code != 0 || !strings.Contains(ls.stdout, clusters[0]) || !strings.Contains(ls.stdout, clusters[1]) {
+		t.Errorf("kubectl-rke ls: exit %d\n%s%s", ls.code, ls.stdout, ls.stderr)
+	}
+	if r := runEnv(t, env, plugin, "etcd", "snapshot", "ls"); r.code != 0 {
+		t.Errorf("kubectl-rke etcd snapshot ls, current context rke-%s: exit %d\n%s%s", clusters[0], r.code, r.stdout, r.stderr)
+	}
+	if r := runEnv(t, env, plugin, "bogus"); r.code != 2 || !strings.Contains(r.stderr, "See 'kubectl rke --help'") {
+		t.Errorf("kubectl-rke bogus: exit %d %s", r.code, r.stderr)
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Log("no kubectl on this machine: kubectl-rke checked on its own")
+		return
+	}
+	if r := runEnv(t, env, kubectl, "rke", "ls"); r.code != 0 || !strings.Contains(r.stdout, clusters[0]) {
+		t.Errorf("kubectl rke ls: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -161,6 +161,9 @@ type nilReader struct{}
 func (nilReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 func (a *App) name() string {
+	if a.Invoked.Kubectl {
+		return "kubectl rke"
+	}
 	if a.Invoked.Standalone {
 		return "docker-rke"
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	climeta "github.com/docker/cli/cli-plugins/metadata"
 	cliflags "github.com/docker/cli/cli/flags"
@@ -15,6 +16,10 @@ import (
 // `docker-rke --context x rke up`.
 const pluginName = "rke"
 
+// kubectlPlugin is the name kubectl finds its plugins by on the PATH:
+// `kubectl rke ls` runs `kubectl-rke ls`.
+const kubectlPlugin = "kubectl-rke"
+
 // Invocation is what the command line asks for, before anything runs.
 type Invocation struct {
 	// Metadata is set for the CLI's plugin handshake.
@@ -22,6 +27,9 @@ type Invocation struct {
 	// Standalone is set when the binary runs as docker-rke, not through
 	// the docker CLI.
 	Standalone bool
+	// Kubectl is set when the binary runs as kubectl-rke: kubectl's
+	// plugin, `kubectl rke ...`.
+	Kubectl bool
 	// Docker holds the docker CLI's global flags, parsed as the CLI does.
 	Docker *cliflags.ClientOptions
 	// Args are handed to the command tree (urfave/cli), without the
@@ -55,7 +63,7 @@ func ParseArgs(argv []string, getenv func(string) string) (*Invocation, error) {
 		return nil, errors.New("conflicting options: cannot specify both --host and --context")
 	}
 	rest := fs.Args()
-	inv := &Invocation{Docker: opts, Standalone: getenv(climeta.ReexecEnvvar) == ""}
+	inv := &Invocation{Docker: opts, Standalone: getenv(climeta.ReexecEnvvar) == "", Kubectl: filepath.Base(argv[0]) == kubectlPlugin}
 	switch {
 	case len(rest) > 0 && rest[0] == pluginName:
 		// docker [flags] rke ARGS

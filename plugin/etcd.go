@@ -68,6 +68,9 @@ func (a *App) clusterTarget(c *cli.Context, log *stepLog) (*dind.Engine, string,
 	engine := a.newEngine(log)
 	name := c.String("cluster")
 	if name == "" {
+		name = a.kubectlCluster()
+	}
+	if name == "" {
 		clusters, err := engine.List(c.Context)
 		if err != nil {
 			engine.Close()

@@ -26,6 +26,9 @@ func (a *App) loadCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			cluster, archive := c.String("cluster"), c.String("archive")
+			if cluster == "" {
+				cluster = a.kubectlCluster()
+			}
 			switch {
 			case cluster == "":
 				return cli.Exit("load needs --cluster NAME (docker rke ls lists them), e.g. docker rke load myapp:dev --cluster cluster1", 2)
