@@ -12,6 +12,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/docker-rke/docker-rke/deploy"
 	"github.com/docker-rke/docker-rke/dind"
@@ -78,7 +81,12 @@ func checkCertRotate(t *testing.T, dir string, plans map[string]runtime.Cluster)
 	checkNodesReady(t, cs, plans["cluster2"])
 
 	oldCA := clusterCerts(t, "cluster1")[pki.CA].CertPEM
-	if r := docker(t, "rke", "cert", "rotate", "--ca", "--cluster", "cluster1"); r.code != 0 {
+	// A context merged into a user's kubeconfig is renewed with the rest.
+	merged := filepath.Join(t.TempDir(), "config")
+	if r := runEnv(t, []string{"KUBECONFIG=" + merged}, "docker", "--config", shared.configDir, "rke", "kubeconfig", "--merge", "cluster1"); r.code != 0 {
+		t.Fatalf("kubeconfig --merge cluster1: %s", r.stderr)
+	}
+	if r := docker(t, "rke", "cert", "rotate", "--ca", "--cluster", "cluster1"); r.code != 0 || !strings.Contains(r.stderr, "context rke-cluster1 in "+merged+" renewed") {
 		t.Fatalf("cert rotate --ca cluster1: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	newCA := clusterCerts(t, "cluster1")[pki.CA].CertPEM
@@ -94,6 +102,25 @@ func checkCertRotate(t *testing.T, dir string, plans map[string]runtime.Cluster)
 	}
 	cs1, _ := kubeClient(t, filepath.Join(dir, "kube_config_cluster1.yml"))
 	checkNodesReady(t, cs1, plans["cluster1"])
+	cfg, err := clientcmd.LoadFromFile(merged)
+	if err != nil || cfg.Clusters["rke-cluster1"] == nil || string(cfg.Clusters["rke-cluster1"].CertificateAuthorityData) != string(newCA) {
+		t.Errorf("the merged context does not trust the new CA: %v", err)
+	}
+	if cs, err := kubernetes.NewForConfig(mustRESTConfig(t, merged, "rke-cluster1")); err != nil {
+		t.Error(err)
+	} else if _, err := cs.CoreV1().Nodes().List(ctxT(t), metav1.ListOptions{}); err != nil {
+		t.Errorf("the merged context after --ca: %v", err)
+	}
+}
+
+// mustRESTConfig is the client config of one context of a kubeconfig.
+func mustRESTConfig(t *testing.T, file, context string) *rest.Config {
+	t.Helper()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: file}, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // clusterCerts reads a cluster's certificates from its state.

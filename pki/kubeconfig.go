@@ -70,6 +70,14 @@ type MergeOptions struct {
 	Paths *clientcmd.PathOptions
 }
 
+// FilePaths are the PathOptions of one kubeconfig file, whatever
+// $KUBECONFIG says: a file a context was merged into before.
+func FilePaths(file string) *clientcmd.PathOptions {
+	paths := clientcmd.NewDefaultPathOptions()
+	paths.LoadingRules.ExplicitPath = file
+	return paths
+}
+
 // MergeKubeconfig adds (or replaces) the cluster, user and context of a
 // kubeconfig that has one of each (an admin kubeconfig), in the kubeconfig
 // kubectl uses, with clientcmd, which keeps every other entry and the

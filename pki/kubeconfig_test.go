@@ -194,3 +194,39 @@ func TestRemoveKubeconfigOnlyTheClustersOwn(t *testing.T) {
 		t.Errorf("another cluster's merged entries were removed: %v", err)
 	}
 }
+
+// A context merged into a file before is written again in that file,
+// whatever $KUBECONFIG says now, the file's current context kept.
+func TestMergeIntoFile(t *testing.T) {
+	b, _ := ensure(t, nil, cluster(t, model.Node{Name: "cp1", Roles: all}), nil)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "merged")
+	t.Setenv("KUBECONFIG", file)
+	first, err := b.AdminKubeconfig("a", "https://old.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MergeKubeconfig(first, MergeOptions{Switch: true}); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(dir, "elsewhere")
+	t.Setenv("KUBECONFIG", elsewhere)
+	again, err := b.AdminKubeconfig("a", "https://new.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := MergeKubeconfig(again, MergeOptions{Paths: FilePaths(file)})
+	if err != nil || got != file {
+		t.Fatalf("merge into %s: %q %v", file, got, err)
+	}
+	cfg, err := clientcmd.LoadFromFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Clusters["rke-a"].Server != "https://new.example" || cfg.CurrentContext != "rke-a" || len(cfg.Contexts) != 1 {
+		t.Errorf("after merging again: server %q, current %q, %d contexts", cfg.Clusters["rke-a"].Server, cfg.CurrentContext, len(cfg.Contexts))
+	}
+	if _, err := os.Stat(elsewhere); !os.IsNotExist(err) {
+		t.Errorf("$KUBECONFIG's file was written: %v", err)
+	}
+}

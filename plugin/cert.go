@@ -117,10 +117,17 @@ func (a *App) certRotateCommand() *cli.Command {
 				return fmt.Errorf("cluster %s: rotating certificates: %w", cluster, err)
 			}
 			log.Clear()
-			if c.Bool("ca") && len(st.Merged) > 0 {
-				// Those copies name the old CA: say so rather than let
-				// kubectl fail on them later.
-				fmt.Fprintf(a.Stderr, "cluster %s: the context merged into %s still trusts the old CA: docker rke kubeconfig --merge %s renews it\n", cluster, strings.Join(st.Merged, ", "), cluster)
+			if c.Bool("ca") {
+				// The contexts merged into users' kubeconfigs name the
+				// old CA and the admin's old certificate: write them
+				// again where they are, as up --merge would, leaving
+				// each file's current context as it is.
+				for _, file := range st.Merged {
+					if _, err := pki.MergeKubeconfig(res.KubeconfigData, pki.MergeOptions{Paths: pki.FilePaths(file)}); err != nil {
+						return fmt.Errorf("cluster %s: certificates renewed, but renewing context %s in %s failed (docker rke kubeconfig --merge %s does it): %w", cluster, pki.ContextName(cluster), file, cluster, err)
+					}
+					fmt.Fprintf(a.Stderr, "cluster %s: context %s in %s renewed\n", cluster, pki.ContextName(cluster), file)
+				}
 			}
 			fmt.Fprintf(a.Stdout, "%s: %d certificates renewed in %s; every node Ready\n  kubectl --kubeconfig %s get nodes\n", cluster, len(renew), time.Since(log.start).Round(100*time.Millisecond), res.Kubeconfig)
 			return nil
