@@ -95,3 +95,24 @@ func (e *Engine) probe(ctx context.Context, image string) (Mode, error) {
 func (e *Engine) logTail(ctx context.Context, name string, lines int) string {
 	return ComponentLogs(ctx, e.api, name, lines)
 }
+
+// RunScript runs a shell script in a short-lived container of image on
+// the engine's host (no network, removed with its volumes afterwards) and
+// returns what it printed: doctor's look at the host, as nodes would see
+// it.
+func (e *Engine) RunScript(ctx context.Context, image, script string) (string, error) {
+	name := fmt.Sprintf("rke-doctor-%d-%d", os.Getpid(), time.Now().UnixNano())
+	_, err := e.api.ContainerCreate(ctx, &container.Config{
+		Image:      image,
+		Entrypoint: []string{"sh", "-c", script},
+		Labels:     map[string]string{LabelProbe: "doctor"},
+	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, name)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = e.removeContainer(context.WithoutCancel(ctx), name) }()
+	if err := e.runToEnd(ctx, name); err != nil {
+		return "", err
+	}
+	return e.logTail(ctx, name, 100), nil
+}

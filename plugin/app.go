@@ -286,6 +286,7 @@ func (a *App) commandTree() *cli.App {
 			a.certCommand(),
 			a.imagesCommand(),
 			a.versionCommand(),
+			a.doctorCommand(),
 			a.completionCommand(),
 		},
 	}

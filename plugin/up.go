@@ -56,6 +56,11 @@ func (a *App) upCommand() *cli.Command {
 					}
 				}
 			}
+			// doctor's cheap part first: stop before anything with its
+			// words.
+			if err := preflightError(a.preflight(c.Context, plan)); err != nil {
+				return err
+			}
 			log := newStepLog(a.Stderr)
 			defer log.Spin()()
 			if err := a.ensureImages(c, plan, log); err != nil {
