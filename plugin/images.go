@@ -20,7 +20,7 @@ import (
 func (a *App) imagesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "images",
-		Usage: "Build and list the images clusters run, built locally without a registry",
+		Usage: "Build, list, save and load the images clusters run, built locally without a registry",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "build",
@@ -42,6 +42,8 @@ func (a *App) imagesCommand() *cli.Command {
 				},
 				Action: a.imagesList,
 			},
+			a.imagesSaveCommand(),
+			a.imagesLoadCommand(),
 		},
 	}
 }
