@@ -218,21 +218,9 @@ func RestoreSnapshot(ctx context.Context, c runtime.Cluster, nodes map[string]No
 // waits out its whole grace period (30 s) instead of stopping in a second,
 // and one stopped with its clients took up to 17 s on cluster2.
 func stopAll(ctx context.Context, c runtime.Cluster, nodes map[string]Node, etcd []runtime.Node, log dind.Logger) error {
-	apiServer := func(name string) bool { return name == model.ComponentAPIServer }
-	err := fanout.Each(c.Nodes, func(_ int, n runtime.Node) error {
-		return dockerIn(ctx, nodes[n.Name], "stop", slices.DeleteFunc(withoutEtcd(componentNames(n)), apiServer))
-	})
-	if err != nil {
+	if err := StopAPIServers(ctx, c, nodes, log); err != nil {
 		return err
 	}
-	log.Printf("[%s] the API servers' clients stopped", c.Name)
-	err = fanout.Each(nodesWith(c, model.RoleControlPlane), func(_ int, n runtime.Node) error {
-		return dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentAPIServer})
-	})
-	if err != nil {
-		return err
-	}
-	log.Printf("[%s] the API servers stopped", c.Name)
 	// One member at a time: a leader stopping hands its leadership to a
 	// member that still runs, at once; members stopped together wait out
 	// their election timeouts (15 s on cluster2).
@@ -241,6 +229,35 @@ func stopAll(ctx context.Context, c runtime.Cluster, nodes map[string]Node, etcd
 			return err
 		}
 	}
+	return nil
+}
+
+// StopAPIServers stops, across all the cluster's nodes in nodes (the
+// ones that run), the API servers' clients, then the API servers, leaving
+// etcd running: the first two waves of stopAll, which stop, before the
+// nodes stop themselves, needs too. Each node stops its own components in
+// order, but the nodes of an HA cluster stop at once, and an API server
+// whose etcd quorum went with the other nodes waits out its grace period.
+func StopAPIServers(ctx context.Context, c runtime.Cluster, nodes map[string]Node, log dind.Logger) error {
+	apiServer := func(name string) bool { return name == model.ComponentAPIServer }
+	running := slices.DeleteFunc(slices.Clone(c.Nodes), func(n runtime.Node) bool { return nodes[n.Name] == nil })
+	err := fanout.Each(running, func(_ int, n runtime.Node) error {
+		return dockerIn(ctx, nodes[n.Name], "stop", slices.DeleteFunc(withoutEtcd(componentNames(n)), apiServer))
+	})
+	if err != nil {
+		return err
+	}
+	log.Printf("[%s] the API servers' clients stopped", c.Name)
+	err = fanout.Each(running, func(_ int, n runtime.Node) error {
+		if !n.HasRole(model.RoleControlPlane) {
+			return nil
+		}
+		return dockerIn(ctx, nodes[n.Name], "stop", []string{model.ComponentAPIServer})
+	})
+	if err != nil {
+		return err
+	}
+	log.Printf("[%s] the API servers stopped", c.Name)
 	return nil
 }
 

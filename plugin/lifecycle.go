@@ -30,6 +30,18 @@ func (a *App) stopCommand() *cli.Command {
 			defer engine.Close()
 			return fanout.Each(c.Args().Slice(), func(_ int, name string) error {
 				start := time.Now()
+				// Every node stops its own components in order, but the
+				// nodes stop at once: the API servers go first across
+				// the cluster, while etcd keeps its quorum.
+				if st, err := deploy.LoadState(c.Context, engine, name, anyImage()); err == nil && st.Plan != nil {
+					nodes, err := runningNodes(c.Context, engine, name, false)
+					if err == nil {
+						err = deploy.StopAPIServers(c.Context, *st.Plan, nodes, log)
+					}
+					if err != nil {
+						return fmt.Errorf("cluster %s: stopping its API servers: %w", name, err)
+					}
+				}
 				if err := engine.Stop(c.Context, name); err != nil {
 					return err
 				}
