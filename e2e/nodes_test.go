@@ -64,7 +64,7 @@ func TestNodes(t *testing.T) {
 		for _, comp := range []string{"kube-apiserver", "kubelet", "etcd"} {
 			r := run(t, "docker", "exec", container, "docker", "run", "--rm", "--pull", "never", "--network", "host",
 				"-v", "/opt/docker-rke/bin:/opt/docker-rke/bin:ro", "docker-rke/runtime:v1.37.2", "/opt/docker-rke/bin/"+comp, "--version")
-			if !strings.Contains(r.stdout, "v1.37.2") && !strings.Contains(r.stdout, "3.6.16") {
+			if !strings.Contains(r.stdout, release(t).Kubernetes) && !strings.Contains(r.stdout, strings.TrimPrefix(release(t).Etcd, "v")) {
 				t.Errorf("%s: %s --version in the node: %q %q", container, comp, r.stdout, r.stderr)
 			}
 		}

@@ -27,8 +27,8 @@ import (
 // replicas with a PodDisruptionBudget (minAvailable 2) runs: up refuses
 // to skip a minor and to go back, leaving the cluster untouched; each
 // upgrade keeps a snapshot, ends with every node on the new release and
-// the objects kept, and the Deployment never has fewer than two pods
-// ready.
+// the objects kept (etcd's members going from v3.6 to v3.7 with v1.37),
+// and the Deployment never has fewer than two pods ready.
 func TestKubernetesUpgrade(t *testing.T) {
 	const cluster = "upg"
 	rels := images.Releases() // newest first
@@ -99,6 +99,16 @@ func TestKubernetesUpgrade(t *testing.T) {
 		}
 		plan := clusterPlan(t, define(to), cluster)
 		checkNodesReady(t, cs, plan)
+		// etcd too, where the releases pair different ones.
+		rel, err := images.Lookup(to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range plan.Nodes {
+			if r := run(t, "docker", "exec", n.ContainerName, "/opt/docker-rke/bin/etcd", "--version"); !strings.Contains(r.stdout, "etcd Version: "+strings.TrimPrefix(rel.Etcd, "v")) {
+				t.Errorf("%s runs etcd %q after the upgrade to %s, want %s", n.Name, r.stdout, to, rel.Etcd)
+			}
+		}
 		if sv, err := cs.Discovery().ServerVersion(); err != nil || sv.GitVersion != to {
 			t.Errorf("after the upgrade the API server reports %v (%v), want %s", sv, err, to)
 		}

@@ -89,7 +89,7 @@ func Components(rel Release) []Component {
 			Check:      []string{"/opt/cni/bin/ptp"}, Want: "CNI ptp plugin " + rel.CNIPlugins,
 		},
 		{
-			Name: Etcd, Version: rel.Etcd, Ref: refs.Etcd, Recipe: "etcd",
+			Name: Etcd, Version: rel.Etcd, Ref: refs.Etcd, Recipe: "etcd", Module: minor(rel.Etcd),
 			Binaries: []Binary{{
 				Package: ".", Path: "/usr/local/bin/etcd", Links: []string{"etcdctl", "etcdutl"},
 				LDFlags: []string{"-X go.etcd.io/etcd/api/v3/version.GitSHA=" + rel.Etcd},

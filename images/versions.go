@@ -35,9 +35,10 @@ type Release struct {
 // failCgroupV1: false.
 //
 // Their components, against what kubeadm of each release pairs it with:
-// etcd is the newest v3.6 patch for all three (kubeadm pairs v1.35 and
-// v1.36 with 3.6.6 and 3.6.8, and supports 3.6 on v1.37, which it pairs
-// with 3.7.0); CoreDNS is v1.14.7 for all three (kubeadm pairs v1.35 with
+// etcd is the newest patch of the minor kubeadm pairs (v1.35 and v1.36:
+// 3.6.6 and 3.6.8, so v3.6.16; v1.37: 3.7.0, so v3.7.3), each etcd minor
+// built from its own go.mod (_recipes/etcd/v3.N/), an upgrade to v1.37
+// taking the members from 3.6 to 3.7 one at a time; CoreDNS is v1.14.7 for all three (kubeadm pairs v1.35 with
 // v1.13.1, which the module proxy does not serve, and v1.36 and v1.37
 // with v1.14.2 and v1.14.6); pause is docker rke's own program; containerd
 // and the CNI plugins are the node's, the same for every release.
@@ -45,7 +46,7 @@ var releases = []Release{
 	{
 		Kubernetes: "v1.37.2",
 		Staging:    "v0.37.2",
-		Etcd:       "v3.6.16",
+		Etcd:       "v3.7.3",
 		CoreDNS:    "v1.14.7",
 		CNIPlugins: "v1.10.0",
 		Pause:      "3.10",

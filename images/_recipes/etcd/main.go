@@ -1,6 +1,7 @@
-// Multi-call etcd v3.6 binary: "etcd" (the server), "etcdctl" (its client)
-// and "etcdutl" (offline tools: snapshot restore and status, which etcdctl
-// no longer has in 3.6), chosen by argv[0]'s basename (symlinks) or by the
+// Multi-call etcd binary (the go.mod of each etcd minor, v3.N/, pins which
+// release): "etcd" (the server), "etcdctl" (its client) and "etcdutl"
+// (offline tools: snapshot restore and status, which etcdctl no longer has
+// since 3.6), chosen by argv[0]'s basename (symlinks) or by the
 // first argument ("./etcd etcdutl version"). With any other name and no
 // recognised first argument it runs the server.
 package main
