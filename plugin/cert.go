@@ -105,14 +105,9 @@ func (a *App) certRotateCommand() *cli.Command {
 				dir = filepath.Dir(st.Kubeconfig)
 			}
 			log.Printf("[%s] renewing %d certificates", cluster, len(renew))
-			res, err := deploy.Rotate(c.Context, *st.Plan, statuses, deploy.Env{Nodes: deployNodes(engine, statuses), Store: engine}, deploy.Options{
-				KubeconfigDir: dir,
-				Published:     !a.containerAddressesReachable(),
-				Timeout:       c.Duration("timeout"),
-				Log:           log,
-				Start:         log.start,
-				Renew:         renew,
-			}, c.Bool("ca"))
+			opts := a.deployOptions(c, log)
+			opts.KubeconfigDir, opts.Renew = dir, renew
+			res, err := deploy.Rotate(c.Context, *st.Plan, statuses, deploy.Env{Nodes: deployNodes(engine, statuses), Store: engine}, opts, c.Bool("ca"))
 			if err != nil {
 				return fmt.Errorf("cluster %s: rotating certificates: %w", cluster, err)
 			}

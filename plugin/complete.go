@@ -138,7 +138,7 @@ func positional(path string, args []string, values map[string]string, src names)
 		if len(args) == 0 {
 			return completion{candidates: src.Clusters(), directive: noFile}
 		}
-		return completion{candidates: []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "api-proxy", "audit"}, directive: noFile}
+		return completion{candidates: logComponents(), directive: noFile}
 	case "load":
 		return completion{candidates: src.Images(), directive: noFile}
 	case "etcd snapshot restore":

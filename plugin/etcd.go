@@ -153,15 +153,8 @@ func (a *App) snapshotSave(c *cli.Context) error {
 		return err
 	}
 	start := time.Now()
-	snap, data, err := deploy.SaveSnapshot(c.Context, *st.Plan, nodes, name)
+	snap, data, err := keepSnapshot(c.Context, engine, cluster, st, nodes, name)
 	if err != nil {
-		return err
-	}
-	if err := engine.SaveStateFile(c.Context, cluster, anyImage(), deploy.SnapshotFile(name), data); err != nil {
-		return err
-	}
-	st.Snapshots = append(st.Snapshots, snap)
-	if err := deploy.SaveState(c.Context, engine, cluster, anyImage(), st); err != nil {
 		return err
 	}
 	if out != "" {
@@ -184,6 +177,20 @@ func (a *App) snapshotSave(c *cli.Context) error {
 		fmt.Fprintf(a.Stdout, "  also written to %s\n", out)
 	}
 	return nil
+}
+
+// keepSnapshot takes a consistent snapshot of a deployed cluster's etcd
+// and keeps it in the cluster's state volume, recorded in st (saved).
+func keepSnapshot(ctx context.Context, engine *dind.Engine, cluster string, st *deploy.State, nodes map[string]deploy.Node, name string) (deploy.Snapshot, []byte, error) {
+	snap, data, err := deploy.SaveSnapshot(ctx, *st.Plan, nodes, name)
+	if err != nil {
+		return deploy.Snapshot{}, nil, err
+	}
+	if err := engine.SaveStateFile(ctx, cluster, anyImage(), deploy.SnapshotFile(name), data); err != nil {
+		return deploy.Snapshot{}, nil, err
+	}
+	st.Snapshots = append(st.Snapshots, snap)
+	return snap, data, deploy.SaveState(ctx, engine, cluster, anyImage(), st)
 }
 
 func (a *App) snapshotList(c *cli.Context) error {

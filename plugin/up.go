@@ -217,13 +217,7 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 				nodes = append(nodes, s)
 			}
 		}
-		results[i], errs[i] = deploy.Up(c.Context, cl, nodes, deploy.Env{Nodes: deployNodes(engine, nodes), Store: engine}, deploy.Options{
-			KubeconfigDir: c.String("kubeconfig-dir"),
-			Published:     !a.containerAddressesReachable(),
-			Timeout:       c.Duration("timeout"),
-			Log:           log,
-			Start:         log.start,
-		})
+		results[i], errs[i] = deploy.Up(c.Context, cl, nodes, deploy.Env{Nodes: deployNodes(engine, nodes), Store: engine}, a.deployOptions(c, log))
 		return errs[i]
 	})
 	if err != nil {
@@ -249,6 +243,19 @@ func (a *App) deployControlPlanes(c *cli.Context, engine *dind.Engine, plan *run
 		}
 	}
 	return nil
+}
+
+// deployOptions are how a command deploys: its --kubeconfig-dir and
+// --timeout, the API server's published port where this machine cannot
+// reach container addresses, its progress log.
+func (a *App) deployOptions(c *cli.Context, log *stepLog) deploy.Options {
+	return deploy.Options{
+		KubeconfigDir: c.String("kubeconfig-dir"),
+		Published:     !a.containerAddressesReachable(),
+		Timeout:       c.Duration("timeout"),
+		Log:           log,
+		Start:         log.start,
+	}
 }
 
 // deployNodes are the handles deploy reaches nodes through, by node name.

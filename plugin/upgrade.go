@@ -147,13 +147,7 @@ func (a *App) upgradeNode(c *cli.Context, engine *dind.Engine, cur *runtime.Clus
 	if err != nil {
 		return fmt.Errorf("cluster %s node %s: upgrading: %w (up again goes on from this node)", name, n.Name, err)
 	}
-	_, err = deploy.Up(ctx, *cur, statuses, deploy.Env{Nodes: deployNodes(engine, statuses), Store: engine}, deploy.Options{
-		KubeconfigDir: c.String("kubeconfig-dir"),
-		Published:     !a.containerAddressesReachable(),
-		Timeout:       c.Duration("timeout"),
-		Log:           log,
-		Start:         log.start,
-	})
+	_, err = deploy.Up(ctx, *cur, statuses, deploy.Env{Nodes: deployNodes(engine, statuses), Store: engine}, a.deployOptions(c, log))
 	if err != nil {
 		return fmt.Errorf("cluster %s node %s: upgrading: %w (up again goes on from this node)", name, n.Name, err)
 	}
@@ -169,16 +163,8 @@ func (a *App) snapshotBeforeUpgrade(c *cli.Context, engine *dind.Engine, u upgra
 		return err
 	}
 	snapName := fmt.Sprintf("upgrade-%s-to-%s-%s", u.from, u.want.KubernetesVersion, time.Now().UTC().Format("20060102T150405Z"))
-	snap, data, err := deploy.SaveSnapshot(ctx, *u.st.Plan, nodes, snapName)
-	if err != nil {
+	if _, _, err := keepSnapshot(ctx, engine, name, u.st, nodes, snapName); err != nil {
 		return fmt.Errorf("cluster %s: the snapshot before upgrading: %w", name, err)
-	}
-	if err := engine.SaveStateFile(ctx, name, anyImage(), deploy.SnapshotFile(snapName), data); err != nil {
-		return err
-	}
-	u.st.Snapshots = append(u.st.Snapshots, snap)
-	if err := deploy.SaveState(ctx, engine, name, anyImage(), u.st); err != nil {
-		return err
 	}
 	log.Printf("[%s] etcd snapshot %s kept: docker rke etcd snapshot restore --cluster %s %s goes back to it", name, snapName, name, snapName)
 	return nil
