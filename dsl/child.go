@@ -91,6 +91,12 @@ type childResult struct {
 func runChild(in io.Reader, out io.Writer) int {
 	limitMemory(MemoryLimit)
 	debug.SetMaxStack(StackLimit)
+	// The process lives for one script: collecting garbage before it
+	// nears its bound is work thrown away with the process. The soft
+	// limit keeps the collector running where it would help, below the
+	// kernel's hard one.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(MemoryLimit / 2)
 	var req childRequest
 	if err := json.NewDecoder(in).Decode(&req); err != nil {
 		fmt.Fprintln(os.Stderr, "script evaluator: reading the request:", err)

@@ -72,7 +72,22 @@ func cachedEvaluator(dir, digest string) (string, error) {
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
 	}
+	if err == nil {
+		removeOtherEvaluators(dir, path)
+	}
 	return path, err
+}
+
+// removeOtherEvaluators deletes the evaluators earlier versions of the
+// tool left in dir (8 MB each), once this version has written its own.
+// One still running keeps its file open; the kernel frees it after.
+func removeOtherEvaluators(dir, keep string) {
+	old, _ := filepath.Glob(filepath.Join(dir, "evaluator-*"))
+	for _, p := range old {
+		if p != keep {
+			_ = os.Remove(p)
+		}
+	}
 }
 
 // memoryEvaluator runs the carried evaluator from an anonymous, sealed
