@@ -38,6 +38,9 @@ type Binary struct {
 	Links []string
 	// LDFlags are added to -s -w (version stamps).
 	LDFlags []string
+	// Test builds the package's tests as the program (go test -c): the
+	// conformance suite is a test binary.
+	Test bool `json:",omitempty"`
 }
 
 // Component is one image and how to build it.

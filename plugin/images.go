@@ -29,6 +29,7 @@ func (a *App) imagesCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "kubernetes-version", Value: images.DefaultKubernetesVersion(), Usage: "the release to build: " + strings.Join(images.KubernetesVersions(), ", ")},
 					&cli.BoolFlag{Name: "all", Usage: "build every release docker rke knows (docker rke version lists them)"},
+					&cli.BoolFlag{Name: "e2e", Usage: "also build the release's conformance suite and the images its specs run (docker rke conformance runs it)"},
 				},
 				Action: a.imagesBuild,
 			},
@@ -87,6 +88,13 @@ func (a *App) imagesBuild(c *cli.Context) error {
 			return err
 		}
 		results = append(results, r...)
+		if c.Bool("e2e") {
+			r, err := b.BuildConformance(c.Context, rel)
+			if err != nil {
+				return err
+			}
+			results = append(results, r...)
+		}
 	}
 	return a.printBuildResults(results, start)
 }

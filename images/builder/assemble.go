@@ -30,40 +30,52 @@ func (b *Builder) runtimeFiles(ctx context.Context) (*runtimeFiles, error) {
 		return nil, err
 	}
 	b.log.Printf("[images] collecting iptables, conntrack, mount and nsenter from %s", node.BaseImage())
-	created, err := b.api.ContainerCreate(ctx, &container.Config{
-		Image:      node.BaseImage(),
-		Entrypoint: []string{"sh", "-c", images.RuntimeScript()},
-		Labels:     map[string]string{"io.docker-rke.builder": "runtime"},
-	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+	out, err := b.runOnce(ctx, node.BaseImage(), []string{"sh", "-c", images.RuntimeScript()})
 	if err != nil {
 		return nil, fmt.Errorf("runtime tools: %w", err)
 	}
+	return &runtimeFiles{tar: out}, nil
+}
+
+// runOnce runs a command in a short-lived container of an image, with no
+// network, and returns what it wrote to stdout; it fails with the end of
+// stderr if the command does.
+func (b *Builder) runOnce(ctx context.Context, ref string, cmd []string) ([]byte, error) {
+	created, err := b.api.ContainerCreate(ctx, &container.Config{
+		Image:      ref,
+		Entrypoint: cmd[:1],
+		Cmd:        cmd[1:],
+		Labels:     map[string]string{"io.docker-rke.builder": "run"},
+	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
 	defer func() {
-		// With the anonymous /var volume the base image declares.
+		// With any anonymous volume the image declares.
 		_ = b.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	}()
 	attach, err := b.api.ContainerAttach(ctx, created.ID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return nil, fmt.Errorf("runtime tools: attach: %w", err)
+		return nil, fmt.Errorf("%s: attach: %w", ref, err)
 	}
 	defer attach.Close()
 	if err := b.api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return nil, fmt.Errorf("runtime tools: start: %w", err)
+		return nil, fmt.Errorf("%s: start: %w", ref, err)
 	}
 	var out, stderr bytes.Buffer
 	if _, err := stdcopy.StdCopy(&out, &stderr, attach.Reader); err != nil {
-		return nil, fmt.Errorf("runtime tools: reading: %w", err)
+		return nil, fmt.Errorf("%s: reading: %w", ref, err)
 	}
 	waitC, errC := b.api.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
 	select {
 	case res := <-waitC:
 		if res.StatusCode != 0 {
-			return nil, fmt.Errorf("runtime tools: exit %d: %s", res.StatusCode, tail(stderr.String(), 10))
+			return nil, fmt.Errorf("%s: %s: exit %d: %s", ref, cmd[0], res.StatusCode, tail(stderr.String(), 10))
 		}
 	case err := <-errC:
-		return nil, fmt.Errorf("runtime tools: wait: %w", err)
+		return nil, fmt.Errorf("%s: wait: %w", ref, err)
 	}
-	return &runtimeFiles{tar: out.Bytes()}, nil
+	return out.Bytes(), nil
 }
 
 // assemble writes the image's root file system as a tar stream into the

@@ -217,14 +217,19 @@ func (b *Builder) compile(ctx context.Context, c images.Component, opts compileO
 	for _, bin := range c.Binaries {
 		dst := filepath.Join(dir, "bin", path.Base(bin.Path))
 		ldflags := append([]string{"-s", "-w"}, bin.LDFlags...)
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", strings.Join(ldflags, " "), "-o", dst, bin.Package)
+		verb := []string{"build"}
+		if bin.Test {
+			verb = []string{"test", "-c"}
+		}
+		args := append(verb, "-trimpath", "-ldflags", strings.Join(ldflags, " "), "-o", dst, bin.Package)
+		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+opts.goos, "GOARCH="+opts.goarch, "GOFLAGS=-mod=readonly -buildvcs=false", "GOTOOLCHAIN=local")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-		b.log.Printf("[images] %s %s: go build %s (%s, %s/%s)", c.Name, c.Version, bin.Package, opts.goVersion, opts.goos, opts.goarch)
+		b.log.Printf("[images] %s %s: go %s %s (%s, %s/%s)", c.Name, c.Version, strings.Join(verb, " "), bin.Package, opts.goVersion, opts.goos, opts.goarch)
 		if output, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %w\n%s", bin.Package, err, tail(string(output), 30))
+			return nil, fmt.Errorf("go %s %s: %w\n%s", strings.Join(verb, " "), bin.Package, err, tail(string(output), 30))
 		}
 		out[bin.Path] = dst
 	}
