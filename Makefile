@@ -14,7 +14,7 @@ E2E_TIMEOUT ?= 75m
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all evaluator build install test unit e2e lint generate bench demo engine clean
+.PHONY: all evaluator build install test unit e2e lint generate bench demo engine conformance clean
 
 all: build
 
@@ -72,10 +72,19 @@ generate:
 bench: build
 	go run -tags embedevaluator ./bench -out bench.json
 
+# The upstream conformance suite on a fresh samples/$(CONFORMANCE_CLUSTER).go:
+# every [Conformance] spec that may run in parallel, or as
+# CONFORMANCE_FLAGS say (--serial, --smoke, --procs N). The report goes
+# to conformance-report/$(CONFORMANCE_CLUSTER)/.
+CONFORMANCE_CLUSTER ?= cluster2
+CONFORMANCE_FLAGS   ?= --procs 8
+conformance: engine build
+	scripts/conformance.sh $(BIN) $(CONFORMANCE_CLUSTER) $(CONFORMANCE_FLAGS)
+
 demo: engine install
 	docker rke images build
 	docker rke up samples/cluster1.go
 	docker rke ls
 
 clean:
-	rm -rf bin bench.json
+	rm -rf bin bench.json conformance-report

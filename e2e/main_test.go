@@ -83,6 +83,12 @@ func setup() (func(*testing.M) int, error) {
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("building the images: %w", err)
 	}
+	// And the default release's conformance suite, for its smoke subset.
+	suite := exec.Command(binary, "images", "build", "--e2e")
+	suite.Stdout, suite.Stderr = os.Stdout, os.Stderr
+	if err := suite.Run(); err != nil {
+		return nil, fmt.Errorf("building the conformance suite: %w", err)
+	}
 	return func(m *testing.M) int {
 		defer os.RemoveAll(dir)
 		before, err := volumeNames()

@@ -287,6 +287,7 @@ func (a *App) commandTree() *cli.App {
 			a.imagesCommand(),
 			a.versionCommand(),
 			a.doctorCommand(),
+			a.conformanceCommand(),
 			a.completionCommand(),
 		},
 	}

@@ -132,7 +132,7 @@ func positional(path string, args []string, values map[string]string, src names)
 	case "up", "plan":
 		// A Go cluster script or a cluster.yml.
 		return completion{candidates: []string{"go", "yml", "yaml"}, directive: cobra.ShellCompDirectiveFilterFileExt}
-	case "rm", "stop", "start", "kubeconfig":
+	case "rm", "stop", "start", "kubeconfig", "conformance":
 		return completion{candidates: src.Clusters(), directive: noFile}
 	case "logs":
 		if len(args) == 0 {
@@ -165,7 +165,7 @@ func flagValues(flag string, values map[string]string, args []string, src names)
 		return completion{candidates: pki.RotatableServices(), directive: noFile}
 	case "format":
 		return completion{candidates: []string{"json", "yaml", "table", "wide"}, directive: noFile}
-	case "kubeconfig-dir":
+	case "kubeconfig-dir", "report-dir":
 		return completion{directive: cobra.ShellCompDirectiveFilterDirs}
 	case "output", "archive", "json-timings", "kubeconfig":
 		return completion{} // a file

@@ -22,7 +22,7 @@ func TestComplete(t *testing.T) {
 		want      string // candidates without descriptions, space-separated
 		directive cobra.ShellCompDirective
 	}{
-		{"", "plan up ls rm stop start load kubeconfig logs etcd cert images version doctor completion help", cobra.ShellCompDirectiveNoFileComp},
+		{"", "plan up ls rm stop start load kubeconfig logs etcd cert images version doctor conformance completion help", cobra.ShellCompDirectiveNoFileComp},
 		{"s", "stop start", cobra.ShellCompDirectiveNoFileComp},
 		{"up ", "go yml yaml", cobra.ShellCompDirectiveFilterFileExt},
 		{"create sam", "go yml yaml", cobra.ShellCompDirectiveFilterFileExt},

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -29,42 +30,9 @@ func (a *App) kubeconfigCommand() *cli.Command {
 			}
 			name := c.Args().First()
 			engine := a.newEngine(newStepLog(a.Stderr))
-			st, err := deploy.LoadState(c.Context, engine, name, anyImage())
+			data, _, err := a.adminKubeconfig(c.Context, engine, name, c.String("via"))
 			if err != nil {
 				return err
-			}
-			if st.Server == "" || st.Certificates == nil {
-				return fmt.Errorf("cluster %s: no control plane yet (docker rke up brings it up)", name)
-			}
-			server := st.Server
-			if via := c.String("via"); via != "" {
-				if server = st.Servers[via]; server == "" {
-					return cli.Exit(fmt.Sprintf("--via %q: want address or published", via), 2)
-				}
-			}
-			// Clusters made before the port was fixed at a node's creation
-			// publish it on a port the engine picks at every start: ask
-			// the engine for today's. (Node addresses are fixed.)
-			if server == st.Servers["published"] && st.APIContainer != "" {
-				port, err := engine.PublishedAPIPort(c.Context, st.APIContainer)
-				if err != nil {
-					return fmt.Errorf("cluster %s: %w", name, err)
-				}
-				server = "https://127.0.0.1:" + port
-			}
-			data, err := st.Certificates.AdminKubeconfig(name, server)
-			if err != nil {
-				return err
-			}
-			// The admin certificate lasts 90 days; up renews it.
-			expires, err := st.Certificates.AdminExpires()
-			switch {
-			case err != nil:
-				return fmt.Errorf("cluster %s: %w", name, err)
-			case time.Now().After(expires):
-				return fmt.Errorf("cluster %s: the admin certificate expired on %s: docker rke up with the cluster's definition renews it", name, expires.Format(time.DateOnly))
-			case time.Until(expires) < 7*24*time.Hour:
-				fmt.Fprintf(a.Stderr, "Warning: cluster %s: the admin certificate expires on %s: docker rke up with the cluster's definition renews it\n", name, expires.Format(time.DateOnly))
 			}
 			if !c.Bool("merge") {
 				_, err := a.Stdout.Write(data)
@@ -73,6 +41,50 @@ func (a *App) kubeconfigCommand() *cli.Command {
 			return a.mergeKubeconfig(c, engine, name, data)
 		},
 	}
+}
+
+// adminKubeconfig is a cluster's admin kubeconfig, reaching its API server
+// the way up chose or, with via, by "address" or "published", and the
+// cluster's state. It warns when the admin certificate is about to expire.
+func (a *App) adminKubeconfig(ctx context.Context, engine *dind.Engine, name, via string) ([]byte, *deploy.State, error) {
+	st, err := deploy.LoadState(ctx, engine, name, anyImage())
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Server == "" || st.Certificates == nil {
+		return nil, nil, fmt.Errorf("cluster %s: no control plane yet (docker rke up brings it up)", name)
+	}
+	server := st.Server
+	if via != "" {
+		if server = st.Servers[via]; server == "" {
+			return nil, nil, cli.Exit(fmt.Sprintf("--via %q: want address or published", via), 2)
+		}
+	}
+	// Clusters made before the port was fixed at a node's creation
+	// publish it on a port the engine picks at every start: ask
+	// the engine for today's. (Node addresses are fixed.)
+	if server == st.Servers["published"] && st.APIContainer != "" {
+		port, err := engine.PublishedAPIPort(ctx, st.APIContainer)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cluster %s: %w", name, err)
+		}
+		server = "https://127.0.0.1:" + port
+	}
+	data, err := st.Certificates.AdminKubeconfig(name, server)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The admin certificate lasts 90 days; up renews it.
+	expires, err := st.Certificates.AdminExpires()
+	switch {
+	case err != nil:
+		return nil, nil, fmt.Errorf("cluster %s: %w", name, err)
+	case time.Now().After(expires):
+		return nil, nil, fmt.Errorf("cluster %s: the admin certificate expired on %s: docker rke up with the cluster's definition renews it", name, expires.Format(time.DateOnly))
+	case time.Until(expires) < 7*24*time.Hour:
+		fmt.Fprintf(a.Stderr, "Warning: cluster %s: the admin certificate expires on %s: docker rke up with the cluster's definition renews it\n", name, expires.Format(time.DateOnly))
+	}
+	return data, st, nil
 }
 
 // The flags of up and kubeconfig that merge a cluster into kubectl's
