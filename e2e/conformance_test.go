@@ -26,6 +26,10 @@ func TestConformanceSmoke(t *testing.T) {
 			t.Errorf("%s in the conformance image: exit %d, want it to report %s:\n%s%s", tool[0], r.code, rel.Kubernetes, r.stdout, r.stderr)
 		}
 	}
+	// TestMain built the suite: a second build finds every image current.
+	if r := docker(t, "rke", "images", "build", "--e2e"); r.code != 0 || !strings.Contains(r.stdout, "\n0 built, ") {
+		t.Errorf("images build --e2e with nothing changed: exit %d, want nothing built:\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	if r := docker(t, "rke", "conformance", "--smoke", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "nosuch") {
 		t.Errorf("conformance of a cluster that does not exist: exit %d, want 1 and its name:\n%s", r.code, r.stderr)
 	}
