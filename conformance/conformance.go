@@ -58,7 +58,7 @@ type Options struct {
 	FocusRegexp string
 	// Procs is how many suite processes run specs side by side.
 	Procs int
-	// Timeout bounds the whole suite.
+	// Timeout bounds the whole suite (0: a day).
 	Timeout time.Duration
 	// ReportDir receives the JUnit report, e2e.log and summary.json.
 	ReportDir string
@@ -80,8 +80,12 @@ const LabelRunner = "io.docker-rke.conformance"
 // Args are the runner's command: the ginkgo CLI running e2e.test with
 // the flags a docker rke cluster needs. It is pure.
 func Args(opts Options) []string {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 24 * time.Hour // ginkgo's own default, 1h, is too short for the whole suite
+	}
 	args := []string{"ginkgo", "--procs=" + strconv.Itoa(max(opts.Procs, 1)), "--no-color", "--silence-skips",
-		"--timeout=" + opts.Timeout.String()}
+		"--timeout=" + timeout.String()}
 	if opts.LabelFilter != "" {
 		args = append(args, "--label-filter="+opts.LabelFilter)
 	}

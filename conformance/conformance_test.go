@@ -49,7 +49,7 @@ func TestArgs(t *testing.T) {
 		re.MatchString("[sig-apps] Deployment should run the lifecycle of a Deployment [Conformance]") {
 		t.Error("focus matches specs that are not in the list")
 	}
-	if plain := Args(Options{Release: rel, LabelFilter: Serial, Procs: 0}); slices.ContainsFunc(plain, func(a string) bool { return strings.HasPrefix(a, "--focus") }) || !slices.Contains(plain, "--procs=1") {
+	if plain := Args(Options{Release: rel, LabelFilter: Serial, Procs: 0}); slices.ContainsFunc(plain, func(a string) bool { return strings.HasPrefix(a, "--focus") }) || !slices.Contains(plain, "--procs=1") || !slices.Contains(plain, "--timeout=24h0m0s") {
 		t.Errorf("a run without focus: %q", plain)
 	}
 }

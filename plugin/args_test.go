@@ -173,3 +173,21 @@ func createContext(t *testing.T, cfgDir, name, host string) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// TestConformanceUsage: conformance's conflicting choices are usage
+// errors (exit 2, one line), found before anything talks to an engine.
+func TestConformanceUsage(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "tcp://192.0.2.1:1")
+	for _, args := range [][]string{
+		{"conformance", "--smoke", "--serial", "c1"},
+		{"conformance", "--smoke", "--focus", "DNS", "c1"},
+		{"conformance", "c1", "c2"},
+		{"conformance", "--focus", "(DNS", "c1"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), append([]string{"docker-rke"}, args...), Options{Stdout: &stdout, Stderr: &stderr, Getenv: noEnv})
+		if code != 2 || strings.Count(strings.TrimSpace(stderr.String()), "\n") > 1 {
+			t.Errorf("%q: exit %d, want 2 and a short message:\n%s", args, code, stderr.String())
+		}
+	}
+}

@@ -47,8 +47,11 @@ func (a *App) conformanceCommand() *cli.Command {
 			if c.NArg() > 1 || name == "" {
 				return cli.Exit("conformance needs one cluster NAME (docker rke ls lists them)", 2)
 			}
-			if c.Bool("smoke") && c.Bool("serial") {
-				return cli.Exit("conformance: --smoke and --serial pick different specs; use one", 2)
+			if c.Bool("smoke") && (c.Bool("serial") || c.IsSet("focus")) {
+				return cli.Exit("conformance: --smoke picks its own specs; leave out --serial and --focus", 2)
+			}
+			if _, err := regexp.Compile(c.String("focus")); err != nil {
+				return cli.Exit(fmt.Sprintf("conformance --focus: %v", err), 2)
 			}
 			log := newStepLog(a.Stderr)
 			engine := a.newEngine(log)
@@ -98,12 +101,7 @@ func (a *App) conformanceOptions(c *cli.Context, engine *dind.Engine, name strin
 		NonBlockingTaints: taints, LabelFilter: conformance.Parallel, Procs: c.Int("procs"),
 		Timeout: c.Duration("timeout"), ReportDir: c.String("report-dir"), Output: a.Stdout,
 	}
-	if f := c.String("focus"); f != "" {
-		if _, err := regexp.Compile(f); err != nil {
-			return conformance.Options{}, cli.Exit(fmt.Sprintf("conformance --focus: %v", err), 2)
-		}
-		opts.FocusRegexp = f
-	}
+	opts.FocusRegexp = c.String("focus")
 	switch {
 	case c.Bool("serial"):
 		opts.LabelFilter, opts.Procs = conformance.Serial, 1
