@@ -75,8 +75,10 @@ func TestKubernetesUpgrade(t *testing.T) {
 	}
 	refused(newest, "skips a minor release")
 
+	var ups []string // each up's progress, for a failure of the guard
 	for _, to := range []string{middle, newest} {
 		start := time.Now()
+		t.Logf("%s: upgrading to %s", start.Format("15:04:05.000"), to)
 		wants := []string{"etcd snapshot upgrade-", "node upg-1: draining", "node upg-3: runs " + to + " (3 of 3 nodes upgraded)"}
 		if to == newest {
 			// Interrupted once its first node runs the new release, the
@@ -91,6 +93,7 @@ func TestKubernetesUpgrade(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("up to %s: exit %d\n%s", to, r.code, r.stderr)
 		}
+		ups = append(ups, fmt.Sprintf("up to %s from %s:\n%s", to, start.Format("15:04:05.000"), r.stderr))
 		t.Logf("upgrade to %s: %s", to, time.Since(start).Round(100*time.Millisecond))
 		for _, want := range wants {
 			if !strings.Contains(r.stderr, want) {
@@ -134,7 +137,7 @@ func TestKubernetesUpgrade(t *testing.T) {
 	least, samples := watch()
 	t.Logf("the guarded Deployment: at least %d of 3 pods ready over %d reads", least, samples)
 	if least < 2 || samples < 20 {
-		t.Errorf("the guarded Deployment had %d ready pods at worst (%d reads), want never fewer than 2", least, samples)
+		t.Errorf("the guarded Deployment had %d ready pods at worst (%d reads), want never fewer than 2; the upgrades:\n%s", least, samples, strings.Join(ups, "\n"))
 	}
 }
 
@@ -214,12 +217,18 @@ func watchReady(t *testing.T, cs kubernetes.Interface, ns string) func() (int, i
 				readyNode[n.Name] = readyCondition(n) == corev1.ConditionTrue
 			}
 			ready := 0
+			var states []string
 			for _, p := range pods.Items {
 				if p.DeletionTimestamp == nil && readyNode[p.Spec.NodeName] && podReady(p) {
 					ready++
 				}
+				states = append(states, fmt.Sprintf("%s on %s (node ready %v, pod ready %v, deleting %v)", p.Name, p.Spec.NodeName, readyNode[p.Spec.NodeName], podReady(p), p.DeletionTimestamp != nil))
 			}
 			mu.Lock()
+			if ready < 2 && ready < least {
+				// What the guard let through, for whoever reads a failure.
+				t.Logf("%s: %d guarded pods ready: %s", time.Now().Format("15:04:05.000"), ready, strings.Join(states, "; "))
+			}
 			least, samples = min(least, ready), samples+1
 			mu.Unlock()
 		}
