@@ -160,11 +160,20 @@ func Run(ctx context.Context, api client.APIClient, opts Options) (*Summary, err
 		return nil, fmt.Errorf("cluster %s: runner %s: %w", opts.Cluster, RunnerName(opts.Cluster), err)
 	}
 	defer attach.Close()
+	// Ctrl-C: reading the output stops at once, and the deferred remove
+	// stops the suite (a cancelled context does not end a hijacked
+	// stream by itself).
+	stopRead := context.AfterFunc(ctx, func() { attach.Close() })
+	defer stopRead()
 	if err := api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return nil, fmt.Errorf("cluster %s: runner %s: %w", opts.Cluster, RunnerName(opts.Cluster), err)
 	}
 	out := io.MultiWriter(logFile, opts.Output)
-	if _, err := stdcopy.StdCopy(out, out, attach.Reader); err != nil && ctx.Err() == nil {
+	_, err = stdcopy.StdCopy(out, out, attach.Reader)
+	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("cluster %s: conformance run stopped: %w", opts.Cluster, ctx.Err())
+	case err != nil:
 		return nil, fmt.Errorf("cluster %s: runner %s: reading its output: %w", opts.Cluster, RunnerName(opts.Cluster), err)
 	}
 	var exit int64

@@ -133,7 +133,7 @@ func (b *Builder) buildE2EBase(ctx context.Context) (Result, error) {
 	if ok, err := ImageExists(ctx, b.api, ref); err != nil {
 		return r, err
 	} else if !ok {
-		b.log.Printf("[images] e2e base %s: installing Debian's packages (a minute; only when its recipe changes)", ref)
+		b.log.Printf("[images] e2e base %s: building busybox and installing Debian's packages (minutes; only when its recipe changes)", ref)
 		if err := b.classicBuild(ctx, ref, images.E2EBaseDockerfile(), func(*tar.Writer) error { return nil }); err != nil {
 			return r, fmt.Errorf("image %s: %w", ref, err)
 		}
