@@ -72,9 +72,10 @@ generate:
 bench: build
 	go run -tags embedevaluator ./bench -out bench.json
 
-# The upstream conformance suite on a fresh samples/$(CONFORMANCE_CLUSTER).go:
-# every [Conformance] spec that may run in parallel, or as
-# CONFORMANCE_FLAGS say (--serial, --smoke, --procs N). The report goes
+# The upstream conformance suite on a fresh cluster shaped like
+# samples/$(CONFORMANCE_CLUSTER).yml, with a lab registry for the specs
+# that pull Always: every [Conformance] spec that may run in parallel, or
+# as CONFORMANCE_FLAGS say (--serial, --smoke, --procs N). The report goes
 # to conformance-report/$(CONFORMANCE_CLUSTER)/.
 CONFORMANCE_CLUSTER ?= cluster2
 CONFORMANCE_FLAGS   ?= --procs 8

@@ -116,6 +116,7 @@ func (r *reader) cluster(root *yaml.Node, c *model.Cluster) {
 //	  registry_mirrors:
 //	    - url: http://10.0.0.1:5000
 //	      registries: [registry.k8s.io, quay.io]   # default [docker.io]
+//	  subnet: 172.31.250.0/24       # the node network's, as the script's c.Subnet
 const ExtensionKey = "docker_rke"
 
 func (r *reader) extension(v *yaml.Node, c *model.Cluster) {
@@ -126,8 +127,15 @@ func (r *reader) extension(v *yaml.Node, c *model.Cluster) {
 		case "registry_mirrors":
 			r.registryMirrors(nv, path, c)
 			return
+		case "subnet":
+			// Checked with the script's c.Subnet by the model, at this line.
+			if s, ok := r.str(nv, path); ok {
+				r.locs[key(-1, "subnet")] = loc{pos(r.file, nv), path}
+				c.Subnet = s
+			}
+			return
 		default:
-			r.errf(k, path, "unknown field: docker rke's settings are nodes and registry_mirrors")
+			r.errf(k, path, "unknown field: docker rke's settings are nodes, registry_mirrors and subnet")
 			return
 		}
 		if nv.Kind != yaml.SequenceNode {

@@ -201,6 +201,7 @@ func TestExtension(t *testing.T) {
     - url: http://10.0.0.9:5000
       registries: [registry.k8s.io, quay.io]
     - url: https://hub.lab
+  subnet: 172.31.250.0/24
 nodes:
   - address: 10.0.0.1
     hostname_override: web
@@ -226,6 +227,9 @@ nodes:
 	if got := def.Clusters[0].RegistryMirrors; !reflect.DeepEqual(got, wantMirrors) {
 		t.Errorf("registry mirrors %+v", got)
 	}
+	if got := def.Clusters[0].Subnet; got != "172.31.250.0/24" {
+		t.Errorf("subnet %q", got)
+	}
 }
 
 func TestExtensionErrorsPointAtTheirLines(t *testing.T) {
@@ -239,6 +243,7 @@ func TestExtensionErrorsPointAtTheirLines(t *testing.T) {
 		"ports a string":  {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n      ports: 8080\n", "want a list", 7},
 		"mirror field":    {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  registry_mirrors:\n    - url: http://m.lab\n      mirrors: [quay.io]\n", "unknown field", 7},
 		"mirror registry": {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  registry_mirrors:\n    - url: http://m.lab\n    - url: http://m.lab\n      registries: [lab]\n", "Docker Hub user", 7},
+		"subnet list":     {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  subnet: [10.0.0.0/24]\n", "want a string", 5},
 		"mirror url":      {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  registry_mirrors:\n    - url: m.lab\n", "want a URL", 6},
 		"bad port":        {"nodes:\n  - address: a\n    role: [controlplane, etcd, worker]\ndocker_rke:\n  nodes:\n    - node: a\n      ports:\n        - host_port: 0\n          node_port: 80\n", "host port 0", 8},
 	} {
