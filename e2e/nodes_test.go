@@ -217,7 +217,8 @@ func TestConvergeAfterKill(t *testing.T) {
 	if inspect(t, "rke-dind-cluster1-node2").State.Running {
 		t.Fatal("killed node still running")
 	}
-	r := docker(t, "rke", "up", "--nodes-only", "samples/cluster1.go")
+	// The node table in docker's --format, as ls's.
+	r := docker(t, "rke", "up", "--nodes-only", "--format", "{{.Node}} {{.Action}} {{.Roles}}", "samples/cluster1.go")
 	if r.code != 0 {
 		t.Fatalf("second up: %s", r.stderr)
 	}
@@ -233,7 +234,7 @@ func TestConvergeAfterKill(t *testing.T) {
 	if !inspect(t, "rke-dind-cluster1-node2").State.Running {
 		t.Error("killed node did not come back")
 	}
-	for _, want := range []string{"cluster1-node2 .*started", "cluster1-node1 .*kept"} {
+	for _, want := range []string{"^cluster1-node2 started worker$", "^cluster1-node1 kept controlplane,etcd,worker$"} {
 		if !matches(r.stdout, want) {
 			t.Errorf("up output lacks %q:\n%s", want, r.stdout)
 		}

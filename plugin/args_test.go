@@ -174,15 +174,19 @@ func createContext(t *testing.T, cfgDir, name, host string) {
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
 
-// TestConformanceUsage: conformance's conflicting choices are usage
-// errors (exit 2, one line), found before anything talks to an engine.
-func TestConformanceUsage(t *testing.T) {
+// TestEarlyUsageErrors: conformance's conflicting choices and a --format
+// of up that does not parse are usage errors (exit 2, one line), found
+// before anything talks to an engine (up would otherwise find a bad
+// template with its nodes made).
+func TestEarlyUsageErrors(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "tcp://192.0.2.1:1")
 	for _, args := range [][]string{
 		{"conformance", "--smoke", "--serial", "c1"},
 		{"conformance", "--smoke", "--focus", "DNS", "c1"},
 		{"conformance", "c1", "c2"},
 		{"conformance", "--focus", "(DNS", "c1"},
+		{"up", "--format", "{{.Node", "samples/cluster1.go"},
+		{"up", "--format", "table {{.Node", "samples/cluster1.go"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := Run(context.Background(), append([]string{"docker-rke"}, args...), Options{Stdout: &stdout, Stderr: &stderr, Getenv: noEnv})

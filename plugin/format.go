@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/cli/cli/command/formatter"
+	"github.com/docker/cli/templates"
 	"github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 
@@ -120,3 +122,47 @@ func (r *imageRow) Size() string                 { return units.HumanSizeWithPre
 func (r *imageRow) Bytes() string                { return strconv.FormatInt(r.size, 10) }
 func (r *imageRow) CreatedSince() string         { return units.HumanDuration(time.Since(r.created)) + " ago" }
 func (r *imageRow) CreatedAt() string            { return r.created.Format(time.RFC3339) }
+
+// nodeRow is one node of up's table.
+type nodeRow struct {
+	formatter.HeaderContext
+	s dind.NodeStatus
+}
+
+const (
+	nodeTable  = "table {{.Cluster}}\t{{.Node}}\t{{.Roles}}\t{{.Address}}\t{{.Container}}\t{{.Action}}"
+	nodeFields = "Cluster, Node, Roles, Address, Container, Action, APIPort"
+)
+
+func nodeHeader() *nodeRow {
+	r := &nodeRow{}
+	r.Header = formatter.SubHeaderContext{
+		"Cluster": "CLUSTER", "Node": "NODE", "Roles": "ROLES", "Address": "ADDRESS", "Container": "CONTAINER",
+		"Action": "ACTION", "APIPort": "API PORT",
+	}
+	return r
+}
+
+func (r *nodeRow) MarshalJSON() ([]byte, error) { return formatter.MarshalJSON(r) }
+func (r *nodeRow) Cluster() string              { return r.s.Cluster }
+func (r *nodeRow) Node() string                 { return r.s.Node }
+func (r *nodeRow) Roles() string                { return strings.Join(r.s.Roles, ",") }
+func (r *nodeRow) Address() string              { return r.s.Address }
+func (r *nodeRow) Container() string            { return r.s.Container }
+func (r *nodeRow) Action() string               { return string(r.s.Action) }
+
+// APIPort is the API server's port published on the engine host's
+// 127.0.0.1, for controlplane nodes; "" for the others.
+func (r *nodeRow) APIPort() string { return r.s.APIPort }
+
+// checkFormat rejects a --format whose template does not parse, before a
+// command does its work: up would otherwise find out with its nodes made.
+func checkFormat(format string) error {
+	if format == formatter.TableFormatKey || format == formatter.JSONFormatKey {
+		return nil
+	}
+	if _, err := templates.Parse(strings.TrimPrefix(format, formatter.TableFormatKey+" ")); err != nil {
+		return cli.Exit(fmt.Sprintf("--format: %v", err), 2)
+	}
+	return nil
+}

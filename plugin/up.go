@@ -8,7 +8,6 @@ import (
 	"os"
 	goruntime "runtime"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -39,10 +38,14 @@ func (a *App) upCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for each step: node engines, components' health, every node Ready, DNS"},
 			mergeFlag,
 			noSwitchFlag,
+			formatFlag(nodeFields),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("up needs exactly one FILE, e.g. docker rke up --nodes-only samples/cluster1.go", 2)
+			}
+			if err := checkFormat(c.String("format")); err != nil {
+				return err
 			}
 			plan, err := a.loadPlan(c, c.Args().First())
 			if err != nil {
@@ -91,12 +94,11 @@ func (a *App) upCommand() *cli.Command {
 				return err
 			}
 			log.Clear()
-			tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLUSTER\tNODE\tROLES\tADDRESS\tCONTAINER\tACTION")
-			for _, s := range statuses {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Cluster, s.Node, strings.Join(s.Roles, ","), s.Address, s.Container, s.Action)
+			rows := make([]*nodeRow, len(statuses))
+			for i, s := range statuses {
+				rows[i] = &nodeRow{s: s}
 			}
-			if err := tw.Flush(); err != nil {
+			if err := writeFormatted(a.Stdout, c.String("format"), nodeTable, "", false, nodeHeader(), rows); err != nil {
 				return err
 			}
 			log.Printf("%d nodes: done in %s", len(statuses), time.Since(nodesStart).Round(10*time.Millisecond))
