@@ -74,6 +74,7 @@ func main() {
 		PodSecurity(rke.Restricted).
 		RegistryMirror("https://hub.lab").
 		RegistryMirror("http://10.0.0.9:5000", "registry.k8s.io", "quay.io").
+		ImageRegistry("registry.lab:5000/team").
 		Images(rke.Images{Etcd: "my/etcd:3"}).
 		ExtraArgs(rke.KubeAPIServer, map[string]string{"v": "2"})
 	c.Node("cp", rke.ControlPlane, rke.Etcd).Roles(rke.Worker).
@@ -93,8 +94,9 @@ func main() {
 			{URL: "https://hub.lab"},
 			{URL: "http://10.0.0.9:5000", Registries: []string{"registry.k8s.io", "quay.io"}},
 		},
-		Images:   model.Images{Etcd: "my/etcd:3"},
-		Services: map[string]model.Service{model.ComponentAPIServer: {ExtraArgs: map[string]string{"v": "2"}}},
+		ImageRegistry: "registry.lab:5000/team",
+		Images:        model.Images{Etcd: "my/etcd:3"},
+		Services:      map[string]model.Service{model.ComponentAPIServer: {ExtraArgs: map[string]string{"v": "2"}}},
 		Nodes: []model.Node{{
 			Name:   "cp",
 			Roles:  []model.Role{model.RoleControlPlane, model.RoleEtcd, model.RoleWorker},

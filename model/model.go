@@ -177,10 +177,15 @@ type Cluster struct {
 	// RegistryMirrors are the registries the nodes' containerd asks first
 	// for images of other registries, in order, for clusters that pull.
 	RegistryMirrors []RegistryMirror `json:"registryMirrors,omitempty"`
-	PodCIDR         string           `json:"podCIDR,omitempty"`
-	ServiceCIDR     string           `json:"serviceCIDR,omitempty"`
-	ClusterDomain   string           `json:"clusterDomain,omitempty"`
-	ClusterDNS      string           `json:"clusterDNS,omitempty"`
+	// ImageRegistry is where up pulls the release's node image from when
+	// the engine lacks it, instead of building it (docker rke images push
+	// put it there): a registry name and an optional path, e.g.
+	// "registry.lab:5000/team". RKE's private_registries is_default.
+	ImageRegistry string `json:"imageRegistry,omitempty"`
+	PodCIDR       string `json:"podCIDR,omitempty"`
+	ServiceCIDR   string `json:"serviceCIDR,omitempty"`
+	ClusterDomain string `json:"clusterDomain,omitempty"`
+	ClusterDNS    string `json:"clusterDNS,omitempty"`
 	// PodSecurity is the Pod Security Standard enforced in every
 	// namespace but kube-system, unless the namespace's own
 	// pod-security.kubernetes.io labels say otherwise.

@@ -147,6 +147,9 @@ func (d *Definition) Validate() Problems {
 		v.clusterValues(cref, c)
 		v.services(cref, c.Services)
 		v.registryMirrors(cref, c.RegistryMirrors)
+		if c.ImageRegistry != "" {
+			v.imageRegistry(cref.field("imageRegistry"), c.ImageRegistry)
+		}
 		if s := c.EtcdSnapshots; s != nil {
 			if s.Interval < MinSnapshotInterval || s.Interval > MaxSnapshotInterval {
 				v.errf(cref.field("etcdSnapshots"), "", "etcd snapshots every %s: want between %s and %s", s.Interval, MinSnapshotInterval, MaxSnapshotInterval)
@@ -487,6 +490,29 @@ func (v *validator) registryMirrors(r Ref, mirrors []RegistryMirror) {
 			}
 		}
 	}
+}
+
+// imageRegistry checks a registry images are pulled from.
+func (v *validator) imageRegistry(r Ref, registry string) {
+	if msg := ImageRegistryProblem(registry); msg != "" {
+		v.errf(r, "", "image registry %q: %s", registry, msg)
+	}
+}
+
+// ImageRegistryProblem says why registry cannot hold docker rke's images
+// as REGISTRY/docker-rke/...: it must be a registry name, then optionally
+// a path of repositories ("registry.lab:5000/team"). "" if it can.
+func ImageRegistryProblem(registry string) string {
+	host, path, _ := strings.Cut(registry, "/")
+	if msg := RegistryNameProblem(host); msg != "" {
+		return msg
+	}
+	if path != "" {
+		if _, err := reference.ParseNormalizedNamed(registry + "/docker-rke/node"); err != nil || strings.HasSuffix(path, "/") {
+			return "want a registry name and an optional path of lowercase names, e.g. registry.lab:5000/team"
+		}
+	}
+	return ""
 }
 
 // RegistryNameProblem says why name is not a registry as image references

@@ -349,3 +349,24 @@ func TestWeakeningArgsWarn(t *testing.T) {
 		}
 	}
 }
+
+func TestImageRegistryProblem(t *testing.T) {
+	for registry, want := range map[string]string{
+		"registry.lab:5000":        "",
+		"registry.lab:5000/team":   "",
+		"localhost/a/b":            "",
+		"127.0.0.1:5000":           "",
+		"lab":                      "Docker Hub user",
+		"lab/team":                 "Docker Hub user",
+		"index.docker.io":          "named docker.io",
+		"registry.lab/Team":        "lowercase",
+		"registry.lab/team/":       "lowercase",
+		"http://registry.lab:5000": "registry name",
+		"":                         "registry name",
+	} {
+		got := ImageRegistryProblem(registry)
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("ImageRegistryProblem(%q) = %q, want %q", registry, got, want)
+		}
+	}
+}

@@ -45,6 +45,7 @@ func (a *App) imagesCommand() *cli.Command {
 			},
 			a.imagesSaveCommand(),
 			a.imagesLoadCommand(),
+			a.imagesPushCommand(),
 		},
 	}
 }

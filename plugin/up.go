@@ -142,6 +142,15 @@ func (a *App) ensureImages(c *cli.Context, plan *runtime.Plan, log *stepLog) err
 		if ok {
 			continue
 		}
+		if cl.ImageRegistry != "" {
+			log.Printf("node image %s is not on the engine: pulling it from %s", want, cl.ImageRegistry)
+			pinned, err := a.pullNodeImage(c.Context, cl.ImageRegistry, rel)
+			if err != nil {
+				return fmt.Errorf("cluster %s: %w", cl.Name, err)
+			}
+			log.Printf("node image %s pulled as %s and checked", want, pinned)
+			continue
+		}
 		log.Printf("node image %s is not built yet: building the %s images (once; the first build compiles Kubernetes and takes a while)", want, rel.Kubernetes)
 		cacheDir, err := buildCacheDir()
 		if err != nil {

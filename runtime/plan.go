@@ -31,14 +31,17 @@ type Cluster struct {
 	Network           string `json:"network"`
 	Subnet            string `json:"subnet,omitempty"`
 	// Registries are the registries whose pulls go to mirrors first.
-	Registries    []RegistryHosts `json:"registries,omitempty"`
-	NodeImage     string          `json:"nodeImage"`
-	PodCIDR       string          `json:"podCIDR"`
-	ServiceCIDR   string          `json:"serviceCIDR"`
-	ClusterDNS    string          `json:"clusterDNS"`
-	ClusterDomain string          `json:"clusterDomain"`
-	PodSecurity   string          `json:"podSecurity"`
-	Images        images.Set      `json:"images"`
+	Registries []RegistryHosts `json:"registries,omitempty"`
+	NodeImage  string          `json:"nodeImage"`
+	// ImageRegistry is where up pulls the node image of the release when
+	// the engine lacks it, instead of building it; empty: build.
+	ImageRegistry string     `json:"imageRegistry,omitempty"`
+	PodCIDR       string     `json:"podCIDR"`
+	ServiceCIDR   string     `json:"serviceCIDR"`
+	ClusterDNS    string     `json:"clusterDNS"`
+	ClusterDomain string     `json:"clusterDomain"`
+	PodSecurity   string     `json:"podSecurity"`
+	Images        images.Set `json:"images"`
 	// DNS is the cluster's CoreDNS, applied through the API.
 	DNS DNS `json:"dns"`
 	// Probe runs the pods up uses to check a cluster (a DNS lookup) and
@@ -193,6 +196,7 @@ func buildCluster(c model.Cluster, nodeImages map[string]string) (Cluster, error
 		Subnet:            c.Subnet,
 		Registries:        registryHosts(c.RegistryMirrors),
 		NodeImage:         nodeImage,
+		ImageRegistry:     c.ImageRegistry,
 		PodCIDR:           c.PodCIDR,
 		ServiceCIDR:       c.ServiceCIDR,
 		ClusterDNS:        dns,

@@ -179,6 +179,17 @@ func (c *Cluster) NodeImage(image string) *Cluster {
 	return c
 }
 
+// ImageRegistry names a registry (and an optional path in it) where up
+// finds the release's node image when the engine lacks it, instead of
+// building it, e.g. c.ImageRegistry("registry.lab:5000"). docker rke
+// images push puts it there; up pulls it by digest and checks it is the
+// node image of the same recipes. RKE's private_registries is_default.
+func (c *Cluster) ImageRegistry(registry string) *Cluster {
+	c.sites.set("imageRegistry", c.s.Position())
+	c.def.ImageRegistry = registry
+	return c
+}
+
 // Subnet sets the range of the cluster's node network, e.g. "172.30.1.0/24".
 // By default the engine picks a free one.
 func (c *Cluster) Subnet(cidr string) *Cluster {

@@ -521,6 +521,10 @@ func (r *reader) privateRegistries(v *yaml.Node, c *model.Cluster) {
 		c.RegistryMirrors = append(c.RegistryMirrors, model.RegistryMirror{URL: mirror, Registries: mirrored})
 		if reg.IsDefault {
 			r.defaultRegistry = host
+			// The node image comes from there too when the engine
+			// lacks it: RKE's nodes pull every system image from it.
+			r.locs[key(-1, "imageRegistry")] = loc{pos(r.file, item), path + ".url"}
+			c.ImageRegistry = host
 		}
 	}
 }

@@ -167,6 +167,9 @@ private_registries:
 	if c.Images.Etcd != "my/etcd:1" || c.Images.Kubernetes != "registry.lab:5000/docker-rke/kubernetes:v1.37.2" || c.Images.Pause != "registry.lab:5000/docker-rke/pause:3.10" {
 		t.Errorf("is_default must prefix the images system_images does not name: %+v", c.Images)
 	}
+	if c.ImageRegistry != "registry.lab:5000" {
+		t.Errorf("is_default must be where the node image is pulled from: %q", c.ImageRegistry)
+	}
 	var fields []string
 	for _, w := range warnings {
 		fields = append(fields, w.Field)
