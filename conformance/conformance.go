@@ -25,9 +25,9 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/internal/oneshot"
 	"github.com/docker-rke/docker-rke/internal/tarball"
 )
 
@@ -133,58 +133,32 @@ func Run(ctx context.Context, api client.APIClient, opts Options) (*Summary, err
 	defer logFile.Close()
 
 	start := time.Now()
-	created, err := api.ContainerCreate(ctx, &container.Config{
-		Image:      ref,
-		Entrypoint: Args(opts)[:1],
-		Cmd:        Args(opts)[1:],
-		Env:        []string{"KUBE_TEST_REPO_LIST=" + repoList, "HOME=" + dir},
-		WorkingDir: dir,
-		Labels:     map[string]string{LabelRunner: opts.Cluster},
-	}, &container.HostConfig{NetworkMode: "host"}, nil, nil, RunnerName(opts.Cluster))
-	switch {
-	case cerrdefs.IsConflict(err):
-		return nil, fmt.Errorf("cluster %s: a conformance run is going on already (container %s): wait for it, or docker rm -f %s", opts.Cluster, RunnerName(opts.Cluster), RunnerName(opts.Cluster))
-	case cerrdefs.IsNotFound(err):
-		return nil, fmt.Errorf("cluster %s: no image %s: docker rke images build --e2e --kubernetes-version %s builds it", opts.Cluster, ref, opts.Release.Kubernetes)
-	case err != nil:
-		return nil, fmt.Errorf("cluster %s: creating the runner: %w", opts.Cluster, err)
-	}
-	defer func() {
-		_ = api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	}()
-	if err := api.CopyToContainer(ctx, created.ID, "/", inputs(opts), container.CopyToContainerOptions{}); err != nil {
-		return nil, fmt.Errorf("cluster %s: runner %s: %w", opts.Cluster, RunnerName(opts.Cluster), err)
-	}
-	attach, err := api.ContainerAttach(ctx, created.ID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return nil, fmt.Errorf("cluster %s: runner %s: %w", opts.Cluster, RunnerName(opts.Cluster), err)
-	}
-	defer attach.Close()
-	// Ctrl-C: reading the output stops at once, and the deferred remove
-	// stops the suite (a cancelled context does not end a hijacked
-	// stream by itself).
-	stopRead := context.AfterFunc(ctx, func() { attach.Close() })
-	defer stopRead()
-	if err := api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return nil, fmt.Errorf("cluster %s: runner %s: %w", opts.Cluster, RunnerName(opts.Cluster), err)
-	}
 	out := io.MultiWriter(logFile, opts.Output)
-	_, err = stdcopy.StdCopy(out, out, attach.Reader)
+	exit, err := oneshot.Run(ctx, api, oneshot.Options{
+		Config: &container.Config{
+			Image:      ref,
+			Entrypoint: Args(opts)[:1],
+			Cmd:        Args(opts)[1:],
+			Env:        []string{"KUBE_TEST_REPO_LIST=" + repoList, "HOME=" + dir},
+			WorkingDir: dir,
+			Labels:     map[string]string{LabelRunner: opts.Cluster},
+		},
+		Host:   &container.HostConfig{NetworkMode: "host"},
+		Name:   RunnerName(opts.Cluster),
+		Input:  inputs(opts),
+		Stdout: out,
+		Stderr: out,
+		Finish: func(ctx context.Context, id string) error { return copyReport(ctx, api, id, opts.ReportDir) },
+	})
+	var notMade *oneshot.CreateError
 	switch {
+	case errors.As(err, &notMade) && cerrdefs.IsConflict(err):
+		return nil, fmt.Errorf("cluster %s: a conformance run is going on already (container %s): wait for it, or docker rm -f %s", opts.Cluster, RunnerName(opts.Cluster), RunnerName(opts.Cluster))
+	case errors.As(err, &notMade) && cerrdefs.IsNotFound(err):
+		return nil, fmt.Errorf("cluster %s: no image %s: docker rke images build --e2e --kubernetes-version %s builds it", opts.Cluster, ref, opts.Release.Kubernetes)
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("cluster %s: conformance run stopped: %w", opts.Cluster, ctx.Err())
 	case err != nil:
-		return nil, fmt.Errorf("cluster %s: runner %s: reading its output: %w", opts.Cluster, RunnerName(opts.Cluster), err)
-	}
-	var exit int64
-	waitC, errC := api.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
-	select {
-	case res := <-waitC:
-		exit = res.StatusCode
-	case err := <-errC:
-		return nil, fmt.Errorf("cluster %s: runner %s: %w", opts.Cluster, RunnerName(opts.Cluster), err)
-	}
-	if err := copyReport(ctx, api, created.ID, opts.ReportDir); err != nil {
 		return nil, fmt.Errorf("cluster %s: runner %s: %w", opts.Cluster, RunnerName(opts.Cluster), err)
 	}
 	sum, err := summarize(opts, time.Since(start))

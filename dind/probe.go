@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
+	"github.com/docker-rke/docker-rke/internal/oneshot"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
@@ -101,18 +102,22 @@ func (e *Engine) logTail(ctx context.Context, name string, lines int) string {
 // returns what it printed: doctor's look at the host, as nodes would see
 // it.
 func (e *Engine) RunScript(ctx context.Context, image, script string) (string, error) {
-	name := fmt.Sprintf("rke-doctor-%d-%d", os.Getpid(), time.Now().UnixNano())
-	_, err := e.api.ContainerCreate(ctx, &container.Config{
-		Image:      image,
-		Entrypoint: []string{"sh", "-c", script},
-		Labels:     map[string]string{LabelProbe: "doctor"},
-	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, name)
-	if err != nil {
+	var out, stderr strings.Builder
+	exit, err := oneshot.Run(ctx, e.api, oneshot.Options{
+		Config: &container.Config{
+			Image:      image,
+			Entrypoint: []string{"sh", "-c", script},
+			Labels:     map[string]string{LabelProbe: "doctor"},
+		},
+		Name:   fmt.Sprintf("rke-doctor-%d-%d", os.Getpid(), time.Now().UnixNano()),
+		Stdout: &out,
+		Stderr: &stderr,
+	})
+	switch {
+	case err != nil:
 		return "", err
+	case exit != 0:
+		return "", fmt.Errorf("exit %d: %s", exit, oneshot.Tail(stderr.String(), 10))
 	}
-	defer func() { _ = e.removeContainer(context.WithoutCancel(ctx), name) }()
-	if err := e.runToEnd(ctx, name); err != nil {
-		return "", err
-	}
-	return e.logTail(ctx, name, 100), nil
+	return out.String(), nil
 }

@@ -14,10 +14,10 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/docker-rke/docker-rke/images"
 	"github.com/docker-rke/docker-rke/images/node"
+	"github.com/docker-rke/docker-rke/internal/oneshot"
 )
 
 // runtimeFiles is the tar of runtime tools, read once per build run.
@@ -41,39 +41,22 @@ func (b *Builder) runtimeFiles(ctx context.Context) (*runtimeFiles, error) {
 // network, and returns what it wrote to stdout; it fails with the end of
 // stderr if the command does.
 func (b *Builder) runOnce(ctx context.Context, ref string, cmd []string) ([]byte, error) {
-	created, err := b.api.ContainerCreate(ctx, &container.Config{
-		Image:      ref,
-		Entrypoint: cmd[:1],
-		Cmd:        cmd[1:],
-		Labels:     map[string]string{"io.docker-rke.builder": "run"},
-	}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
-	}
-	defer func() {
-		// With any anonymous volume the image declares.
-		_ = b.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	}()
-	attach, err := b.api.ContainerAttach(ctx, created.ID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return nil, fmt.Errorf("%s: attach: %w", ref, err)
-	}
-	defer attach.Close()
-	if err := b.api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return nil, fmt.Errorf("%s: start: %w", ref, err)
-	}
 	var out, stderr bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &stderr, attach.Reader); err != nil {
-		return nil, fmt.Errorf("%s: reading: %w", ref, err)
-	}
-	waitC, errC := b.api.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
-	select {
-	case res := <-waitC:
-		if res.StatusCode != 0 {
-			return nil, fmt.Errorf("%s: %s: exit %d: %s", ref, cmd[0], res.StatusCode, tail(stderr.String(), 10))
-		}
-	case err := <-errC:
-		return nil, fmt.Errorf("%s: wait: %w", ref, err)
+	exit, err := oneshot.Run(ctx, b.api, oneshot.Options{
+		Config: &container.Config{
+			Image:      ref,
+			Entrypoint: cmd[:1],
+			Cmd:        cmd[1:],
+			Labels:     map[string]string{"io.docker-rke.builder": "run"},
+		},
+		Stdout: &out,
+		Stderr: &stderr,
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %s: %w", ref, cmd[0], err)
+	case exit != 0:
+		return nil, fmt.Errorf("%s: %s: exit %d: %s", ref, cmd[0], exit, oneshot.Tail(stderr.String(), 10))
 	}
 	return out.Bytes(), nil
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/internal/oneshot"
 )
 
 // Logger receives progress lines.
@@ -229,19 +230,11 @@ func (b *Builder) compile(ctx context.Context, c images.Component, opts compileO
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 		b.log.Printf("[images] %s %s: go %s %s (%s, %s/%s)", c.Name, c.Version, strings.Join(verb, " "), bin.Package, opts.goVersion, opts.goos, opts.goarch)
 		if output, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go %s %s: %w\n%s", strings.Join(verb, " "), bin.Package, err, tail(string(output), 30))
+			return nil, fmt.Errorf("go %s %s: %w\n%s", strings.Join(verb, " "), bin.Package, err, oneshot.Tail(string(output), 30))
 		}
 		out[bin.Path] = dst
 	}
 	return out, nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // ErrUnknownVersion is returned for a Kubernetes version without a recipe.
