@@ -87,3 +87,11 @@ func TestParseJUnit(t *testing.T) {
 		t.Errorf("a failed setup node is not a failure: %+v", s)
 	}
 }
+
+func TestProcesses(t *testing.T) {
+	for n, want := range map[int]string{1: "1 process", 2: "2 processes", 8: "8 processes"} {
+		if got := Processes(n); got != want {
+			t.Errorf("Processes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

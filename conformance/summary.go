@@ -42,8 +42,16 @@ func (s *Summary) Write(file string) error {
 
 // String is the summary in one line.
 func (s *Summary) String() string {
-	return fmt.Sprintf("%d passed, %d failed, %d skipped in %s (Kubernetes %s, %d processes)",
-		s.Passed, s.Failed, s.Skipped, s.Duration.Round(time.Second), s.KubernetesVersion, s.Procs)
+	return fmt.Sprintf("%d passed, %d failed, %d skipped in %s (Kubernetes %s, %s)",
+		s.Passed, s.Failed, s.Skipped, s.Duration.Round(time.Second), s.KubernetesVersion, Processes(s.Procs))
+}
+
+// Processes says how many processes run the specs: "1 process", "8 processes".
+func Processes(n int) string {
+	if n == 1 {
+		return "1 process"
+	}
+	return fmt.Sprintf("%d processes", n)
 }
 
 // junit is the part of ginkgo's JUnit report a summary reads.

@@ -60,7 +60,7 @@ func (a *App) conformanceCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			log.Printf("[%s] conformance: %s, %d processes; report in %s", name, describeSpecs(opts), opts.Procs, opts.ReportDir)
+			log.Printf("[%s] conformance: %s, %s; report in %s", name, describeSpecs(opts), conformance.Processes(opts.Procs), opts.ReportDir)
 			sum, err := conformance.Run(c.Context, a.Docker.Client(), opts)
 			if sum != nil {
 				fmt.Fprintf(a.Stdout, "%s: %s\n", name, sum)
