@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,15 @@ func TestImagesTravel(t *testing.T) {
 		t.Errorf("images save over an archive: exit %d %s", r.code, r.stderr)
 	}
 	id := inspectImage(t, ref)
+	// Whatever fails below, the release's node image is back at the end
+	// (the later tests would otherwise build it again).
+	t.Cleanup(func() {
+		if _, err := engine(t).ImageInspect(context.Background(), ref); err != nil {
+			if r := docker(t, "rke", "images", "load", "-i", archive); r.code != 0 {
+				t.Errorf("putting %s back: %s", ref, r.stderr)
+			}
+		}
+	})
 	rmi(t, ref)
 	if r := docker(t, "rke", "images", "load", "-i", archive); r.code != 0 || !strings.Contains(r.stdout, ref+" loaded") {
 		t.Fatalf("images load: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -90,6 +100,16 @@ func TestImagesTravel(t *testing.T) {
 	}
 	if got := inspectImage(t, ref); got != id {
 		t.Errorf("pulled %s as %s, pushed %s", ref, got, id)
+	}
+	// Neither the push's tag nor the pull's digest reference stays.
+	img, err := engine(t).ImageInspect(ctxT(t), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(img.RepoTags, img.RepoDigests...) {
+		if strings.HasPrefix(name, registry) {
+			t.Errorf("%s is still on the engine as %s", ref, name)
+		}
 	}
 	cs, _ := kubeClient(t, filepath.Join(dir, "kube_config_travel.yml"))
 	checkNodesReady(t, cs, clusterPlan(t, script, cluster))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/docker/api/types/image"
@@ -17,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/docker-rke/docker-rke/images"
+	"github.com/docker-rke/docker-rke/images/builder"
 	"github.com/docker-rke/docker-rke/model"
 )
 
@@ -60,8 +62,11 @@ func (a *App) imagesPushCommand() *cli.Command {
 					if slices.Contains(refs, ref) {
 						continue // releases share components
 					}
-					if _, err := a.Docker.Client().ImageInspect(c.Context, ref); err != nil {
+					switch _, err := a.Docker.Client().ImageInspect(c.Context, ref); {
+					case cerrdefs.IsNotFound(err):
 						missing = append(missing, ref)
+					case err != nil:
+						return fmt.Errorf("inspecting %s: %w", ref, err)
 					}
 					refs = append(refs, ref)
 				}
@@ -91,10 +96,24 @@ func (a *App) pushImage(ctx context.Context, src, remote string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("pushing %s: credentials for %s: %w", src, remote, err)
 	}
-	if err := api.ImageTag(ctx, src, remote); err != nil {
-		return "", fmt.Errorf("pushing %s: tagging it %s: %w", src, remote, err)
+	// The push goes by a tag of the registry's name. One the user made
+	// stays; one of another image is theirs too, and is not moved.
+	srcImg, err := api.ImageInspect(ctx, src)
+	if err != nil {
+		return "", fmt.Errorf("pushing %s: %w", src, err)
 	}
-	defer func() { _, _ = api.ImageRemove(context.WithoutCancel(ctx), remote, image.RemoveOptions{}) }()
+	switch existing, err := api.ImageInspect(ctx, remote); {
+	case err == nil && existing.ID != srcImg.ID:
+		return "", fmt.Errorf("pushing %s: %s names another image on this engine (%s): remove that tag, or push to another registry path", src, remote, existing.ID)
+	case err == nil:
+	case cerrdefs.IsNotFound(err):
+		if err := api.ImageTag(ctx, src, remote); err != nil {
+			return "", fmt.Errorf("pushing %s: tagging it %s: %w", src, remote, err)
+		}
+		defer func() { _, _ = api.ImageRemove(context.WithoutCancel(ctx), remote, image.RemoveOptions{}) }()
+	default:
+		return "", fmt.Errorf("pushing %s: inspecting %s: %w", src, remote, err)
+	}
 	rc, err := api.ImagePush(ctx, remote, image.PushOptions{RegistryAuth: auth})
 	if err == nil {
 		err = drainProgress(rc)
@@ -114,39 +133,56 @@ func (a *App) pushImage(ctx context.Context, src, remote string) (string, error)
 // that digest (the engine verifies the content against it), checked to be
 // the build of this docker rke's recipes, and tagged with the local name
 // up runs. It returns the pinned reference it pulled.
-func (a *App) pullNodeImage(ctx context.Context, registry string, rel images.Release) (string, error) {
+func (a *App) pullNodeImage(ctx context.Context, registry string, rel images.Release, log *stepLog) (string, error) {
 	api := a.Docker.Client()
 	local := images.NodeImage(rel)
 	remote := registry + "/" + local
+	// As builds are: two ups at once pull once, and neither removes
+	// what the other is checking.
+	unlock, err := builder.Lock(ctx, func(line string) { log.Printf("%s", line) })
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if ok, err := builder.ImageExists(ctx, api, local); err != nil || ok {
+		return "", err
+	}
 	auth, err := command.RetrieveAuthTokenFromImage(a.Docker.ConfigFile(), remote)
 	if err != nil {
 		return "", fmt.Errorf("pulling %s: credentials: %w", remote, err)
 	}
 	d, err := api.DistributionInspect(ctx, remote, auth)
-	if err != nil {
-		return "", fmt.Errorf("the cluster's image registry %s has no node image %s (docker rke images push %s on a machine that built it, or build it here: drop the registry from the definition): %w", registry, local, registry, err)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "manifest unknown"):
+		return "", fmt.Errorf("the cluster's image registry %s has no node image %s: docker rke images push %s on a machine that built it, or drop the registry from the definition to build it here: %w", registry, local, registry, err)
+	case err != nil:
+		return "", fmt.Errorf("reading the digest of %s from the cluster's image registry (is it reachable, and does the engine trust it, as for docker pull?): %w", remote, err)
 	}
 	pinned, err := pinnedRef(remote, d.Descriptor.Digest)
 	if err != nil {
 		return "", err
 	}
+	log.Printf("node image %s is not on the engine: pulling it from %s as %s", local, registry, pinned)
 	rc, err := api.ImagePull(ctx, pinned, image.PullOptions{RegistryAuth: auth})
 	if err == nil {
 		err = drainProgress(rc)
 	}
+	// The digest reference goes on every path: after a refusal nothing of
+	// the pull keeps a name, after a success the local name holds it.
+	defer func() {
+		if _, err := api.ImageRemove(context.WithoutCancel(ctx), pinned, image.RemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			log.Printf("removing the reference %s: %v", pinned, err)
+		}
+	}()
 	if err != nil {
 		return "", fmt.Errorf("pulling %s: %w", pinned, err)
 	}
 	if err := checkPulled(ctx, api, pinned, images.ReleaseHash(rel)); err != nil {
-		_, _ = api.ImageRemove(context.WithoutCancel(ctx), pinned, image.RemoveOptions{})
 		return "", err
 	}
 	if err := api.ImageTag(ctx, pinned, local); err != nil {
 		return "", fmt.Errorf("pulled %s, but tagging it %s: %w", pinned, local, err)
 	}
-	// The local name holds it now; the digest reference would only list
-	// it twice in docker images.
-	_, _ = api.ImageRemove(ctx, pinned, image.RemoveOptions{})
 	return pinned, nil
 }
 

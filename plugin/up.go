@@ -143,12 +143,13 @@ func (a *App) ensureImages(c *cli.Context, plan *runtime.Plan, log *stepLog) err
 			continue
 		}
 		if cl.ImageRegistry != "" {
-			log.Printf("node image %s is not on the engine: pulling it from %s", want, cl.ImageRegistry)
-			pinned, err := a.pullNodeImage(c.Context, cl.ImageRegistry, rel)
+			pinned, err := a.pullNodeImage(c.Context, cl.ImageRegistry, rel, log)
 			if err != nil {
 				return fmt.Errorf("cluster %s: %w", cl.Name, err)
 			}
-			log.Printf("node image %s pulled as %s and checked", want, pinned)
+			if pinned != "" {
+				log.Printf("node image %s pulled as %s and checked", want, pinned)
+			}
 			continue
 		}
 		log.Printf("node image %s is not built yet: building the %s images (once; the first build compiles Kubernetes and takes a while)", want, rel.Kubernetes)
