@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 
 	"github.com/docker/cli/cli-plugins/socket"
 	"github.com/docker/cli/cli/command"
@@ -298,16 +297,23 @@ func (a *App) versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "Show the version of docker rke and the Kubernetes versions it builds",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: `"json" or a Go template; fields: Version, Releases (each: Kubernetes, Etcd, CoreDNS, Containerd, CNIPlugins, Pause)`},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: `"json" or a Go template of the whole (fields: Version, Releases), or "table" or "table TEMPLATE" of the releases, one a row (fields: ` + releaseFields + `)`},
 		},
 		Action: func(c *cli.Context) error {
 			v := struct {
 				Version  string
 				Releases []images.Release
 			}{a.Version, images.Releases()}
-			switch format := c.String("format"); format {
-			case "":
-			case formatter.JSONFormatKey:
+			// A table lists rows: the releases, the default first.
+			rows := make([]*releaseRow, len(v.Releases))
+			for i, r := range v.Releases {
+				rows[i] = &releaseRow{r: r}
+			}
+			switch format := c.String("format"); {
+			case format == "":
+			case format == formatter.TableFormatKey || strings.HasPrefix(format, formatter.TableFormatKey+" "):
+				return writeFormatted(a.Stdout, format, releaseTable, "", false, releaseHeader(), rows)
+			case format == formatter.JSONFormatKey:
 				return json.NewEncoder(a.Stdout).Encode(v)
 			default:
 				tmpl, err := templates.Parse(format)
@@ -321,12 +327,7 @@ func (a *App) versionCommand() *cli.Command {
 				return nil
 			}
 			fmt.Fprintf(a.Stdout, "docker rke %s\n\nKubernetes releases it builds (the first is the default):\n", a.Version)
-			tw := tabwriter.NewWriter(a.Stdout, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "KUBERNETES\tETCD\tCOREDNS\tCONTAINERD\tCNI PLUGINS")
-			for _, r := range v.Releases {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Kubernetes, r.Etcd, r.CoreDNS, r.Containerd, r.CNIPlugins)
-			}
-			return tw.Flush()
+			return writeFormatted(a.Stdout, formatter.TableFormatKey, releaseTable, "", false, releaseHeader(), rows)
 		},
 	}
 }

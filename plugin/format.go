@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/docker-rke/docker-rke/dind"
+	"github.com/docker-rke/docker-rke/images"
 )
 
 // Listings speak docker's --format, with docker's own formatter: "table"
@@ -166,3 +167,32 @@ func checkFormat(format string) error {
 	}
 	return nil
 }
+
+// releaseRow is one release of version's table.
+type releaseRow struct {
+	formatter.HeaderContext
+	r images.Release
+}
+
+const (
+	releaseTable  = "table {{.Kubernetes}}\t{{.Etcd}}\t{{.CoreDNS}}\t{{.Containerd}}\t{{.CNIPlugins}}"
+	releaseFields = "Kubernetes, Staging, Etcd, CoreDNS, Containerd, CNIPlugins, Pause"
+)
+
+func releaseHeader() *releaseRow {
+	r := &releaseRow{}
+	r.Header = formatter.SubHeaderContext{
+		"Kubernetes": "KUBERNETES", "Staging": "STAGING", "Etcd": "ETCD", "CoreDNS": "COREDNS",
+		"Containerd": "CONTAINERD", "CNIPlugins": "CNI PLUGINS", "Pause": "PAUSE",
+	}
+	return r
+}
+
+func (r *releaseRow) MarshalJSON() ([]byte, error) { return formatter.MarshalJSON(r) }
+func (r *releaseRow) Kubernetes() string           { return r.r.Kubernetes }
+func (r *releaseRow) Staging() string              { return r.r.Staging }
+func (r *releaseRow) Etcd() string                 { return r.r.Etcd }
+func (r *releaseRow) CoreDNS() string              { return r.r.CoreDNS }
+func (r *releaseRow) Containerd() string           { return r.r.Containerd }
+func (r *releaseRow) CNIPlugins() string           { return r.r.CNIPlugins }
+func (r *releaseRow) Pause() string                { return r.r.Pause }
