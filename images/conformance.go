@@ -77,6 +77,9 @@ var suiteImages = []SuiteImage{
 	{Name: "busybox", Upstream: upstreamE2E, Key: "promoterE2eRegistry"},
 	{Name: "nginx", Upstream: upstreamE2E, Key: "promoterE2eRegistry"},
 	{Name: "glibc-dns-testing", Upstream: upstreamE2E, Key: "promoterE2eRegistry"},
+	// v1.35's DNS specs' probe image; v1.36 replaced it with
+	// glibc-dns-testing.
+	{Name: "jessie-dnsutils", Upstream: upstreamE2E, Key: "promoterE2eRegistry"},
 	{Name: "nonewprivs", Upstream: upstreamE2E, Key: "promoterE2eRegistry"},
 	{Name: "nautilus", Upstream: upstreamE2E, Key: "promoterE2eRegistry", Files: []string{
 		"test/images/nautilus/html/nautilus.jpg", "test/images/nautilus/html/data.json"}},

@@ -146,3 +146,17 @@ func TestSmokeSpecs(t *testing.T) {
 		}
 	}
 }
+
+// TestSuiteBuildsOlderRelease: v1.35's DNS specs run jessie-dnsutils
+// (v1.36 replaced it with glibc-dns-testing); it is built from the e2e
+// base with dig and nslookup.
+func TestSuiteBuildsOlderRelease(t *testing.T) {
+	rel, _ := Lookup("v1.35.4")
+	builds := SuiteBuilds(rel, "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7\nregistry.k8s.io/e2e-test-images/perl:5.26\n")
+	if len(builds) != 1 || builds[0].Ref != "docker-rke/e2e-v1.35.4/jessie-dnsutils:1.7" {
+		t.Fatalf("SuiteBuilds = %+v, want jessie-dnsutils only", builds)
+	}
+	if df := SuiteDockerfile(rel, builds[0]); !strings.Contains(df, "FROM "+E2EBase()+"\n") {
+		t.Errorf("jessie-dnsutils is not the e2e base:\n%s", df)
+	}
+}
