@@ -31,6 +31,9 @@ import (
 	"github.com/docker-rke/docker-rke/internal/tarball"
 )
 
+// trailingTags are the bracketed tags that end a spec's name.
+var trailingTags = regexp.MustCompile(`( \[[^\]]*\])+$`)
+
 // Which specs a run takes.
 const (
 	// Parallel are the conformance specs that may run side by side.
@@ -90,9 +93,12 @@ func Args(opts Options) []string {
 		args = append(args, "--label-filter="+opts.LabelFilter)
 	}
 	if len(opts.Focus) > 0 {
+		// A name without its trailing tags, then a tag: releases order
+		// the tags differently ("[NodeConformance] [Conformance]" before
+		// v1.37), and a longer name that starts the same is another spec.
 		quoted := make([]string, len(opts.Focus))
 		for i, f := range opts.Focus {
-			quoted[i] = regexp.QuoteMeta(f)
+			quoted[i] = regexp.QuoteMeta(trailingTags.ReplaceAllString(f, "")) + ` \[`
 		}
 		args = append(args, "--focus="+strings.Join(quoted, "|"))
 	}
