@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -266,8 +267,29 @@ func hostChecks(kv map[string]string) []check {
 		bridge = "loaded (not needed: the pod network uses point-to-point links, no bridge)"
 	}
 	out = append(out, check{"br_netfilter", checkOK, bridge, ""})
+	out = append(out, dnsCheck(strings.Fields(kv["nameservers"])))
 	if k := kv["kernel"]; k != "" {
 		out = append(out, check{"kernel", checkOK, k, ""})
 	}
 	return out
+}
+
+// dockerFallbackDNS are the resolvers the engine gives containers when its
+// host's resolv.conf names only loopback ones (systemd-resolved's
+// 127.0.0.53 with no /run/systemd/resolve/resolv.conf behind it, a local
+// dnsmasq): containers cannot reach the host's loopback.
+var dockerFallbackDNS = []string{"8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844"}
+
+// dnsCheck judges the resolvers containers get: names outside a cluster
+// (CoreDNS forwards them through the node to these) resolve only if they
+// are reachable. It is pure.
+func dnsCheck(servers []string) check {
+	const fix = `give the engine the host's upstream resolvers: "dns": ["ADDRESS"] in /etc/docker/daemon.json, then restart it`
+	switch {
+	case len(servers) == 0:
+		return check{"dns", checkWarn, "containers get no resolver: names outside a cluster will not resolve in it", fix}
+	case !slices.ContainsFunc(servers, func(s string) bool { return !slices.Contains(dockerFallbackDNS, s) }):
+		return check{"dns", checkWarn, "containers get Google's public DNS (" + strings.Join(servers, ", ") + "): the engine's fallback when its host names only loopback resolvers, such as systemd-resolved's 127.0.0.53; on a host without Internet access names outside a cluster will not resolve in it", fix}
+	}
+	return check{"dns", checkOK, "containers ask " + strings.Join(servers, ", ") + " (through the engine) for names outside a cluster", ""}
 }

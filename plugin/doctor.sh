@@ -10,6 +10,9 @@ echo "inotify_watches=$(cat /proc/sys/fs/inotify/max_user_watches)"
 for m in overlay br_netfilter; do
   if [ -d "/sys/module/$m" ]; then echo "module_$m=yes"; else echo "module_$m=no"; fi
 done
+# The resolvers the engine gives containers: nodes' own DNS server, and so
+# CoreDNS, forward names outside the cluster to them.
+echo "nameservers=$(sed -n 's/^nameserver[[:space:]]*//p' /etc/resolv.conf | tr '\n' ' ')"
 # shellcheck disable=SC2046 # the fields of df's one line, on purpose
 set -- $(df -Pk / | tail -n 1)
 echo "disk_free_kib=$4"

@@ -54,7 +54,7 @@ func TestHostChecks(t *testing.T) {
 		}
 		return m
 	}
-	good := parseKeyValues("kernel=6.1.0\ninotify_instances=8192\ninotify_watches=1048576\nmodule_overlay=yes\nmodule_br_netfilter=no\ndisk_free_kib=104857600\n")
+	good := parseKeyValues("kernel=6.1.0\ninotify_instances=8192\ninotify_watches=1048576\nmodule_overlay=yes\nmodule_br_netfilter=no\ndisk_free_kib=104857600\nnameservers=10.255.255.53 \n")
 	for name, s := range status(hostChecks(good)) {
 		if s != checkOK {
 			t.Errorf("a good host: %s is %s", name, s)
@@ -62,12 +62,26 @@ func TestHostChecks(t *testing.T) {
 	}
 	bad := parseKeyValues("inotify_instances=128\ninotify_watches=8192\nmodule_overlay=no\ndisk_free_kib=1048576\n")
 	got := status(hostChecks(bad))
-	for name, want := range map[string]string{"inotify": checkWarn, "overlay": checkWarn, "disk": checkFail, "br_netfilter": checkOK} {
+	for name, want := range map[string]string{"inotify": checkWarn, "overlay": checkWarn, "disk": checkFail, "br_netfilter": checkOK, "dns": checkWarn} {
 		if got[name] != want {
 			t.Errorf("a poor host: %s is %s, want %s", name, got[name], want)
 		}
 	}
 	if s := status(hostChecks(parseKeyValues("garbage")))["disk"]; s != checkWarn {
 		t.Errorf("unreadable output: disk %s, want a warning", s)
+	}
+}
+
+func TestDNSCheck(t *testing.T) {
+	for servers, want := range map[string]string{
+		"10.255.255.53":        checkOK,
+		"192.168.1.1 8.8.8.8":  checkOK,
+		"8.8.8.8 8.8.4.4":      checkWarn, // the engine's fallback for a host with only loopback resolvers
+		"2001:4860:4860::8888": checkWarn,
+		"":                     checkWarn,
+	} {
+		if got := dnsCheck(strings.Fields(servers)); got.Status != want || (want == checkWarn && got.Fix == "") {
+			t.Errorf("dnsCheck(%q) = %+v, want %s with a fix", servers, got, want)
+		}
 	}
 }
