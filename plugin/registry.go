@@ -55,24 +55,17 @@ func (a *App) imagesPushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var refs, missing []string
+			var refs []string
 			for _, rel := range rels {
 				d := rel.Defaults()
 				for _, ref := range []string{images.NodeImage(rel), d.Kubernetes, d.Etcd, d.CoreDNS, d.Pause, d.CNI} {
-					if slices.Contains(refs, ref) {
-						continue // releases share components
+					if !slices.Contains(refs, ref) { // releases share components
+						refs = append(refs, ref)
 					}
-					switch _, err := a.Docker.Client().ImageInspect(c.Context, ref); {
-					case cerrdefs.IsNotFound(err):
-						missing = append(missing, ref)
-					case err != nil:
-						return fmt.Errorf("inspecting %s: %w", ref, err)
-					}
-					refs = append(refs, ref)
 				}
 			}
-			if len(missing) > 0 {
-				return fmt.Errorf("not on the engine: %s; build them first (docker rke images build --kubernetes-version V)", strings.Join(missing, ", "))
+			if err := a.requireImages(c.Context, refs); err != nil {
+				return err
 			}
 			for _, ref := range refs {
 				start := time.Now()

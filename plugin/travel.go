@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
@@ -44,16 +46,12 @@ func (a *App) imagesSaveCommand() *cli.Command {
 			if _, err := os.Lstat(out); err == nil {
 				return cli.Exit(fmt.Sprintf("%s exists: images save never overwrites a file", out), 2)
 			}
-			var refs, missing []string
+			var refs []string
 			for _, rel := range rels {
-				ref := images.NodeImage(rel)
-				if _, err := a.Docker.Client().ImageInspect(c.Context, ref); err != nil {
-					missing = append(missing, ref)
-				}
-				refs = append(refs, ref)
+				refs = append(refs, images.NodeImage(rel))
 			}
-			if len(missing) > 0 {
-				return fmt.Errorf("not on the engine: %s; build them first (docker rke images build --kubernetes-version V)", strings.Join(missing, ", "))
+			if err := a.requireImages(c.Context, refs); err != nil {
+				return err
 			}
 			start := time.Now()
 			size, err := saveImages(c, a, refs, out)
@@ -143,6 +141,24 @@ func (a *App) imagesLoadCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// requireImages fails, naming every one of refs the engine lacks, unless
+// it holds them all: what images save and push send must be built first.
+func (a *App) requireImages(ctx context.Context, refs []string) error {
+	var missing []string
+	for _, ref := range refs {
+		switch _, err := a.Docker.Client().ImageInspect(ctx, ref); {
+		case cerrdefs.IsNotFound(err):
+			missing = append(missing, ref)
+		case err != nil:
+			return fmt.Errorf("inspecting %s: %w", ref, err)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("not on the engine: %s; build them first (docker rke images build --kubernetes-version V)", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // checkTravelled accepts an archive of node images of releases this
