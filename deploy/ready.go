@@ -171,9 +171,15 @@ func leaderLeases() []string {
 // first looked) before it may lead, and nothing is scheduled and no
 // Service endpoint changes until then. (Neither component gives its
 // lease back when it stops.) A lease renewed since, or by a node that
-// kept running, is left alone, and the delete is conditional on the
-// lease not having changed since it was read.
+// kept running, is left alone.
 func releaseStaleLeases(ctx context.Context, cs kubernetes.Interface, cluster string, started []string, since time.Time, log dind.Logger) error {
+	return releaseLeases(ctx, cs, cluster, func(l *coordinationv1.Lease) bool { return staleLease(l, started, since) }, log)
+}
+
+// releaseLeases deletes the control plane's leader leases that stale says
+// nobody holds any more, each delete conditional on the lease not having
+// changed since it was read: one taken or renewed meanwhile has a leader.
+func releaseLeases(ctx context.Context, cs kubernetes.Interface, cluster string, stale func(*coordinationv1.Lease) bool, log dind.Logger) error {
 	for _, name := range leaderLeases() {
 		lease, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -182,7 +188,7 @@ func releaseStaleLeases(ctx context.Context, cs kubernetes.Interface, cluster st
 		if err != nil {
 			return fmt.Errorf("cluster %s: lease %s: %w", cluster, name, err)
 		}
-		if !staleLease(lease, started, since) {
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" || !stale(lease) {
 			continue
 		}
 		err = cs.CoordinationV1().Leases("kube-system").Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion}})

@@ -1,12 +1,22 @@
 package deploy
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
 )
+
+// loggerFunc is a dind.Logger that hands every line to a function.
+type loggerFunc func(format string, args ...any)
+
+func (f loggerFunc) Printf(format string, args ...any) { f(format, args...) }
 
 func TestStaleLease(t *testing.T) {
 	since := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC)
@@ -29,5 +39,51 @@ func TestStaleLease(t *testing.T) {
 		if got := staleLease(tt.lease, started, since); got != tt.stale {
 			t.Errorf("%s: stale = %v, want %v", tt.name, got, tt.stale)
 		}
+	}
+}
+
+func TestReleaseLeases(t *testing.T) {
+	holder := func(h string) *coordinationv1.Lease {
+		return &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{HolderIdentity: &h}}
+	}
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name  string
+		lease *coordinationv1.Lease // of both components
+		stale bool
+		kept  bool
+	}{
+		{"held and stale: released", holder("cp1_8f2c"), true, false},
+		{"held, not stale: kept", holder("cp1_8f2c"), false, true},
+		{"given back already (no holder): kept", holder(""), true, true},
+	} {
+		var objs []kruntime.Object
+		for _, name := range leaderLeases() {
+			l := tt.lease.DeepCopy()
+			l.Name, l.Namespace = name, "kube-system"
+			objs = append(objs, l)
+		}
+		cs := fake.NewClientset(objs...)
+		var logged []string
+		log := loggerFunc(func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) })
+		if err := releaseLeases(ctx, cs, "c1", func(*coordinationv1.Lease) bool { return tt.stale }, log); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		for _, name := range leaderLeases() {
+			_, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})
+			if kept := err == nil; kept != tt.kept {
+				t.Errorf("%s: lease %s kept = %v (%v), want %v", tt.name, name, kept, err, tt.kept)
+			}
+		}
+		if want := 0; tt.kept && len(logged) != want {
+			t.Errorf("%s: logged %q", tt.name, logged)
+		}
+		if !tt.kept && (len(logged) != 2 || !strings.Contains(logged[0], "held by cp1_8f2c, stopped: released")) {
+			t.Errorf("%s: logged %q", tt.name, logged)
+		}
+	}
+	// No lease at all (a cluster whose components never led): nothing to do.
+	if err := releaseLeases(ctx, fake.NewClientset(), "c1", func(*coordinationv1.Lease) bool { return true }, loggerFunc(func(string, ...any) {})); err != nil {
+		t.Errorf("no leases: %v", err)
 	}
 }

@@ -15,9 +15,12 @@ import (
 	"strings"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/internal/fanout"
 	"github.com/docker-rke/docker-rke/model"
+	"github.com/docker-rke/docker-rke/pki"
 	"github.com/docker-rke/docker-rke/runtime"
 )
 
@@ -218,7 +221,8 @@ func RestoreSnapshot(ctx context.Context, c runtime.Cluster, nodes map[string]No
 // waits out its whole grace period (30 s) instead of stopping in a second,
 // and one stopped with its clients took up to 17 s on cluster2.
 func stopAll(ctx context.Context, c runtime.Cluster, nodes map[string]Node, etcd []runtime.Node, log dind.Logger) error {
-	if err := StopAPIServers(ctx, c, nodes, log); err != nil {
+	// Leases are not given back: the restored data has its own.
+	if err := StopAPIServers(ctx, c, nodes, StopOptions{Log: log}); err != nil {
 		return err
 	}
 	// One member at a time: a leader stopping hands its leadership to a
@@ -232,13 +236,24 @@ func stopAll(ctx context.Context, c runtime.Cluster, nodes map[string]Node, etcd
 	return nil
 }
 
+// StopOptions tune StopAPIServers.
+type StopOptions struct {
+	Log dind.Logger
+	// Certificates, when set, let it give the control plane's leader
+	// leases back once every controller-manager and scheduler has stopped
+	// (their API servers still answer then): a cluster started again
+	// elects its leaders at once instead of waiting for its own
+	// components' retry (2-4 s, on the way to DNS answering).
+	Certificates pki.Bundle
+}
+
 // StopAPIServers stops, across all the cluster's nodes in nodes (the
 // ones that run), the API servers' clients, then the API servers, leaving
 // etcd running: the first two waves of stopAll, which stop, before the
 // nodes stop themselves, needs too. Each node stops its own components in
 // order, but the nodes of an HA cluster stop at once, and an API server
 // whose etcd quorum went with the other nodes waits out its grace period.
-func StopAPIServers(ctx context.Context, c runtime.Cluster, nodes map[string]Node, log dind.Logger) error {
+func StopAPIServers(ctx context.Context, c runtime.Cluster, nodes map[string]Node, opts StopOptions) error {
 	apiServer := func(name string) bool { return name == model.ComponentAPIServer }
 	running := slices.DeleteFunc(slices.Clone(c.Nodes), func(n runtime.Node) bool { return nodes[n.Name] == nil })
 	err := fanout.Each(running, func(_ int, n runtime.Node) error {
@@ -247,7 +262,10 @@ func StopAPIServers(ctx context.Context, c runtime.Cluster, nodes map[string]Nod
 	if err != nil {
 		return err
 	}
-	log.Printf("[%s] the API servers' clients stopped", c.Name)
+	opts.Log.Printf("[%s] the API servers' clients stopped", c.Name)
+	if opts.Certificates != nil {
+		giveLeasesBack(ctx, c, running, nodes, opts)
+	}
 	err = fanout.Each(running, func(_ int, n runtime.Node) error {
 		if !n.HasRole(model.RoleControlPlane) {
 			return nil
@@ -257,8 +275,28 @@ func StopAPIServers(ctx context.Context, c runtime.Cluster, nodes map[string]Nod
 	if err != nil {
 		return err
 	}
-	log.Printf("[%s] the API servers stopped", c.Name)
+	opts.Log.Printf("[%s] the API servers stopped", c.Name)
 	return nil
+}
+
+// giveLeasesBack releases the leader leases through the first running
+// API server: every component that could hold one has stopped. It is a
+// courtesy to the next start, which releases stale leases itself, so a
+// failure is logged and the stop goes on.
+func giveLeasesBack(ctx context.Context, c runtime.Cluster, running []runtime.Node, nodes map[string]Node, opts StopOptions) {
+	i := slices.IndexFunc(running, func(n runtime.Node) bool { return n.HasRole(model.RoleControlPlane) })
+	if i < 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cs, _, err := kubeClients(nodes[running[i].Name], opts.Certificates)
+	if err == nil {
+		err = releaseLeases(ctx, cs, c.Name, func(*coordinationv1.Lease) bool { return true }, opts.Log)
+	}
+	if err != nil {
+		opts.Log.Printf("[%s] leader leases not given back (the next start releases them): %v", c.Name, err)
+	}
 }
 
 // startAll starts every component: every etcd member at once (one alone

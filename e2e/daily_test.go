@@ -323,8 +323,14 @@ func TestStopStart(t *testing.T) {
 		names = append(names, n.Name)
 	}
 	addresses := podAddresses(t, cs, names...)
-	if r := docker(t, "rke", "stop", cluster); r.code != 0 {
-		t.Fatalf("stop: exit %d\n%s", r.code, r.stderr)
+	stop := docker(t, "rke", "stop", cluster)
+	if stop.code != 0 {
+		t.Fatalf("stop: exit %d\n%s", stop.code, stop.stderr)
+	}
+	// stop gives the controller-manager's leader lease back while its API
+	// servers still answer, so that start has no stale lease to release.
+	if !strings.Contains(stop.stderr, "lease kube-controller-manager: held by ") {
+		t.Errorf("stop gave no lease back:\n%s", stop.stderr)
 	}
 	for _, n := range plan.Nodes {
 		if c := inspect(t, n.ContainerName); c.State.Running {
@@ -338,6 +344,9 @@ func TestStopStart(t *testing.T) {
 	}
 	if !strings.Contains(start.stdout, "cluster2: every node Ready and DNS answering") {
 		t.Errorf("start says:\n%s", start.stdout)
+	}
+	if strings.Contains(start.stderr, "lease kube-controller-manager") {
+		t.Errorf("start found a stale lease that stop should have given back:\n%s", start.stderr)
 	}
 	checkNodesReady(t, cs, plan)
 	checkFreshAddresses(t, cs, addresses)

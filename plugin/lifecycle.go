@@ -36,7 +36,7 @@ func (a *App) stopCommand() *cli.Command {
 				if st, err := deploy.LoadState(c.Context, engine, name, anyImage()); err == nil && st.Plan != nil {
 					nodes, err := runningNodes(c.Context, engine, name, false)
 					if err == nil {
-						err = deploy.StopAPIServers(c.Context, *st.Plan, nodes, log)
+						err = deploy.StopAPIServers(c.Context, *st.Plan, nodes, deploy.StopOptions{Log: log, Certificates: st.Certificates})
 					}
 					if err != nil {
 						return fmt.Errorf("cluster %s: stopping its API servers: %w", name, err)
