@@ -165,7 +165,8 @@ func engineRestart(plan runtime.Cluster, kubeconfig string) (time.Duration, erro
 	if err != nil {
 		return 0, fmt.Errorf("cluster1 not Ready again after the engine's restart: %w", err)
 	}
-	pod := deploy.ProbePod(plan, "", "", "lookup", "--timeout=120s", "kubernetes.default.svc."+plan.ClusterDomain+".")
+	name := "kubernetes.default.svc." + plan.ClusterDomain + "."
+	pod := deploy.ProbePod(plan, "", "", "lookup", "--timeout=120s", name)
 	pod.GenerateName = "bench-dns-"
 	const ns = "bench-dns"
 	if err := deploy.EnsureProbeNamespace(ctx, cs, ns); err != nil {
@@ -178,7 +179,8 @@ func engineRestart(plan runtime.Cluster, kubeconfig string) (time.Duration, erro
 	defer func() {
 		_ = cs.CoreV1().Pods(ns).Delete(context.Background(), made.Name, metav1.DeleteOptions{})
 	}()
-	phase, err := deploy.WaitPodDone(ctx, cs, ns, made.Name, 3*time.Minute)
+	// As up and start wait for DNS: until the probe's answer is in its log.
+	phase, err := deploy.WaitLookup(ctx, cs, ns, made.Name, name, 3*time.Minute)
 	if err != nil || phase != corev1.PodSucceeded {
 		return 0, fmt.Errorf("DNS after the engine's restart: %s %v%s", phase, err, deploy.PodStatus(ctx, cs, ns, made.Name))
 	}

@@ -1,9 +1,11 @@
 package deploy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -449,7 +451,7 @@ type dnsCheck struct {
 }
 
 func startDNSCheck(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration) (*dnsCheck, error) {
-	pod := ProbePod(c, "", "", "lookup", "--timeout="+timeout.String(), "kubernetes.default.svc."+c.ClusterDomain+".")
+	pod := ProbePod(c, "", "", "lookup", "--timeout="+timeout.String(), dnsCheckName(c))
 	pod.GenerateName = "docker-rke-dns-check-"
 	pod.Spec.ServiceAccountName = probeServiceAccount
 	pod.Spec.AutomountServiceAccountToken = new(bool)
@@ -460,8 +462,13 @@ func startDNSCheck(ctx context.Context, cs kubernetes.Interface, c runtime.Clust
 	return &dnsCheck{cs: cs, c: c, name: made.Name, timeout: timeout}, nil
 }
 
+// dnsCheckName is the name the DNS check looks up.
+func dnsCheckName(c runtime.Cluster) string {
+	return "kubernetes.default.svc." + c.ClusterDomain + "."
+}
+
 func (d *dnsCheck) wait(ctx context.Context) error {
-	phase, err := WaitPodDone(ctx, d.cs, "kube-system", d.name, d.timeout+30*time.Second)
+	phase, err := WaitLookup(ctx, d.cs, "kube-system", d.name, dnsCheckName(d.c), d.timeout+30*time.Second)
 	if err == nil && phase == corev1.PodSucceeded {
 		return nil
 	}
@@ -485,6 +492,62 @@ func WaitPodDone(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 		return phase == corev1.PodSucceeded || phase == corev1.PodFailed, nil
 	})
 	return phase, err
+}
+
+// WaitLookup waits until a probe pod's lookup of name answered, read
+// from its log as the probe writes it (the tools image's lookup prints
+// "NAME: [ADDRESS...]" once it has an answer), or until the pod ended,
+// and returns PodSucceeded for an answer. Reading the answer as it comes
+// spares the wait for the kubelet to notice that the probe exited and to
+// report it (1-2 s after the answer on a busy cluster1, on the way to
+// every up and start). Until the probe runs, or whenever its log stream
+// ends without the answer, the pod's phase is polled.
+func WaitLookup(ctx context.Context, cs kubernetes.Interface, ns, pod, name string, timeout time.Duration) (corev1.PodPhase, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var phase corev1.PodPhase
+	answered := false
+	err := wait.PollUntilContextCancel(ctx, 300*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		phase = p.Status.Phase
+		if phase == corev1.PodSucceeded || phase == corev1.PodFailed {
+			return true, nil
+		}
+		if phase == corev1.PodRunning {
+			answered = followForAnswer(ctx, cs, ns, pod, name+": [")
+		}
+		return answered, nil
+	})
+	if answered {
+		return corev1.PodSucceeded, nil
+	}
+	return phase, err
+}
+
+// followForAnswer follows a running pod's log until a line begins with
+// prefix (true) or the stream ends (false: the container exited, the
+// stream broke or the request's timeout cut it).
+func followForAnswer(ctx context.Context, cs kubernetes.Interface, ns, pod, prefix string) bool {
+	stream, err := cs.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Follow: true}).Stream(ctx)
+	if err != nil {
+		return false
+	}
+	defer stream.Close()
+	return hasLine(stream, prefix)
+}
+
+// hasLine reads r until a line begins with prefix (true) or r ends.
+func hasLine(r io.Reader, prefix string) bool {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // PodStatus says why a pod is where it is: its reason and message and

@@ -87,3 +87,22 @@ func TestReleaseLeases(t *testing.T) {
 		t.Errorf("no leases: %v", err)
 	}
 }
+
+func TestHasLine(t *testing.T) {
+	const prefix = "kubernetes.default.svc.cluster.local.: ["
+	for _, tt := range []struct {
+		log  string
+		want bool
+	}{
+		{"lookup kubernetes.default.svc.cluster.local. on 10.43.0.10:53: i/o timeout\nkubernetes.default.svc.cluster.local.: [10.43.0.1]\n", true},
+		{"kubernetes.default.svc.cluster.local.: [10.43.0.1]", true},
+		{"lookup kubernetes.default.svc.cluster.local. on 10.43.0.10:53: read: connection refused\n", false},
+		{"", false},
+		// The name inside an error line is no answer.
+		{"dial: kubernetes.default.svc.cluster.local.: [no such host]\n", false},
+	} {
+		if got := hasLine(strings.NewReader(tt.log), prefix); got != tt.want {
+			t.Errorf("hasLine(%q) = %v, want %v", tt.log, got, tt.want)
+		}
+	}
+}
