@@ -16,6 +16,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/docker-rke/docker-rke/dind"
 	"github.com/docker-rke/docker-rke/internal/fanout"
@@ -256,6 +257,11 @@ type StopOptions struct {
 func StopAPIServers(ctx context.Context, c runtime.Cluster, nodes map[string]Node, opts StopOptions) error {
 	apiServer := func(name string) bool { return name == model.ComponentAPIServer }
 	running := slices.DeleteFunc(slices.Clone(c.Nodes), func(n runtime.Node) bool { return nodes[n.Name] == nil })
+	var leases *leaseHandOver
+	if opts.Certificates != nil {
+		leases = connectForLeases(ctx, c, running, nodes, opts)
+		defer leases.close()
+	}
 	err := fanout.Each(running, func(_ int, n runtime.Node) error {
 		return dockerIn(ctx, nodes[n.Name], "stop", slices.DeleteFunc(withoutEtcd(componentNames(n)), apiServer))
 	})
@@ -263,9 +269,7 @@ func StopAPIServers(ctx context.Context, c runtime.Cluster, nodes map[string]Nod
 		return err
 	}
 	opts.Log.Printf("[%s] the API servers' clients stopped", c.Name)
-	if opts.Certificates != nil {
-		giveLeasesBack(ctx, c, running, nodes, opts)
-	}
+	leases.giveBack()
 	err = fanout.Each(running, func(_ int, n runtime.Node) error {
 		if !n.HasRole(model.RoleControlPlane) {
 			return nil
@@ -279,23 +283,61 @@ func StopAPIServers(ctx context.Context, c runtime.Cluster, nodes map[string]Nod
 	return nil
 }
 
-// giveLeasesBack releases the leader leases through the first running
-// API server: every component that could hold one has stopped. It is a
-// courtesy to the next start, which releases stale leases itself, so a
-// failure is logged and the stop goes on.
-func giveLeasesBack(ctx context.Context, c runtime.Cluster, running []runtime.Node, nodes map[string]Node, opts StopOptions) {
+// leaseHandOver gives the leader leases back through the first running
+// API server once every component that could hold one has stopped. It
+// is a courtesy to the next start, which releases stale leases itself, so
+// a failure is logged and the stop goes on.
+type leaseHandOver struct {
+	cluster string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	log     dind.Logger
+	ready   chan struct{} // closed once cs and err are set
+	cs      kubernetes.Interface
+	err     error
+}
+
+// close ends the connection's context, given back or not.
+func (h *leaseHandOver) close() {
+	if h != nil {
+		h.cancel()
+	}
+}
+
+// connectForLeases connects to the first running API server while the
+// components stop (a tunnel into the node and a TLS handshake: about half
+// a second of a stop otherwise). A nil result, for a cluster with no
+// running controlplane node, gives nothing back.
+func connectForLeases(ctx context.Context, c runtime.Cluster, running []runtime.Node, nodes map[string]Node, opts StopOptions) *leaseHandOver {
 	i := slices.IndexFunc(running, func(n runtime.Node) bool { return n.HasRole(model.RoleControlPlane) })
 	if i < 0 {
+		return nil
+	}
+	h := &leaseHandOver{cluster: c.Name, log: opts.Log, ready: make(chan struct{})}
+	h.ctx, h.cancel = context.WithTimeout(ctx, 30*time.Second)
+	go func() {
+		defer close(h.ready)
+		cs, _, err := kubeClients(nodes[running[i].Name], opts.Certificates)
+		if err == nil {
+			// Any request opens the connection the release then reuses.
+			_, err = cs.Discovery().ServerVersion()
+		}
+		h.cs, h.err = cs, err
+	}()
+	return h
+}
+
+func (h *leaseHandOver) giveBack() {
+	if h == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	cs, _, err := kubeClients(nodes[running[i].Name], opts.Certificates)
+	<-h.ready
+	err := h.err
 	if err == nil {
-		err = releaseLeases(ctx, cs, c.Name, func(*coordinationv1.Lease) bool { return true }, opts.Log)
+		err = releaseLeases(h.ctx, h.cs, h.cluster, func(*coordinationv1.Lease) bool { return true }, h.log)
 	}
 	if err != nil {
-		opts.Log.Printf("[%s] leader leases not given back (the next start releases them): %v", c.Name, err)
+		h.log.Printf("[%s] leader leases not given back (the next start releases them): %v", h.cluster, err)
 	}
 }
 
