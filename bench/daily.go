@@ -165,7 +165,7 @@ func engineRestart(plan runtime.Cluster, kubeconfig string) (time.Duration, erro
 	if err != nil {
 		return 0, fmt.Errorf("cluster1 not Ready again after the engine's restart: %w", err)
 	}
-	name := "kubernetes.default.svc." + plan.ClusterDomain + "."
+	name := deploy.DNSCheckName(plan)
 	pod := deploy.ProbePod(plan, "", "", "lookup", "--timeout=120s", name)
 	pod.GenerateName = "bench-dns-"
 	const ns = "bench-dns"

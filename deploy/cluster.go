@@ -451,7 +451,7 @@ type dnsCheck struct {
 }
 
 func startDNSCheck(ctx context.Context, cs kubernetes.Interface, c runtime.Cluster, timeout time.Duration) (*dnsCheck, error) {
-	pod := ProbePod(c, "", "", "lookup", "--timeout="+timeout.String(), dnsCheckName(c))
+	pod := ProbePod(c, "", "", "lookup", "--timeout="+timeout.String(), DNSCheckName(c))
 	pod.GenerateName = "docker-rke-dns-check-"
 	pod.Spec.ServiceAccountName = probeServiceAccount
 	pod.Spec.AutomountServiceAccountToken = new(bool)
@@ -462,13 +462,13 @@ func startDNSCheck(ctx context.Context, cs kubernetes.Interface, c runtime.Clust
 	return &dnsCheck{cs: cs, c: c, name: made.Name, timeout: timeout}, nil
 }
 
-// dnsCheckName is the name the DNS check looks up.
-func dnsCheckName(c runtime.Cluster) string {
+// DNSCheckName is the name the DNS check looks up.
+func DNSCheckName(c runtime.Cluster) string {
 	return "kubernetes.default.svc." + c.ClusterDomain + "."
 }
 
 func (d *dnsCheck) wait(ctx context.Context) error {
-	phase, err := WaitLookup(ctx, d.cs, "kube-system", d.name, dnsCheckName(d.c), d.timeout+30*time.Second)
+	phase, err := WaitLookup(ctx, d.cs, "kube-system", d.name, DNSCheckName(d.c), d.timeout+30*time.Second)
 	if err == nil && phase == corev1.PodSucceeded {
 		return nil
 	}

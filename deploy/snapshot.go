@@ -16,6 +16,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/docker-rke/docker-rke/dind"
@@ -319,8 +320,9 @@ func connectForLeases(ctx context.Context, c runtime.Cluster, running []runtime.
 		defer close(h.ready)
 		cs, _, err := kubeClients(nodes[running[i].Name], opts.Certificates)
 		if err == nil {
-			// Any request opens the connection the release then reuses.
-			_, err = cs.Discovery().ServerVersion()
+			// Any request opens the connection the release then reuses;
+			// this one ends with the stop's context.
+			_, err = cs.CoordinationV1().Leases("kube-system").List(h.ctx, metav1.ListOptions{Limit: 1})
 		}
 		h.cs, h.err = cs, err
 	}()
