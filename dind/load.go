@@ -5,7 +5,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-units"
 	"github.com/opencontainers/go-digest"
 
@@ -311,19 +314,29 @@ func groupNodes(images []LoadImage, need [][]LoadImage, failed []error, whole bo
 	return groups
 }
 
-// loadGroup streams the group's images once, teed to an import in each of
-// its nodes. A node's error goes into errs at its index.
+// loadGroup streams the group's images once, staged (see stage.go) and
+// teed to the engine's extraction into each of its nodes, and then has
+// each node make images of them. A node's error goes into errs at its
+// index.
 func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo, g loadGroup, src ImageSource, errs []error) {
 	names := make([]string, len(g.images))
 	for i, img := range g.images {
 		names[i] = img.describe()
 	}
 	what := strings.Join(names, ", ")
-	stream, err := src.Open(ctx, g.images)
-	if err != nil {
+	fail := func(err error) {
 		for _, i := range g.nodes {
 			errs[i] = fmt.Errorf("cluster %s node %s (container %s): reading %s from %s: %w", cluster, nodes[i].Name, nodes[i].Container, what, src.What, err)
 		}
+	}
+	dir, err := newStageDir()
+	if err != nil {
+		fail(err)
+		return
+	}
+	stream, err := src.Open(ctx, g.images)
+	if err != nil {
+		fail(err)
 		return
 	}
 	defer stream.Close()
@@ -336,41 +349,65 @@ func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = e.importInto(ctx, cluster, nodes[i], g.images, what, pr)
+			errs[i] = e.loadInto(ctx, cluster, nodes[i], dir, what, pr)
 		}()
 	}
-	_, copyErr := io.Copy(&fanOut{writers: writers, errs: make([]error, len(writers))}, ctxReader{ctx, stream})
-	if errors.Is(copyErr, errNoReader) {
-		copyErr = nil // every node's import ended: each says why
+	stageErr := stageArchive(ctxReader{ctx, stream}, &fanOut{writers: writers, errs: make([]error, len(writers))}, dir, g.images)
+	if errors.Is(stageErr, errNoReader) {
+		stageErr = nil // every node's load ended: each says why
 	}
 	for _, pw := range pipes {
-		// nil: the imports see the end of the archive.
-		pw.CloseWithError(copyErr)
+		// nil: the nodes' engines see the end of the stage, whole; an
+		// error leaves it unfinished, and the nodes register nothing.
+		pw.CloseWithError(stageErr)
 	}
 	wg.Wait()
-	if copyErr != nil {
-		for _, i := range g.nodes {
-			// The node's import failed for want of the rest of the stream.
-			errs[i] = fmt.Errorf("cluster %s node %s (container %s): reading %s from %s: %w", cluster, nodes[i].Name, nodes[i].Container, what, src.What, copyErr)
-		}
+	if stageErr != nil {
+		// Each node's load failed for want of the rest of the stream.
+		fail(stageErr)
 	}
 }
 
-// importInto runs the import in one node with its share of the stream
-// as input.
-func (e *Engine) importInto(ctx context.Context, cluster string, n NodeInfo, images []LoadImage, what string, in *io.PipeReader) error {
+// newStageDir names a load's stage in a node, under stageRoot: its own,
+// so that loads into one node at once do not mix.
+func newStageDir() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return path.Join(stageParent, hex.EncodeToString(b)), nil
+}
+
+// loadInto has one node's engine extract its share of the stage into the
+// node, then the node make images of it.
+func (e *Engine) loadInto(ctx context.Context, cluster string, n NodeInfo, dir, what string, in *io.PipeReader) error {
 	start := time.Now()
 	e.log.Printf("[%s] node %s: loading %s", cluster, n.Name, what)
-	_, err := ExecInput(ctx, e.api, n.Container, importCommand(images), in)
-	// An import that ended early must not hold up the other nodes.
+	err := e.api.CopyToContainer(ctx, n.Container, stageRoot, in, container.CopyToContainerOptions{})
+	// A node that failed must not hold up the others.
 	in.CloseWithError(errImportDone)
+	if err != nil {
+		err = fmt.Errorf("sending the images: %w", err)
+		e.removeStage(n, dir)
+	} else if _, err = Exec(ctx, e.api, n.Container, registerCommand(path.Join(stageRoot, dir))); err != nil {
+		err = fmt.Errorf("importing into containerd: %w", err)
+	}
 	took := time.Since(start).Round(100 * time.Millisecond)
 	if err != nil {
 		e.log.Printf("[%s] node %s: loading failed after %s", cluster, n.Name, took)
-		return fmt.Errorf("cluster %s node %s (container %s): importing into containerd: %w", cluster, n.Name, n.Container, err)
+		return fmt.Errorf("cluster %s node %s (container %s): %w", cluster, n.Name, n.Container, err)
 	}
 	e.log.Printf("[%s] node %s: loaded in %s", cluster, n.Name, took)
 	return nil
+}
+
+// removeStage removes what a failed transfer left of a stage in a node,
+// even when the load was interrupted; a node that cannot be reached
+// keeps it until a later load's register script removes stale stages.
+func (e *Engine) removeStage(n NodeInfo, dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = Exec(ctx, e.api, n.Container, []string{"rm", "-rf", path.Join(stageRoot, dir)})
 }
 
 // ctxReader stops a stream when the context ends: reading a file does
@@ -392,46 +429,45 @@ var (
 	errNoReader   = errors.New("every node's import ended")
 )
 
-// fanOut writes the stream to every node's import that still takes it. A
-// node whose import failed is dropped, so that it does not stop the
-// others; the copy ends only when none is left.
+// fanOut writes the stream to every node that still takes it, to all of
+// them at once: one slow node's engine then paces the stream, not the
+// sum of them. A node that failed is dropped, so that it does not stop
+// the others; the copy ends only when none is left.
 type fanOut struct {
 	writers []io.Writer
 	errs    []error
 }
 
 func (f *fanOut) Write(p []byte) (int, error) {
-	live := 0
+	var wg sync.WaitGroup
 	for i, w := range f.writers {
 		if f.errs[i] != nil {
 			continue
 		}
-		if _, err := w.Write(p); err != nil {
-			f.errs[i] = err
-			continue
-		}
-		live++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := w.Write(p); err != nil {
+				f.errs[i] = err
+			}
+		}()
 	}
-	if live == 0 {
+	wg.Wait()
+	if !slices.ContainsFunc(f.errs, func(err error) bool { return err == nil }) {
 		return 0, errNoReader
 	}
 	return len(p), nil
 }
 
-// importScript imports a docker save archive from stdin into a node's
-// containerd and labels the images (see the file).
+// registerScript makes images of a stage in a node's containerd (see the
+// file).
 //
-//go:embed import.sh
-var importScript string
+//go:embed register.sh
+var registerScript string
 
-// importCommand is the exec that imports images from stdin and labels
-// them. Names and IDs go in as arguments, never into the script's text.
-func importCommand(images []LoadImage) []string {
-	cmd := []string{"sh", "-c", importScript, "load", LabelImageID, labelPinned}
-	for _, img := range images {
-		cmd = append(cmd, img.Name, img.ID)
-	}
-	return cmd
+// registerCommand is the exec that makes images of the stage at dir.
+func registerCommand(dir string) []string {
+	return []string{"sh", "-c", registerScript, "load", dir, contentStore, LabelImageID, labelPinned}
 }
 
 // NormalizeImageName is the name containerd and the CRI know an image by:

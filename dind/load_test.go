@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -368,70 +367,6 @@ func TestFanOut(t *testing.T) {
 	if _, err := io.Copy(f, strings.NewReader(data)); !errors.Is(err, errNoReader) {
 		t.Errorf("no reader left: %v", err)
 	}
-}
-
-// TestImportScript runs the import script with a fake ctr that records
-// its arguments and reads its input, and checks that the input is
-// drained whether ctr succeeds or fails.
-func TestImportScript(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
-	for _, fail := range []bool{false, true} {
-		dir := t.TempDir()
-		log := filepath.Join(dir, "calls")
-		fake := "#!/bin/sh\necho \"$*\" >>" + log + "\ncase \"$*\" in *import*) head -c 100 >/dev/null; [ -n \"$FAIL\" ] && { echo 'ctr: unexpected EOF' >&2; exit 3; } ;; esac\nexit 0\n"
-		if err := os.WriteFile(filepath.Join(dir, "ctr"), []byte(fake), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		imgs := []LoadImage{{Name: "docker.io/library/a:1", ID: "sha256:" + hexA}, {Name: "example.com/b:2", ID: "sha256:" + hexB}}
-		args := importCommand(imgs)
-		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
-		if fail {
-			cmd.Env = append(cmd.Env, "FAIL=1")
-		}
-		in := &countingReader{r: strings.NewReader(strings.Repeat("x", 1<<20))}
-		cmd.Stdin = in
-		out, err := cmd.CombinedOutput()
-		if in.n != 1<<20 {
-			t.Errorf("fail %v: the script read %d of %d bytes", fail, in.n, 1<<20)
-		}
-		calls, _ := os.ReadFile(log)
-		if fail {
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(string(out), "unexpected EOF") || strings.Contains(string(calls), "label") {
-				t.Errorf("failing import: %v %q, calls %q", err, out, calls)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
-		if len(lines) != 3 || !strings.HasPrefix(lines[0], "-n k8s.io images import --local --all-platforms --snapshotter ") || !strings.HasSuffix(lines[0], " -") {
-			t.Fatalf("calls %q", calls)
-		}
-		if _, err := os.Stat("/etc/containerd/config.toml"); err != nil && lines[0] != "-n k8s.io images import --local --all-platforms --snapshotter overlayfs -" {
-			t.Errorf("without a containerd config: %q, want the overlayfs snapshotter", lines[0])
-		}
-		for i, img := range imgs {
-			if want := "-n k8s.io images label " + img.Name + " io.docker-rke.image-id=" + img.ID + " io.cri-containerd.pinned=pinned"; lines[i+1] != want {
-				t.Errorf("call %q, want %q", lines[i+1], want)
-			}
-		}
-	}
-}
-
-type countingReader struct {
-	r io.Reader
-	n int
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += n
-	return n, err
 }
 
 func TestLoadResults(t *testing.T) {

@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +19,8 @@ import (
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -212,22 +218,28 @@ func TestLoad(t *testing.T) {
 			t.Errorf("load --archive again: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
 		// A pod runs it.
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "archive-version"},
-			Spec: corev1.PodSpec{
-				RestartPolicy: corev1.RestartPolicyNever,
-				NodeName:      "loadtest-node2",
-				Tolerations:   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
-				Containers:    []corev1.Container{{Name: "version", Image: tagged, ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"version"}}},
-			},
+		runVersion(t, cs, plan, "archive-version", tagged)
+	})
+
+	// Newer engines save an OCI layout, and with a containerd image store
+	// keep layers compressed: such an archive loads and runs too.
+	t.Run("archive in OCI layout", func(t *testing.T) {
+		const tagged = "docker-rke-e2e/web:oci"
+		id := buildImage(t, tagged, "FROM "+tools+"\nLABEL variant=oci\n", map[string][]byte{})
+		legacy := filepath.Join(t.TempDir(), "legacy.tar")
+		if r := run(t, "docker", "save", "-o", legacy, tagged); r.code != 0 {
+			t.Fatalf("docker save: %s", r.stderr)
 		}
-		if _, err := cs.CoreV1().Pods("default").Create(ctxT(t), pod, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
+		file := ociArchive(t, legacy)
+		r := docker(t, "rke", "load", "--archive", file, "--cluster", cluster)
+		table := loadTable(r.stdout)
+		if r.code != 0 || table[[2]string{"loadtest-node1", tagged}] != "loaded" || table[[2]string{"loadtest-node2", tagged}] != "loaded" {
+			t.Fatalf("load --archive of an OCI layout: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
-		phase, err := deploy.WaitPodDone(ctxT(t), cs, "default", pod.Name, 2*time.Minute)
-		if logs := deploy.PodLogs(ctxT(t), cs, "default", pod.Name); err != nil || phase != corev1.PodSucceeded || !strings.Contains(logs, "rke-tools "+plan.KubernetesVersion) {
-			t.Errorf("pod from the archive's image: %s %v%s, logs %q", phase, err, deploy.PodStatus(ctxT(t), cs, "default", pod.Name), logs)
+		if labels := loadedLabels(t, "rke-dind-loadtest-node2", "docker.io/"+tagged); !strings.Contains(labels, dind.LabelImageID+"="+id) {
+			t.Errorf("node loadtest-node2: image labels %q lack its ID %s", labels, id)
 		}
+		runVersion(t, cs, plan, "oci-version", tagged)
 	})
 
 	t.Run("bad input", func(t *testing.T) {
@@ -316,6 +328,29 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("rm: %s", r.stderr)
 	}
 	assertGone(t, cluster)
+}
+
+// runVersion runs `rke-tools version` from a loaded image (one built on
+// the release's tools image) in a pod on loadtest-node2, and checks what
+// it prints.
+func runVersion(t *testing.T, cs kubernetes.Interface, plan runtime.Cluster, name, image string) {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			NodeName:      "loadtest-node2",
+			Tolerations:   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+			Containers:    []corev1.Container{{Name: "version", Image: image, ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"version"}}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctxT(t), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	phase, err := deploy.WaitPodDone(ctxT(t), cs, "default", pod.Name, 2*time.Minute)
+	if logs := deploy.PodLogs(ctxT(t), cs, "default", pod.Name); err != nil || phase != corev1.PodSucceeded || !strings.Contains(logs, "rke-tools "+plan.KubernetesVersion) {
+		t.Errorf("pod %s from image %s: %s %v%s, logs %q", name, image, phase, err, deploy.PodStatus(ctxT(t), cs, "default", pod.Name), logs)
+	}
 }
 
 // runWeb runs image as a Deployment web in namespace ns with a pod on
@@ -413,4 +448,92 @@ func runWeb(t *testing.T, cs kubernetes.Interface, c runtime.Cluster, ns, img st
 			t.Errorf("%s: fetching the web Service from node %s: %s %v%s, output %q", c.Name, n.Name, phase, err, deploy.PodStatus(ctx, cs, ns, name), logs)
 		}
 	}
+}
+
+// ociArchive rewrites a docker save archive of docker's classic format
+// the way newer engines save one: an OCI layout (blobs by digest, an
+// index naming the image, an OCI manifest) with manifest.json beside it,
+// and its layers gzip-compressed as a containerd image store keeps them.
+// It returns the new archive's path.
+func ociArchive(t *testing.T, legacy string) string {
+	t.Helper()
+	f, err := os.Open(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	files := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch h.Typeflag {
+		case tar.TypeReg:
+			if files[h.Name], err = io.ReadAll(tr); err != nil {
+				t.Fatal(err)
+			}
+		case tar.TypeSymlink:
+			files[h.Name] = files[path.Join(path.Dir(h.Name), h.Linkname)]
+		}
+	}
+	var saved []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	if err := json.Unmarshal(files["manifest.json"], &saved); err != nil || len(saved) != 1 {
+		t.Fatalf("manifest.json: %v %s", err, files["manifest.json"])
+	}
+	var entries []tarball.Entry
+	blob := func(data []byte) ocispec.Descriptor {
+		d := digest.FromBytes(data)
+		entries = append(entries, tarball.File("blobs/sha256/"+d.Encoded(), 0o644, data))
+		return ocispec.Descriptor{Digest: d, Size: int64(len(data))}
+	}
+	config := blob(files[saved[0].Config])
+	config.MediaType = ocispec.MediaTypeImageConfig
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: config}
+	m.SchemaVersion = 2
+	var layerPaths []string
+	for _, l := range saved[0].Layers {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		if _, err := zw.Write(files[l]); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d := blob(gz.Bytes())
+		d.MediaType = ocispec.MediaTypeImageLayerGzip
+		m.Layers = append(m.Layers, d)
+		layerPaths = append(layerPaths, "blobs/sha256/"+d.Digest.Encoded())
+	}
+	raw, _ := json.Marshal(m)
+	md := blob(raw)
+	md.MediaType = ocispec.MediaTypeImageManifest
+	md.Annotations = map[string]string{"io.containerd.image.name": "docker.io/" + saved[0].RepoTags[0]}
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{md}}
+	idx.SchemaVersion = 2
+	index, _ := json.Marshal(idx)
+	saveMF, _ := json.Marshal([]map[string]any{{"Config": "blobs/sha256/" + config.Digest.Encoded(), "RepoTags": saved[0].RepoTags, "Layers": layerPaths}})
+	entries = append(entries,
+		tarball.File("index.json", 0o644, index),
+		tarball.File("manifest.json", 0o644, saveMF),
+		tarball.File(ocispec.ImageLayoutFile, 0o644, []byte(`{"imageLayoutVersion":"1.0.0"}`)),
+	)
+	data, err := tarball.Bytes(tarball.WithParents(entries)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "oci.tar")
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -1,0 +1,423 @@
+package dind
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// saveFile is one entry of a test archive: a file, a symlink when link
+// is set, a directory when the name ends in a slash.
+type saveFile struct {
+	name, data, link string
+}
+
+func archiveOf(t *testing.T, files ...saveFile) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		h := &tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}
+		switch {
+		case f.link != "":
+			h = &tar.Header{Name: f.name, Typeflag: tar.TypeSymlink, Linkname: f.link}
+		case strings.HasSuffix(f.name, "/"):
+			h = &tar.Header{Name: f.name, Typeflag: tar.TypeDir, Mode: 0o755}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(f.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func configOf(t *testing.T, layers ...string) string {
+	t.Helper()
+	c := ocispec.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}, RootFS: ocispec.RootFS{Type: "layers"}}
+	for _, l := range layers {
+		c.RootFS.DiffIDs = append(c.RootFS.DiffIDs, digest.FromString(l))
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func hexOf(s string) string { return digest.FromString(s).Encoded() }
+
+// legacySave is an archive as docker's classic image store saves it: a
+// folder per layer, a second use of a layer linked to the first.
+func legacySave(t *testing.T) (archive []byte, config string, layers []string) {
+	layers = []string{"base layer tar", "app layer tar", "base layer tar"}
+	config = configOf(t, layers...)
+	manifest := fmt.Sprintf(`[{"Config":"%s.json","RepoTags":["myapp:dev","myapp:latest"],"Layers":["%s/layer.tar","%s/layer.tar","%s/layer.tar"]}]`, hexOf(config), hexA, hexB, strings.Repeat("c", 64))
+	archive = archiveOf(t,
+		saveFile{name: hexA + "/", data: ""},
+		saveFile{name: hexA + "/VERSION", data: "1.0"},
+		saveFile{name: hexA + "/json", data: "{}"},
+		saveFile{name: hexA + "/layer.tar", data: layers[0]},
+		saveFile{name: hexB + "/layer.tar", data: layers[1]},
+		saveFile{name: strings.Repeat("c", 64) + "/layer.tar", link: "../" + hexA + "/layer.tar"},
+		saveFile{name: hexOf(config) + ".json", data: config},
+		saveFile{name: "manifest.json", data: manifest},
+		saveFile{name: "repositories", data: "{}"},
+	)
+	return archive, config, layers
+}
+
+// stageOf runs stageArchive and returns the stage's files by name
+// (relative to the stage) and the tar's directory entries.
+func stageOf(t *testing.T, archive []byte, images []LoadImage) (map[string]string, []string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := stageArchive(bytes.NewReader(archive), &out, "docker-rke/load/abc", images)
+	files := map[string]string{}
+	var dirs []string
+	tr := tar.NewReader(&out)
+	for {
+		h, rerr := tr.Next()
+		if rerr != nil {
+			break
+		}
+		if h.ModTime.Unix() < 1e9 {
+			t.Errorf("%s: time %v: a node would take it for a dead load's", h.Name, h.ModTime)
+		}
+		if h.Typeflag == tar.TypeDir {
+			dirs = append(dirs, h.Name)
+			continue
+		}
+		data, _ := io.ReadAll(tr)
+		rel, ok := strings.CutPrefix(h.Name, "docker-rke/load/abc/")
+		if !ok {
+			t.Errorf("%s is outside the stage", h.Name)
+		}
+		files[rel] = string(data)
+	}
+	return files, dirs, err
+}
+
+// layoutOf reads an index-only layout: its index and its files.
+func layoutOf(t *testing.T, data string) (ocispec.Index, map[string]string) {
+	t.Helper()
+	files := map[string]string{}
+	tr := tar.NewReader(strings.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(tr)
+		if h.Typeflag == tar.TypeReg {
+			files[h.Name] = string(b)
+		}
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal([]byte(files["index.json"]), &idx); err != nil {
+		t.Fatalf("index.json: %v (%q)", err, files["index.json"])
+	}
+	return idx, files
+}
+
+func TestStageArchiveLegacy(t *testing.T) {
+	archive, config, layers := legacySave(t)
+	id := "sha256:" + hexOf(config)
+	imgs := []LoadImage{{Name: "docker.io/library/myapp:dev", ID: id}, {Name: "docker.io/library/myapp:latest", ID: id}}
+	files, dirs, err := stageOf(t, archive, imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"docker-rke/", "docker-rke/load/", "docker-rke/load/abc/"}; fmt.Sprint(dirs) != fmt.Sprint(want) {
+		t.Errorf("dirs %v, want %v (parents first)", dirs, want)
+	}
+	// Blobs numbered in the archive's order; the link is no second copy.
+	for n, data := range []string{layers[0], layers[1], config} {
+		if files[fmt.Sprint(n)] != data {
+			t.Errorf("blob %d: %q, want %q", n, files[fmt.Sprint(n)], data)
+		}
+	}
+	if _, ok := files["3"]; ok {
+		t.Error("a linked layer was sent twice")
+	}
+	wantBlobs := fmt.Sprintf("2 sha256:%s %d\n0 sha256:%s %d\n1 sha256:%s %d\n", hexOf(config), len(config), hexOf(layers[0]), len(layers[0]), hexOf(layers[1]), len(layers[1]))
+	if files["blobs"] != wantBlobs {
+		t.Errorf("blobs:\n%s\nwant:\n%s", files["blobs"], wantBlobs)
+	}
+	if files["images"] != "0 "+id+"\n" {
+		t.Errorf("images %q: one import for both names of one ID", files["images"])
+	}
+	// One manifest held under a name of the stage's while the blobs are
+	// registered.
+	if files["held"] != "docker-rke-load-abc-0\n" {
+		t.Errorf("held %q", files["held"])
+	}
+	hold, holdFiles := layoutOf(t, files["hold.tar"])
+	if len(hold.Manifests) != 1 || hold.Manifests[0].Annotations[annotationContainerdImage] != "docker-rke-load-abc-0" || len(holdFiles) != 3 {
+		t.Errorf("hold layout %+v %v", hold, holdFiles)
+	}
+	idx, layout := layoutOf(t, files["import-0.tar"])
+	if layout["oci-layout"] != `{"imageLayoutVersion":"1.0.0"}` || len(idx.Manifests) != 2 {
+		t.Fatalf("layout %v", layout)
+	}
+	for i, img := range imgs {
+		d := idx.Manifests[i]
+		if d.Annotations[annotationContainerdImage] != img.Name || d.MediaType != mediaTypeDockerManifest || d.Digest != idx.Manifests[0].Digest {
+			t.Errorf("index entry %d: %+v", i, d)
+		}
+	}
+	// The manifest written for it: docker's media types, the layers as
+	// the config's diff IDs.
+	raw := layout["blobs/sha256/"+idx.Manifests[0].Digest.Encoded()]
+	if digest.FromString(raw) != idx.Manifests[0].Digest || int64(len(raw)) != idx.Manifests[0].Size {
+		t.Fatalf("manifest blob %q does not match its descriptor", raw)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.SchemaVersion != 2 || m.Config.Digest.String() != id || m.Config.MediaType != mediaTypeDockerConfig || len(m.Layers) != 3 {
+		t.Fatalf("manifest %s", raw)
+	}
+	for i, l := range m.Layers {
+		if l.Digest != digest.FromString(layers[i]) || l.Size != int64(len(layers[i])) || l.MediaType != mediaTypeDockerLayer {
+			t.Errorf("layer %d: %+v", i, l)
+		}
+	}
+}
+
+func gzipOf(t *testing.T, s string) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, _ = zw.Write([]byte(s))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// ociSave is an archive as newer engines save it: an OCI layout, its
+// manifest among the blobs, with manifest.json beside it.
+func ociSave(t *testing.T) (archive []byte, manifest, config string) {
+	layer := gzipOf(t, "a layer tar")
+	config = configOf(t, "a layer tar")
+	m := ocispec.Manifest{
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromString(config), Size: int64(len(config))},
+		Layers:    []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromString(layer), Size: int64(len(layer))}},
+	}
+	m.SchemaVersion = 2
+	mf, _ := json.Marshal(m)
+	manifest = string(mf)
+	saveMF := fmt.Sprintf(`[{"Config":"blobs/sha256/%s","RepoTags":["example.com/app:2"],"Layers":["blobs/sha256/%s"]}]`, hexOf(config), hexOf(layer))
+	archive = archiveOf(t,
+		saveFile{name: "blobs/sha256/" + hexOf(layer), data: layer},
+		saveFile{name: "blobs/sha256/" + hexOf(config), data: config},
+		saveFile{name: "blobs/sha256/" + hexOf(manifest), data: manifest},
+		saveFile{name: "index.json", data: `{"schemaVersion":2,"manifests":[]}`},
+		saveFile{name: "manifest.json", data: saveMF},
+		saveFile{name: "oci-layout", data: `{"imageLayoutVersion":"1.0.0"}`},
+	)
+	return archive, manifest, config
+}
+
+func TestStageArchiveOCI(t *testing.T) {
+	archive, manifest, config := ociSave(t)
+	img := LoadImage{Name: "example.com/app:2", ID: "sha256:" + hexOf(manifest)}
+	files, _, err := stageOf(t, archive, []LoadImage{img})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The archive's own manifest travels in the layouts, as it is; the
+	// config and the layer are registered.
+	if want := "1 sha256:" + hexOf(config) + " " + fmt.Sprint(len(config)) + "\n0 sha256:"; !strings.HasPrefix(files["blobs"], want) || strings.Count(files["blobs"], "\n") != 2 {
+		t.Errorf("blobs:\n%s\nwant the config then the layer", files["blobs"])
+	}
+	for _, name := range []string{"import-0.tar", "hold.tar"} {
+		idx, layout := layoutOf(t, files[name])
+		if len(idx.Manifests) != 1 || idx.Manifests[0].Digest != digest.FromString(manifest) || idx.Manifests[0].MediaType != ocispec.MediaTypeImageManifest {
+			t.Errorf("%s: index %+v", name, idx)
+		}
+		if len(layout) != 3 || layout["blobs/sha256/"+hexOf(manifest)] != manifest {
+			t.Errorf("%s: the layout should carry the manifest alone: %v", name, layout)
+		}
+	}
+	if idx, _ := layoutOf(t, files["import-0.tar"]); idx.Manifests[0].Annotations[annotationContainerdImage] != img.Name {
+		t.Errorf("import index %+v", idx)
+	}
+}
+
+func TestStageArchiveErrors(t *testing.T) {
+	legacy, config, layers := legacySave(t)
+	id := "sha256:" + hexOf(config)
+	dev := []LoadImage{{Name: "docker.io/library/myapp:dev", ID: id}}
+	oci, _, _ := ociSave(t)
+	// A blob whose name is not its digest.
+	damaged := bytes.Replace(oci, []byte(configOf(t, "a layer tar")), []byte(strings.Replace(configOf(t, "a layer tar"), "amd64", "arm64", 1)), 1)
+	// A layer that is not what the config says.
+	wrongLayer := bytes.Replace(legacy, []byte(layers[1]), []byte("app layer taX"), 1)
+	for _, tc := range []struct {
+		name    string
+		archive []byte
+		images  []LoadImage
+		want    string
+	}{
+		{"no manifest.json", archiveOf(t, saveFile{name: hexA + "/layer.tar", data: "x"}), dev, "no manifest.json"},
+		{"not a tar", bytes.Repeat([]byte("not a tar "), 100), dev, "not a docker save archive"},
+		{"damaged blob", damaged, []LoadImage{{Name: "example.com/app:2", ID: "x"}}, "does not hold what its name says"},
+		{"wrong layer", wrongLayer, dev, "layer 2 is sha256:"},
+		{"unnamed image", legacy, []LoadImage{{Name: "docker.io/library/other:1", ID: id}}, "image other:1: the archive's manifest.json does not name it"},
+		{"missing layer", archiveOf(t, saveFile{name: hexOf(config) + ".json", data: config}, saveFile{name: "manifest.json", data: `[{"Config":"` + hexOf(config) + `.json","RepoTags":["myapp:dev"],"Layers":["` + hexA + `/layer.tar"]}]`}), dev, "does not hold"},
+		{"truncated", legacy[:1500], dev, "not a docker save archive"},
+	} {
+		files, _, err := stageOf(t, tc.archive, tc.images)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+		if _, ok := files["blobs"]; ok {
+			t.Errorf("%s: the stage got its lists: a node would register it", tc.name)
+		}
+	}
+}
+
+func TestIsBlobPath(t *testing.T) {
+	for name, want := range map[string]bool{
+		"blobs/sha256/" + hexA:          true,
+		hexA + "/layer.tar":             true,
+		hexA + ".json":                  true,
+		hexA + "/json":                  false,
+		"blobs/sha256/" + hexA[:10]:     false,
+		"manifest.json":                 false,
+		"blobs/sha512/" + hexA:          false,
+		"x/" + hexA + ".json":           false,
+		strings.ToUpper(hexA) + ".json": false,
+	} {
+		if got := isBlobPath(name); got != want {
+			t.Errorf("isBlobPath(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestRegisterScript runs the register script on a stage with a fake ctr
+// that records its calls and what it read.
+func TestRegisterScript(t *testing.T) {
+	for _, tool := range []string{"sh", "xargs", "find", "ln"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("no " + tool)
+		}
+	}
+	for _, fail := range []bool{false, true} {
+		dir := t.TempDir()
+		parent := filepath.Join(dir, "load")
+		stage := filepath.Join(parent, "abc")
+		stale := filepath.Join(parent, "dead")
+		live := filepath.Join(parent, "other")
+		content := filepath.Join(dir, "content")
+		for _, d := range []string{stage, stale, live, filepath.Join(content, "blobs", "sha256")} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		if err := os.Chtimes(stale, old, old); err != nil {
+			t.Fatal(err)
+		}
+		files := map[string]string{
+			"0": "layer", "1": "config",
+			"blobs":        fmt.Sprintf("0 %s 5\n1 %s 6\n", digest.FromString("layer"), digest.FromString("config")),
+			"images":       "0 sha256:" + hexA + "\n1 sha256:" + hexB + "\n",
+			"import-0.tar": "layout 0", "import-1.tar": "layout 1",
+			"hold.tar": "hold layout", "held": "docker-rke-load-abc-0\n",
+		}
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(stage, name), []byte(data), 0o444); err != nil {
+				t.Fatal(err)
+			}
+		}
+		log := filepath.Join(dir, "calls")
+		fake := "#!/bin/sh\n{ echo \"$* <$(cat)\"; } >>" + log + "\ncase \"$*\" in *import*--label*) [ -n \"$FAIL\" ] && { echo 'ctr: injected' >&2; exit 3; } ;; esac\nexit 0\n"
+		bin := filepath.Join(dir, "bin")
+		if err := os.MkdirAll(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, "ctr"), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		args := registerCommand(stage)
+		args[len(args)-3] = content
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		if fail {
+			cmd.Env = append(cmd.Env, "FAIL=1")
+		}
+		out, err := cmd.CombinedOutput()
+		calls, _ := os.ReadFile(log)
+		for _, gone := range []string{stage, stale} {
+			if _, serr := os.Stat(gone); !os.IsNotExist(serr) {
+				t.Errorf("fail %v: %s is still there", fail, path.Base(gone))
+			}
+		}
+		if _, serr := os.Stat(live); serr != nil {
+			t.Errorf("fail %v: a live load's stage went: %v", fail, serr)
+		}
+		// Blobs linked into the content store under their digests.
+		for _, b := range []string{"layer", "config"} {
+			if got, _ := os.ReadFile(filepath.Join(content, "blobs", "sha256", digest.FromString(b).Encoded())); string(got) != b {
+				t.Errorf("fail %v: blob %s in the content store: %q", fail, b, got)
+			}
+		}
+		lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
+		if want := "-n k8s.io images import --local --all-platforms --no-unpack - <hold layout"; lines[0] != want {
+			t.Errorf("fail %v: first call %q, want %q", fail, lines[0], want)
+		}
+		if strings.LastIndex(string(calls), "content ingest") > strings.Index(string(calls), "<layout 0") {
+			t.Errorf("fail %v: an image was imported before its blobs were registered:\n%s", fail, calls)
+		}
+		if want := "-n k8s.io images rm docker-rke-load-abc-0 <"; lines[len(lines)-1] != want {
+			t.Errorf("fail %v: last call %q, want %q", fail, lines[len(lines)-1], want)
+		}
+		for _, want := range []string{
+			"-n k8s.io content ingest --expected-digest " + digest.FromString("layer").String() + " --expected-size 5 docker-rke-load-abc-0 <layer",
+			"-n k8s.io content ingest --expected-digest " + digest.FromString("config").String() + " --expected-size 6 docker-rke-load-abc-1 <config",
+			"-n k8s.io images import --local --all-platforms --snapshotter ",
+			" --label io.docker-rke.image-id=sha256:" + hexA + " --label io.cri-containerd.pinned=pinned - <layout 0",
+		} {
+			if !strings.Contains(string(calls), want) {
+				t.Errorf("fail %v: calls lack %q:\n%s", fail, want, calls)
+			}
+		}
+		if fail {
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(string(out), "ctr: injected") || strings.Contains(string(calls), "<layout 1") {
+				t.Errorf("failing import: %v %q, calls %q", err, out, calls)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if !strings.Contains(string(calls), "image-id=sha256:"+hexB+" --label io.cri-containerd.pinned=pinned - <layout 1") {
+			t.Errorf("the second image was not imported:\n%s", calls)
+		}
+	}
+}
