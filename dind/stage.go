@@ -46,10 +46,10 @@ const (
 	// contentStore is containerd's content store in a node (its default
 	// root: the node's config does not move it).
 	contentStore = "/var/lib/containerd/io.containerd.content.v1.content"
-	// smallBlob is the size up to which a blob is kept in memory while it
-	// passes: manifests and configs, read to name the layers.
+	// smallBlob is the size up to which a JSON blob is kept in memory
+	// while it passes: manifests and configs, read to name the layers.
 	smallBlob = 1 << 20
-	// keptLimit bounds the memory kept for small blobs, whatever an
+	// keptLimit bounds the memory kept for JSON blobs, whatever an
 	// archive holds.
 	keptLimit = 64 << 20
 )
@@ -194,7 +194,6 @@ func (s *stager) copyBlob(name string, size int64, r io.Reader) error {
 	head := &capped{max: 8}
 	if size <= smallBlob && s.kept+size <= keptLimit {
 		head.max = int(size)
-		s.kept += size
 	}
 	// Large writes: each goes to every node at once (fanOut).
 	n, err := io.CopyBuffer(io.MultiWriter(s.tw, h, head), r, s.buf)
@@ -205,9 +204,13 @@ func (s *stager) copyBlob(name string, size int64, r io.Reader) error {
 		return fmt.Errorf("%w: %s ends after %d of its %d bytes", errNotSaveArchive, name, n, size)
 	}
 	b.digest = digest.NewDigest(digest.SHA256, h)
-	b.magic = head.b[:min(len(head.b), 8)]
-	if int64(len(head.b)) == size {
+	// A copy: head's buffer may be a megabyte, dropped below.
+	b.magic = bytes.Clone(head.b[:min(len(head.b), 8)])
+	// Only JSON is kept: small layers must not use up the room configs
+	// need.
+	if int64(len(head.b)) == size && size > 0 && head.b[0] == '{' {
 		b.data = head.b
+		s.kept += size
 	}
 	if dir, file := path.Split(name); dir == "blobs/sha256/" || dir == "" {
 		if want := "sha256:" + strings.TrimSuffix(file, ".json"); b.digest.String() != want {

@@ -300,6 +300,26 @@ func TestStageArchiveErrors(t *testing.T) {
 	}
 }
 
+// TestCopyBlobKeepsJSON: small JSON blobs (configs, manifests) stay in
+// memory to be read; small layers do not, so that they cannot use up the
+// room the configs need.
+func TestCopyBlobKeepsJSON(t *testing.T) {
+	s := &stager{dir: "d", tw: tar.NewWriter(io.Discard), blobs: map[string]*stagedBlob{}, buf: make([]byte, 32)}
+	layer := strings.Repeat("layer data ", 100)
+	for _, f := range []saveFile{{name: hexA + "/layer.tar", data: layer}, {name: hexOf(`{"a":1}`) + ".json", data: `{"a":1}`}} {
+		if err := s.copyBlob(f.name, int64(len(f.data)), strings.NewReader(f.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, c := s.blobs[hexA+"/layer.tar"], s.blobs[hexOf(`{"a":1}`)+".json"]
+	if l.data != nil || string(l.magic) != layer[:8] || cap(l.magic) > 8 || l.digest != digest.FromString(layer) {
+		t.Errorf("layer: data %d bytes, magic %q (cap %d), digest %s", len(l.data), l.magic, cap(l.magic), l.digest)
+	}
+	if string(c.data) != `{"a":1}` || s.kept != 7 {
+		t.Errorf("config: data %q, %d bytes kept", c.data, s.kept)
+	}
+}
+
 func TestIsBlobPath(t *testing.T) {
 	for name, want := range map[string]bool{
 		"blobs/sha256/" + hexA:          true,
