@@ -324,19 +324,23 @@ func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo
 		names[i] = img.describe()
 	}
 	what := strings.Join(names, ", ")
-	fail := func(err error) {
-		for _, i := range g.nodes {
-			errs[i] = fmt.Errorf("cluster %s node %s (container %s): reading %s from %s: %w", cluster, nodes[i].Name, nodes[i].Container, what, src.What, err)
+	// fail gives each node still taking the stream the source's error
+	// (skip: nodes that had failed on their own keep their error).
+	fail := func(err error, skip func(j int) bool) {
+		for j, i := range g.nodes {
+			if skip == nil || !skip(j) {
+				errs[i] = fmt.Errorf("cluster %s node %s (container %s): reading %s from %s: %w", cluster, nodes[i].Name, nodes[i].Container, what, src.What, err)
+			}
 		}
 	}
 	dir, err := newStageDir()
 	if err != nil {
-		fail(err)
+		fail(err, nil)
 		return
 	}
 	stream, err := src.Open(ctx, g.images)
 	if err != nil {
-		fail(err)
+		fail(err, nil)
 		return
 	}
 	defer stream.Close()
@@ -352,7 +356,8 @@ func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo
 			errs[i] = e.loadInto(ctx, cluster, nodes[i], dir, what, pr)
 		}()
 	}
-	stageErr := stageArchive(ctxReader{ctx, stream}, &fanOut{writers: writers, errs: make([]error, len(writers))}, dir, g.images)
+	fan := &fanOut{writers: writers, errs: make([]error, len(writers))}
+	stageErr := stageArchive(ctxReader{ctx, stream}, fan, dir, g.images)
 	if errors.Is(stageErr, errNoReader) {
 		stageErr = nil // every node's load ended: each says why
 	}
@@ -363,8 +368,9 @@ func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo
 	}
 	wg.Wait()
 	if stageErr != nil {
-		// Each node's load failed for want of the rest of the stream.
-		fail(stageErr)
+		// The nodes still taking the stream failed for want of the rest
+		// of it.
+		fail(stageErr, func(j int) bool { return fan.errs[j] != nil && errs[g.nodes[j]] != nil })
 	}
 }
 

@@ -22,15 +22,26 @@
 #    the source gave it and as pinned, so the kubelet never
 #    garbage-collects it.
 #
-# Whatever happens, the held names and the stage go; so do stages older
-# than an hour, left by a load that died.
+# Whatever happens, the held names and the stage go (a signal ends the
+# script through its EXIT trap); so do stages older than an hour, left by
+# a load that died, and the names held for stages that are gone.
 stage=$1 content=$2 id_label=$3 pinned_label=$4
 release() {
-  [ -s "$stage/held" ] && xargs ctr -n k8s.io images rm <"$stage/held" >/dev/null 2>&1
+  [ -s "$stage/held" ] && xargs -r ctr -n k8s.io images rm <"$stage/held" >/dev/null 2>&1
   rm -rf "$stage"
 }
 trap release EXIT
-find "${stage%/*}" -mindepth 1 -maxdepth 1 ! -name "${stage##*/}" -mmin +60 -exec rm -rf {} + 2>/dev/null
+trap 'exit 1' HUP INT TERM
+parent=${stage%/*}
+find "$parent" -mindepth 1 -maxdepth 1 ! -name "${stage##*/}" -mmin +60 -exec rm -rf {} + 2>/dev/null
+ctr -n k8s.io images ls -q 2>/dev/null | while read -r name; do
+  case $name in
+  docker-rke-load-*-*)
+    id=${name#docker-rke-load-}
+    [ -d "$parent/${id%-*}" ] || ctr -n k8s.io images rm "$name" >/dev/null 2>&1
+    ;;
+  esac
+done
 cfg=/etc/containerd/config.toml
 [ -e /run/containerd-config.toml ] && cfg=/run/containerd-config.toml
 snapshotter=$(sed -n 's/^[[:space:]]*snapshotter = "\([^"]*\)".*/\1/p' "$cfg" 2>/dev/null | head -n 1)
@@ -40,7 +51,7 @@ while read -r n digest _; do
 done <"$stage/blobs"
 export stage
 # shellcheck disable=SC2016 # expanded by the inner sh
-xargs -P 8 -n 3 sh -c 'exec ctr -n k8s.io content ingest --expected-digest "$1" --expected-size "$2" "docker-rke-load-${stage##*/}-$0" <"$stage/$0"' <"$stage/blobs" || exit
+xargs -r -P 8 -n 3 sh -c 'exec ctr -n k8s.io content ingest --expected-digest "$1" --expected-size "$2" "docker-rke-load-${stage##*/}-$0" <"$stage/$0"' <"$stage/blobs" || exit
 while read -r k id; do
   ctr -n k8s.io images import --local --all-platforms --snapshotter "${snapshotter:-overlayfs}" \
     --label "$id_label=$id" --label "$pinned_label=pinned" - <"$stage/import-$k.tar" >/dev/null || exit

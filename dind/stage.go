@@ -46,12 +46,12 @@ const (
 	// contentStore is containerd's content store in a node (its default
 	// root: the node's config does not move it).
 	contentStore = "/var/lib/containerd/io.containerd.content.v1.content"
-	// smallBlob is the size up to which a JSON blob is kept in memory
-	// while it passes: manifests and configs, read to name the layers.
-	smallBlob = 1 << 20
-	// keptLimit bounds the memory kept for JSON blobs, whatever an
+	// keptLimit bounds the memory kept for the archive's JSON blobs
+	// (manifests and configs, read to name the layers), whatever an
 	// archive holds.
 	keptLimit = 64 << 20
+	// maxBlobs bounds the blobs and links an archive may have.
+	maxBlobs = 100000
 )
 
 // Media types of docker's own image format, which containerd's importer
@@ -94,19 +94,17 @@ type stager struct {
 // the OCI layout of newer engines) from r and writes to w the archive a
 // node's engine extracts under stageRoot: every blob under dir, its
 // digest checked, then the lists and the index-only layouts that make
-// images of them. images are those to make, by name (their IDs become
-// labels); each must be in the archive. An archive that is damaged or
-// not a docker save archive is an error, and w then gets no end: a node
-// must not register half of one.
+// images of them, the list of images last. images are those to make, by
+// name (their IDs become labels); each must be in the archive. An archive
+// that is damaged or not a docker save archive is an error, and the stage
+// then lacks its lists: a node registers nothing of it.
+//
+// The stage has no directory entries: the engine makes the missing
+// folders itself, with the node's clock (a node removes stages an hour
+// old, left by loads that died, by their folder's time) and without
+// touching the node's existing /var/lib/docker-rke.
 func stageArchive(r io.Reader, w io.Writer, dir string, images []LoadImage) error {
 	s := &stager{dir: dir, tw: tar.NewWriter(w), blobs: map[string]*stagedBlob{}, links: map[string]string{}, now: time.Now(), buf: make([]byte, 1<<20)}
-	var parents []tarball.Entry
-	for d := dir; d != "." && d != "/"; d = path.Dir(d) {
-		parents = append([]tarball.Entry{{Header: tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o700}}}, parents...)
-	}
-	if err := tarball.Add(s.tw, s.stamp(parents)...); err != nil {
-		return err
-	}
 	if err := s.copyBlobs(tar.NewReader(r)); err != nil {
 		return err
 	}
@@ -132,30 +130,42 @@ func (s *stager) stamp(entries []tarball.Entry) []tarball.Entry {
 }
 
 // copyBlobs passes the archive's blobs to the stage, numbered, hashing
-// each on the way, and keeps manifest.json and the links between paths.
+// each on the way, and keeps manifest.json and the links between blob
+// paths. A second entry at a blob path is skipped; links and blobs are
+// bounded in number, whatever the archive says.
 func (s *stager) copyBlobs(tr *tar.Reader) error {
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		switch {
+		case err == io.EOF:
 			return nil
-		}
-		if err != nil {
+		case errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrFieldTooLong), errors.Is(err, tar.ErrInsecurePath):
 			return fmt.Errorf("%w: %v", errNotSaveArchive, err)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return fmt.Errorf("%w: it ends before its end: %v", errNotSaveArchive, err)
+		case err != nil:
+			// The source's own failure (an interrupted load, an engine
+			// that stopped sending) as it is.
+			return fmt.Errorf("reading the archive: %w", err)
 		}
 		name := path.Clean(h.Name)
+		if len(s.links)+len(s.order) >= maxBlobs {
+			return fmt.Errorf("%w: more than %d blobs and links", errNotSaveArchive, maxBlobs)
+		}
 		switch {
+		case !isBlobPath(name), s.blobs[name] != nil || s.links[name] != "":
+			if h.Typeflag == tar.TypeReg && name == "manifest.json" {
+				if s.saveMF, err = io.ReadAll(io.LimitReader(tr, 16<<20)); err != nil {
+					return fmt.Errorf("reading manifest.json: %w", err)
+				}
+			}
 		case h.Typeflag == tar.TypeSymlink:
 			// docker's legacy format links a layer saved twice to its
-			// first copy.
+			// first copy; podman's links each HEX/layer.tar to HEX.tar.
 			s.links[name] = path.Join(path.Dir(name), h.Linkname)
 		case h.Typeflag == tar.TypeLink:
 			s.links[name] = path.Clean(h.Linkname)
-		case h.Typeflag != tar.TypeReg:
-		case name == "manifest.json":
-			if s.saveMF, err = io.ReadAll(io.LimitReader(tr, 16<<20)); err != nil {
-				return fmt.Errorf("reading manifest.json: %w", err)
-			}
-		case isBlobPath(name):
+		case h.Typeflag == tar.TypeReg:
 			if err := s.copyBlob(name, h.Size, tr); err != nil {
 				return err
 			}
@@ -165,7 +175,7 @@ func (s *stager) copyBlobs(tr *tar.Reader) error {
 
 // isBlobPath says whether an archive path holds a blob: blobs/sha256/HEX
 // in the OCI layout, HEX/layer.tar and HEX.json (a config) in docker's
-// legacy format.
+// legacy format, HEX.tar (a layer) in podman's and skopeo's.
 func isBlobPath(name string) bool {
 	dir, file := path.Split(name)
 	switch {
@@ -174,7 +184,11 @@ func isBlobPath(name string) bool {
 	case file == "layer.tar":
 		return isHex64(strings.TrimSuffix(dir, "/"))
 	case dir == "":
-		return strings.HasSuffix(file, ".json") && isHex64(strings.TrimSuffix(file, ".json"))
+		base, ext := strings.CutSuffix(file, ".json")
+		if !ext {
+			base, ext = strings.CutSuffix(file, ".tar")
+		}
+		return ext && isHex64(base)
 	}
 	return false
 }
@@ -192,28 +206,26 @@ func (s *stager) copyBlob(name string, size int64, r io.Reader) error {
 	}
 	h := sha256.New()
 	head := &capped{max: 8}
-	if size <= smallBlob && s.kept+size <= keptLimit {
-		head.max = int(size)
-	}
+	keep := &jsonKeeper{room: keptLimit - s.kept}
 	// Large writes: each goes to every node at once (fanOut).
-	n, err := io.CopyBuffer(io.MultiWriter(s.tw, h, head), r, s.buf)
+	n, err := io.CopyBuffer(io.MultiWriter(s.tw, h, head, keep), r, s.buf)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s ends after %d of its %d bytes", errNotSaveArchive, name, n, size)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("reading the archive: %s: %w", name, err)
 	}
 	if n != size {
 		return fmt.Errorf("%w: %s ends after %d of its %d bytes", errNotSaveArchive, name, n, size)
 	}
 	b.digest = digest.NewDigest(digest.SHA256, h)
-	// A copy: head's buffer may be a megabyte, dropped below.
-	b.magic = bytes.Clone(head.b[:min(len(head.b), 8)])
-	// Only JSON is kept: small layers must not use up the room configs
-	// need.
-	if int64(len(head.b)) == size && size > 0 && head.b[0] == '{' {
-		b.data = head.b
+	b.magic = head.b
+	if keep.kept() {
+		b.data = keep.b
 		s.kept += size
 	}
 	if dir, file := path.Split(name); dir == "blobs/sha256/" || dir == "" {
-		if want := "sha256:" + strings.TrimSuffix(file, ".json"); b.digest.String() != want {
+		if want := "sha256:" + strings.TrimSuffix(strings.TrimSuffix(file, ".json"), ".tar"); b.digest.String() != want {
 			return fmt.Errorf("the archive is damaged: %s does not hold what its name says (its digest is %s)", name, b.digest)
 		}
 	}
@@ -221,6 +233,35 @@ func (s *stager) copyBlob(name string, size int64, r io.Reader) error {
 	s.order = append(s.order, b)
 	return nil
 }
+
+// jsonKeeper keeps what is written to it while it looks like a JSON
+// object (its first byte other than white space is '{') and fits room:
+// manifests and configs, never layers.
+type jsonKeeper struct {
+	b       []byte
+	room    int64
+	dropped bool
+	// tooBig says a JSON object was dropped for want of room.
+	tooBig bool
+}
+
+func (j *jsonKeeper) Write(p []byte) (int, error) {
+	if j.dropped {
+		return len(p), nil
+	}
+	if t := bytes.TrimLeft(p, " \t\r\n\ufeff"); len(bytes.TrimLeft(j.b, " \t\r\n\ufeff")) == 0 && len(t) > 0 && t[0] != '{' {
+		j.dropped, j.b = true, nil
+		return len(p), nil
+	}
+	if int64(len(j.b)+len(p)) > j.room {
+		j.dropped, j.tooBig, j.b = true, true, nil
+		return len(p), nil
+	}
+	j.b = append(j.b, p...)
+	return len(p), nil
+}
+
+func (j *jsonKeeper) kept() bool { return !j.dropped && len(j.b) > 0 }
 
 // blob finds the blob at an archive path, following links.
 func (s *stager) blob(name string) (*stagedBlob, error) {
@@ -313,7 +354,7 @@ func (s *stager) planImage(img LoadImage, entries []saveManifest) (imagePlan, er
 // by containerd when it unpacks it).
 func checkDiffIDs(config *stagedBlob, layers []*stagedBlob) error {
 	if config.data == nil {
-		return fmt.Errorf("its config %s is too large to be an image config", config.digest)
+		return fmt.Errorf("its config %s is not a JSON object docker rke could read (it reads up to %d MiB of an archive's JSON)", config.digest, keptLimit>>20)
 	}
 	var c ocispec.Image
 	if err := json.Unmarshal(config.data, &c); err != nil {

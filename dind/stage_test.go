@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,25 +89,25 @@ func legacySave(t *testing.T) (archive []byte, config string, layers []string) {
 }
 
 // stageOf runs stageArchive and returns the stage's files by name
-// (relative to the stage) and the tar's directory entries.
+// (relative to the stage), in order. A stage that was made whole ends
+// with the list of images, and a proper end of archive.
 func stageOf(t *testing.T, archive []byte, images []LoadImage) (map[string]string, []string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	err := stageArchive(bytes.NewReader(archive), &out, "docker-rke/load/abc", images)
+	err := stageArchive(struct{ io.Reader }{bytes.NewReader(archive)}, &out, "docker-rke/load/abc", images)
 	files := map[string]string{}
-	var dirs []string
+	var order []string
 	tr := tar.NewReader(&out)
 	for {
 		h, rerr := tr.Next()
 		if rerr != nil {
+			if err == nil && rerr != io.EOF {
+				t.Errorf("the stage does not end as an archive should: %v", rerr)
+			}
 			break
 		}
-		if h.ModTime.Unix() < 1e9 {
-			t.Errorf("%s: time %v: a node would take it for a dead load's", h.Name, h.ModTime)
-		}
-		if h.Typeflag == tar.TypeDir {
-			dirs = append(dirs, h.Name)
-			continue
+		if h.Typeflag != tar.TypeReg {
+			t.Errorf("%s: an entry of type %c: the engine makes the folders", h.Name, h.Typeflag)
 		}
 		data, _ := io.ReadAll(tr)
 		rel, ok := strings.CutPrefix(h.Name, "docker-rke/load/abc/")
@@ -113,8 +115,12 @@ func stageOf(t *testing.T, archive []byte, images []LoadImage) (map[string]strin
 			t.Errorf("%s is outside the stage", h.Name)
 		}
 		files[rel] = string(data)
+		order = append(order, rel)
 	}
-	return files, dirs, err
+	if err == nil && (len(order) == 0 || order[len(order)-1] != "images") {
+		t.Errorf("the stage's last file is not the list of images: %v", order)
+	}
+	return files, order, err
 }
 
 // layoutOf reads an index-only layout: its index and its files.
@@ -143,12 +149,9 @@ func TestStageArchiveLegacy(t *testing.T) {
 	archive, config, layers := legacySave(t)
 	id := "sha256:" + hexOf(config)
 	imgs := []LoadImage{{Name: "docker.io/library/myapp:dev", ID: id}, {Name: "docker.io/library/myapp:latest", ID: id}}
-	files, dirs, err := stageOf(t, archive, imgs)
+	files, _, err := stageOf(t, archive, imgs)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if want := []string{"docker-rke/", "docker-rke/load/", "docker-rke/load/abc/"}; fmt.Sprint(dirs) != fmt.Sprint(want) {
-		t.Errorf("dirs %v, want %v (parents first)", dirs, want)
 	}
 	// Blobs numbered in the archive's order; the link is no second copy.
 	for n, data := range []string{layers[0], layers[1], config} {
@@ -300,23 +303,131 @@ func TestStageArchiveErrors(t *testing.T) {
 	}
 }
 
-// TestCopyBlobKeepsJSON: small JSON blobs (configs, manifests) stay in
-// memory to be read; small layers do not, so that they cannot use up the
-// room the configs need.
+// TestCopyBlobKeepsJSON: JSON blobs (configs, manifests) stay in memory
+// to be read, arriving in small pieces and after white space too; layers
+// do not, so that they cannot use up the room the configs need.
 func TestCopyBlobKeepsJSON(t *testing.T) {
 	s := &stager{dir: "d", tw: tar.NewWriter(io.Discard), blobs: map[string]*stagedBlob{}, buf: make([]byte, 32)}
 	layer := strings.Repeat("layer data ", 100)
-	for _, f := range []saveFile{{name: hexA + "/layer.tar", data: layer}, {name: hexOf(`{"a":1}`) + ".json", data: `{"a":1}`}} {
-		if err := s.copyBlob(f.name, int64(len(f.data)), strings.NewReader(f.data)); err != nil {
+	config := "\n  " + strings.Repeat(`{"a":1}`, 20)
+	for _, f := range []saveFile{{name: hexA + "/layer.tar", data: layer}, {name: hexOf(config) + ".json", data: config}} {
+		// Without WriterTo, as tar's reader: the 32-byte buffer is used.
+		if err := s.copyBlob(f.name, int64(len(f.data)), struct{ io.Reader }{strings.NewReader(f.data)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l, c := s.blobs[hexA+"/layer.tar"], s.blobs[hexOf(`{"a":1}`)+".json"]
+	l, c := s.blobs[hexA+"/layer.tar"], s.blobs[hexOf(config)+".json"]
 	if l.data != nil || string(l.magic) != layer[:8] || cap(l.magic) > 8 || l.digest != digest.FromString(layer) {
 		t.Errorf("layer: data %d bytes, magic %q (cap %d), digest %s", len(l.data), l.magic, cap(l.magic), l.digest)
 	}
-	if string(c.data) != `{"a":1}` || s.kept != 7 {
+	if string(c.data) != config || s.kept != int64(len(config)) {
 		t.Errorf("config: data %q, %d bytes kept", c.data, s.kept)
+	}
+	// No room left: a config is not kept, and the image says why.
+	s.kept = keptLimit
+	big := `{"b":2}`
+	if err := s.copyBlob(hexOf(big)+".json", int64(len(big)), strings.NewReader(big)); err != nil {
+		t.Fatal(err)
+	}
+	if b := s.blobs[hexOf(big)+".json"]; b.data != nil {
+		t.Errorf("kept %q beyond the bound", b.data)
+	} else if err := checkDiffIDs(b, nil); err == nil || !strings.Contains(err.Error(), "64 MiB") {
+		t.Errorf("a config beyond the bound: %v", err)
+	}
+}
+
+// TestStageArchiveShapes: archives as other tools and engines write them
+// load too, and never get staged twice.
+func TestStageArchiveShapes(t *testing.T) {
+	layers := []string{"base layer tar", "app layer tar"}
+	config := configOf(t, layers...)
+	other := configOf(t, layers[0])
+	id, otherID := "sha256:"+hexOf(config), "sha256:"+hexOf(other)
+	imgs := []LoadImage{{Name: "docker.io/library/myapp:dev", ID: id}, {Name: "docker.io/library/base:1", ID: otherID}}
+	manifest := fmt.Sprintf(`[{"Config":"%s.json","RepoTags":["myapp:dev"],"Layers":["%s/layer.tar","%s/layer.tar"]},{"Config":"%s.json","RepoTags":["base:1"],"Layers":["%s/layer.tar"]}]`,
+		hexOf(config), hexA, hexB, hexOf(other), strings.Repeat("d", 64))
+	for _, tc := range []struct {
+		name    string
+		archive []byte
+	}{
+		// podman and skopeo: layers as HEX.tar, linked from HEX/layer.tar;
+		// manifest.json first, names with ./, a blob path given twice.
+		{"podman", archiveOf(t,
+			saveFile{name: "./manifest.json", data: manifest},
+			saveFile{name: "./" + hexOf(layers[0]) + ".tar", data: layers[0]},
+			saveFile{name: hexOf(layers[1]) + ".tar", data: layers[1]},
+			saveFile{name: hexOf(layers[1]) + ".tar", data: layers[1]},
+			saveFile{name: hexA + "/layer.tar", link: "../" + hexOf(layers[0]) + ".tar"},
+			saveFile{name: hexB + "/layer.tar", link: "../" + hexOf(layers[1]) + ".tar"},
+			saveFile{name: strings.Repeat("d", 64) + "/layer.tar", link: "../" + hexOf(layers[0]) + ".tar"},
+			saveFile{name: hexOf(config) + ".json", data: config},
+			saveFile{name: hexOf(other) + ".json", data: other},
+		)},
+		// Two images sharing a layer, the second copy a hard link.
+		{"hard link", func() []byte {
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			for _, f := range []saveFile{{name: hexA + "/layer.tar", data: layers[0]}, {name: hexB + "/layer.tar", data: layers[1]}, {name: hexOf(config) + ".json", data: config}, {name: hexOf(other) + ".json", data: other}, {name: "manifest.json", data: manifest}} {
+				_ = tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg})
+				_, _ = tw.Write([]byte(f.data))
+			}
+			_ = tw.WriteHeader(&tar.Header{Name: strings.Repeat("d", 64) + "/layer.tar", Typeflag: tar.TypeLink, Linkname: hexA + "/layer.tar"})
+			_ = tw.Close()
+			return buf.Bytes()
+		}()},
+	} {
+		files, order, err := stageOf(t, tc.archive, imgs)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		// Two layers and two configs, each sent once and listed once.
+		if n := len(slices.DeleteFunc(slices.Clone(order), func(f string) bool { return strings.Trim(f, "0123456789") != "" })); n != 4 {
+			t.Errorf("%s: %d blobs staged, want 4: %v", tc.name, n, order)
+		}
+		for _, want := range []string{layers[0], layers[1], config, other} {
+			if c := strings.Count(files["blobs"], " "+digest.FromString(want).String()+" "); c != 1 {
+				t.Errorf("%s: blob %q listed %d times:\n%s", tc.name, want, c, files["blobs"])
+			}
+		}
+		if files["images"] != "0 "+id+"\n1 "+otherID+"\n" {
+			t.Errorf("%s: images %q", tc.name, files["images"])
+		}
+		idx, layout := layoutOf(t, files["import-1.tar"])
+		var m ocispec.Manifest
+		if len(idx.Manifests) != 1 || json.Unmarshal([]byte(layout["blobs/sha256/"+idx.Manifests[0].Digest.Encoded()]), &m) != nil || len(m.Layers) != 1 || m.Layers[0].Digest != digest.FromString(layers[0]) {
+			t.Errorf("%s: the second image's layout: %+v %v", tc.name, idx, layout)
+		}
+	}
+}
+
+// errReader fails as an interrupted source does.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		return n, e.err
+	}
+	return n, err
+}
+
+func TestStageArchiveInterrupted(t *testing.T) {
+	archive, config, _ := legacySave(t)
+	imgs := []LoadImage{{Name: "docker.io/library/myapp:dev", ID: "sha256:" + hexOf(config)}}
+	// Cut inside the second layer's data (headers are 512 bytes).
+	cut := bytes.Index(archive, []byte("app layer tar")) + 4
+	if _, _, err := stageOf(t, archive[:cut], imgs); err == nil || !strings.Contains(err.Error(), "not a docker save archive") || !strings.Contains(err.Error(), "ends after 4 of its 13 bytes") {
+		t.Errorf("cut inside a blob: %v", err)
+	}
+	// A source that stops (the load interrupted) says so, as it is.
+	var out bytes.Buffer
+	err := stageArchive(errReader{bytes.NewReader(archive[:cut]), context.Canceled}, &out, "docker-rke/load/abc", imgs)
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "not a docker save archive") {
+		t.Errorf("interrupted: %v", err)
 	}
 }
 
@@ -339,14 +450,15 @@ func TestIsBlobPath(t *testing.T) {
 }
 
 // TestRegisterScript runs the register script on a stage with a fake ctr
-// that records its calls and what it read.
+// that records its calls and what it read, as it succeeds and as its
+// import or its ingest fails.
 func TestRegisterScript(t *testing.T) {
 	for _, tool := range []string{"sh", "xargs", "find", "ln"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skip("no " + tool)
 		}
 	}
-	for _, fail := range []bool{false, true} {
+	for _, fail := range []string{"", "import", "ingest"} {
 		dir := t.TempDir()
 		parent := filepath.Join(dir, "load")
 		stage := filepath.Join(parent, "abc")
@@ -375,7 +487,16 @@ func TestRegisterScript(t *testing.T) {
 			}
 		}
 		log := filepath.Join(dir, "calls")
-		fake := "#!/bin/sh\n{ echo \"$* <$(cat)\"; } >>" + log + "\ncase \"$*\" in *import*--label*) [ -n \"$FAIL\" ] && { echo 'ctr: injected' >&2; exit 3; } ;; esac\nexit 0\n"
+		// Names held by the dead stage, a live one, and an image.
+		fake := `#!/bin/sh
+{ echo "$* <$(cat)"; } >>` + log + `
+case "$*" in
+*"images ls -q"*) printf 'docker-rke-load-dead-0\ndocker-rke-load-other-1\ndocker.io/library/x:1\n' ;;
+*import*--label*) [ "$FAIL" = import ] && { echo 'ctr: injected' >&2; exit 3; } ;;
+*"content ingest"*) [ "$FAIL" = ingest ] && { echo 'ctr: ingest injected' >&2; exit 5; } ;;
+esac
+exit 0
+`
 		bin := filepath.Join(dir, "bin")
 		if err := os.MkdirAll(bin, 0o755); err != nil {
 			t.Fatal(err)
@@ -386,58 +507,67 @@ func TestRegisterScript(t *testing.T) {
 		args := registerCommand(stage)
 		args[len(args)-3] = content
 		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
-		if fail {
-			cmd.Env = append(cmd.Env, "FAIL=1")
-		}
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAIL="+fail)
 		out, err := cmd.CombinedOutput()
-		calls, _ := os.ReadFile(log)
+		raw, _ := os.ReadFile(log)
+		calls := string(raw)
 		for _, gone := range []string{stage, stale} {
 			if _, serr := os.Stat(gone); !os.IsNotExist(serr) {
-				t.Errorf("fail %v: %s is still there", fail, path.Base(gone))
+				t.Errorf("fail %q: %s is still there", fail, path.Base(gone))
 			}
 		}
 		if _, serr := os.Stat(live); serr != nil {
-			t.Errorf("fail %v: a live load's stage went: %v", fail, serr)
+			t.Errorf("fail %q: a live load's stage went: %v", fail, serr)
+		}
+		// The dead stage's held name goes, the live one's stays.
+		if !strings.Contains(calls, "-n k8s.io images rm docker-rke-load-dead-0 <") || strings.Contains(calls, "docker-rke-load-other-1 <") || strings.Contains(calls, "rm docker.io") {
+			t.Errorf("fail %q: held names of stages gone not removed alone:\n%s", fail, calls)
 		}
 		// Blobs linked into the content store under their digests.
 		for _, b := range []string{"layer", "config"} {
 			if got, _ := os.ReadFile(filepath.Join(content, "blobs", "sha256", digest.FromString(b).Encoded())); string(got) != b {
-				t.Errorf("fail %v: blob %s in the content store: %q", fail, b, got)
+				t.Errorf("fail %q: blob %s in the content store: %q", fail, b, got)
 			}
 		}
-		lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
-		if want := "-n k8s.io images import --local --all-platforms --no-unpack - <hold layout"; lines[0] != want {
-			t.Errorf("fail %v: first call %q, want %q", fail, lines[0], want)
-		}
-		if strings.LastIndex(string(calls), "content ingest") > strings.Index(string(calls), "<layout 0") {
-			t.Errorf("fail %v: an image was imported before its blobs were registered:\n%s", fail, calls)
+		lines := strings.Split(strings.TrimSpace(calls), "\n")
+		if i := slices.Index(lines, "-n k8s.io images import --local --all-platforms --no-unpack - <hold layout"); i < 0 || strings.Contains(strings.Join(lines[:i], "\n"), "content ingest") {
+			t.Errorf("fail %q: the manifests were not held before the blobs were registered:\n%s", fail, calls)
 		}
 		if want := "-n k8s.io images rm docker-rke-load-abc-0 <"; lines[len(lines)-1] != want {
-			t.Errorf("fail %v: last call %q, want %q", fail, lines[len(lines)-1], want)
+			t.Errorf("fail %q: last call %q, want %q", fail, lines[len(lines)-1], want)
 		}
 		for _, want := range []string{
 			"-n k8s.io content ingest --expected-digest " + digest.FromString("layer").String() + " --expected-size 5 docker-rke-load-abc-0 <layer",
 			"-n k8s.io content ingest --expected-digest " + digest.FromString("config").String() + " --expected-size 6 docker-rke-load-abc-1 <config",
-			"-n k8s.io images import --local --all-platforms --snapshotter ",
-			" --label io.docker-rke.image-id=sha256:" + hexA + " --label io.cri-containerd.pinned=pinned - <layout 0",
 		} {
-			if !strings.Contains(string(calls), want) {
-				t.Errorf("fail %v: calls lack %q:\n%s", fail, want, calls)
+			if !strings.Contains(calls, want) {
+				t.Errorf("fail %q: calls lack %q:\n%s", fail, want, calls)
 			}
 		}
-		if fail {
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(string(out), "ctr: injected") || strings.Contains(string(calls), "<layout 1") {
-				t.Errorf("failing import: %v %q, calls %q", err, out, calls)
+		var exit *exec.ExitError
+		switch fail {
+		case "ingest":
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 || !strings.Contains(string(out), "ingest injected") || strings.Contains(calls, "<layout 0") {
+				t.Errorf("failing ingest: %v %q, calls %q", err, out, calls)
 			}
 			continue
+		case "import":
+			if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(string(out), "ctr: injected") || strings.Contains(calls, "<layout 1") {
+				t.Errorf("failing import: %v %q, calls %q", err, out, calls)
+			}
+		default:
+			if err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if !strings.Contains(calls, "image-id=sha256:"+hexB+" --label io.cri-containerd.pinned=pinned - <layout 1") {
+				t.Errorf("the second image was not imported:\n%s", calls)
+			}
 		}
-		if err != nil {
-			t.Fatalf("%v: %s", err, out)
+		if strings.LastIndex(calls, "content ingest") > strings.Index(calls, "<layout 0") {
+			t.Errorf("fail %q: an image was imported before its blobs were registered:\n%s", fail, calls)
 		}
-		if !strings.Contains(string(calls), "image-id=sha256:"+hexB+" --label io.cri-containerd.pinned=pinned - <layout 1") {
-			t.Errorf("the second image was not imported:\n%s", calls)
+		if want := " --snapshotter "; !strings.Contains(calls, "-n k8s.io images import --local --all-platforms"+want) || !strings.Contains(calls, " --label io.docker-rke.image-id=sha256:"+hexA+" --label io.cri-containerd.pinned=pinned - <layout 0") {
+			t.Errorf("fail %q: the first image's import:\n%s", fail, calls)
 		}
 	}
 }
