@@ -28,18 +28,23 @@ import (
 // instead as an archive the engine itself extracts into the node's /var
 // (one copy, no exec stream), each blob already named by a digest checked
 // here on the way, a node only links the files into containerd's content
-// store, registers them without reading them (containerd's shared content
-// policy trusts a blob its store already has: the digest was checked
-// here), and unpacks. The manifests and the index that name the images
-// are written here, small, once every blob's digest is known.
+// store and registers them without reading them (containerd's shared
+// content policy trusts a blob its store already has: the digest was
+// checked here). The layouts that name the images, with their manifests
+// and configs, are written here, small, once every blob's digest is
+// known; a node imports them before it registers the layers, so that
+// containerd's garbage collector counts each layer as wanted the moment it
+// is registered. Nothing is unpacked: the CRI unpacks an image on a node
+// when it first creates a container of it there.
 
 // Layout of a stage, under the node's /var/lib (the same filesystem as
 // containerd's content store, so that its files can be hard-linked there):
 //
 //	docker-rke/load/ID/N             the archive's blobs, numbered
-//	docker-rke/load/ID/blobs         "N DIGEST SIZE" per blob to register
-//	docker-rke/load/ID/images        "K IMAGE-ID" per image to import
-//	docker-rke/load/ID/import-K.tar  an index-only OCI layout naming it
+//	docker-rke/load/ID/blobs         "N DIGEST SIZE" per layer to register
+//	docker-rke/load/ID/images        "K IMAGE-ID NAME..." per image ID
+//	docker-rke/load/ID/import-K.tar  an OCI layout of its manifests and
+//	                                 config, naming its images
 const (
 	stageRoot   = "/var/lib"
 	stageParent = "docker-rke/load"
@@ -441,18 +446,19 @@ func legacyManifest(config *stagedBlob, layers []*stagedBlob) ([]byte, error) {
 }
 
 // stageLists writes what a node reads once every blob is there (see
-// register.sh): the blobs to register, each once; a layout that holds
-// every manifest under a name of the stage's own while they are (so that
-// containerd's garbage collector sees them wanted from the moment they are
-// registered), with those names; and per image ID a layout naming its
-// images.
+// register.sh): per image ID a layout naming its images that holds their
+// manifests and configs (small, and the CRI reads an image's config the
+// moment the image is named), with the names it gives; and the layers to
+// register once the images name them, each once.
 func (s *stager) stageLists(plans []imagePlan) ([]tarball.Entry, error) {
-	var blobs, imgs, held strings.Builder
+	var blobs, imgs strings.Builder
 	seen := map[digest.Digest]bool{}
 	var ids []string
-	var holds []imagePlan
 	for _, p := range plans {
-		for _, b := range p.blobs {
+		seen[p.blobs[0].digest] = true // the config travels in the layout
+	}
+	for _, p := range plans {
+		for _, b := range p.blobs[1:] {
 			if !seen[b.digest] {
 				seen[b.digest] = true
 				fmt.Fprintf(&blobs, "%d %s %d\n", b.n, b.digest, b.size)
@@ -461,48 +467,43 @@ func (s *stager) stageLists(plans []imagePlan) ([]tarball.Entry, error) {
 		if !slices.Contains(ids, p.img.ID) {
 			ids = append(ids, p.img.ID)
 		}
-		if !slices.ContainsFunc(holds, func(h imagePlan) bool { return h.manifest.Digest == p.manifest.Digest }) {
-			h := p
-			h.img.Name = fmt.Sprintf("docker-rke-load-%s-%d", path.Base(s.dir), len(holds))
-			holds = append(holds, h)
-			fmt.Fprintln(&held, h.img.Name)
-		}
 	}
-	hold, err := indexLayout(holds)
-	if err != nil {
-		return nil, err
-	}
-	out := []tarball.Entry{
-		tarball.File(path.Join(s.dir, "blobs"), 0o444, []byte(blobs.String())),
-		tarball.File(path.Join(s.dir, "hold.tar"), 0o444, hold),
-		tarball.File(path.Join(s.dir, "held"), 0o444, []byte(held.String())),
-	}
+	out := []tarball.Entry{tarball.File(path.Join(s.dir, "blobs"), 0o444, []byte(blobs.String()))}
 	for k, id := range ids {
-		layout, err := indexLayout(slices.DeleteFunc(slices.Clone(plans), func(p imagePlan) bool { return p.img.ID != id }))
+		same := slices.DeleteFunc(slices.Clone(plans), func(p imagePlan) bool { return p.img.ID != id })
+		layout, err := indexLayout(same)
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(&imgs, "%d %s\n", k, id)
+		fmt.Fprintf(&imgs, "%d %s", k, id)
+		for _, p := range same {
+			fmt.Fprintf(&imgs, " %s", p.img.Name)
+		}
+		fmt.Fprintln(&imgs)
 		out = append(out, tarball.File(path.Join(s.dir, fmt.Sprintf("import-%d.tar", k)), 0o444, layout))
 	}
 	return append(out, tarball.File(path.Join(s.dir, "images"), 0o444, []byte(imgs.String()))), nil
 }
 
-// indexLayout is an OCI layout of the plans' manifests, whose index names
-// each plan's image: ctr imports it in no time, the other blobs being
-// registered apart.
+// indexLayout is an OCI layout of the plans' manifests and configs, whose
+// index names each plan's image: ctr imports it in no time, the layers
+// being registered apart.
 func indexLayout(plans []imagePlan) ([]byte, error) {
 	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex}
 	idx.SchemaVersion = 2
 	var files []tarball.Entry
+	add := func(d digest.Digest, data []byte) {
+		name := "blobs/sha256/" + d.Encoded()
+		if !slices.ContainsFunc(files, func(e tarball.Entry) bool { return e.Name == name }) {
+			files = append(files, tarball.File(name, 0o444, data))
+		}
+	}
 	for _, p := range plans {
 		d := p.manifest
 		d.Annotations = map[string]string{annotationContainerdImage: p.img.Name}
 		idx.Manifests = append(idx.Manifests, d)
-		name := "blobs/sha256/" + p.manifest.Digest.Encoded()
-		if !slices.ContainsFunc(files, func(e tarball.Entry) bool { return e.Name == name }) {
-			files = append(files, tarball.File(name, 0o444, p.raw))
-		}
+		add(p.manifest.Digest, p.raw)
+		add(p.blobs[0].digest, p.blobs[0].data)
 	}
 	index, err := json.Marshal(idx)
 	if err != nil {

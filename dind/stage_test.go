@@ -162,25 +162,25 @@ func TestStageArchiveLegacy(t *testing.T) {
 	if _, ok := files["3"]; ok {
 		t.Error("a linked layer was sent twice")
 	}
-	wantBlobs := fmt.Sprintf("2 sha256:%s %d\n0 sha256:%s %d\n1 sha256:%s %d\n", hexOf(config), len(config), hexOf(layers[0]), len(layers[0]), hexOf(layers[1]), len(layers[1]))
+	// The layers are registered; the config travels in the layout.
+	wantBlobs := fmt.Sprintf("0 sha256:%s %d\n1 sha256:%s %d\n", hexOf(layers[0]), len(layers[0]), hexOf(layers[1]), len(layers[1]))
 	if files["blobs"] != wantBlobs {
 		t.Errorf("blobs:\n%s\nwant:\n%s", files["blobs"], wantBlobs)
 	}
-	if files["images"] != "0 "+id+"\n" {
+	if files["images"] != "0 "+id+" docker.io/library/myapp:dev docker.io/library/myapp:latest\n" {
 		t.Errorf("images %q: one import for both names of one ID", files["images"])
 	}
-	// One manifest held under a name of the stage's while the blobs are
-	// registered.
-	if files["held"] != "docker-rke-load-abc-0\n" {
-		t.Errorf("held %q", files["held"])
-	}
-	hold, holdFiles := layoutOf(t, files["hold.tar"])
-	if len(hold.Manifests) != 1 || hold.Manifests[0].Annotations[annotationContainerdImage] != "docker-rke-load-abc-0" || len(holdFiles) != 3 {
-		t.Errorf("hold layout %+v %v", hold, holdFiles)
+	for _, gone := range []string{"hold.tar", "held"} {
+		if _, ok := files[gone]; ok {
+			t.Errorf("the stage has %s, which no node reads", gone)
+		}
 	}
 	idx, layout := layoutOf(t, files["import-0.tar"])
-	if layout["oci-layout"] != `{"imageLayoutVersion":"1.0.0"}` || len(idx.Manifests) != 2 {
+	if layout["oci-layout"] != `{"imageLayoutVersion":"1.0.0"}` || len(idx.Manifests) != 2 || len(layout) != 4 {
 		t.Fatalf("layout %v", layout)
+	}
+	if layout["blobs/sha256/"+hexOf(config)] != config {
+		t.Errorf("the layout lacks the config: %v", layout)
 	}
 	for i, img := range imgs {
 		d := idx.Manifests[i]
@@ -251,21 +251,19 @@ func TestStageArchiveOCI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The archive's own manifest travels in the layouts, as it is; the
-	// config and the layer are registered.
-	if want := "1 sha256:" + hexOf(config) + " " + fmt.Sprint(len(config)) + "\n0 sha256:"; !strings.HasPrefix(files["blobs"], want) || strings.Count(files["blobs"], "\n") != 2 {
-		t.Errorf("blobs:\n%s\nwant the config then the layer", files["blobs"])
+	// The archive's own manifest travels in the layout, as it is, with
+	// the config; the layer alone is registered.
+	if want := "0 sha256:"; !strings.HasPrefix(files["blobs"], want) || strings.Count(files["blobs"], "\n") != 1 {
+		t.Errorf("blobs:\n%s\nwant the layer alone", files["blobs"])
 	}
-	for _, name := range []string{"import-0.tar", "hold.tar"} {
-		idx, layout := layoutOf(t, files[name])
-		if len(idx.Manifests) != 1 || idx.Manifests[0].Digest != digest.FromString(manifest) || idx.Manifests[0].MediaType != ocispec.MediaTypeImageManifest {
-			t.Errorf("%s: index %+v", name, idx)
-		}
-		if len(layout) != 3 || layout["blobs/sha256/"+hexOf(manifest)] != manifest {
-			t.Errorf("%s: the layout should carry the manifest alone: %v", name, layout)
-		}
+	idx, layout := layoutOf(t, files["import-0.tar"])
+	if len(idx.Manifests) != 1 || idx.Manifests[0].Digest != digest.FromString(manifest) || idx.Manifests[0].MediaType != ocispec.MediaTypeImageManifest {
+		t.Errorf("index %+v", idx)
 	}
-	if idx, _ := layoutOf(t, files["import-0.tar"]); idx.Manifests[0].Annotations[annotationContainerdImage] != img.Name {
+	if len(layout) != 4 || layout["blobs/sha256/"+hexOf(manifest)] != manifest || layout["blobs/sha256/"+hexOf(config)] != config {
+		t.Errorf("the layout should carry the manifest and the config: %v", layout)
+	}
+	if idx.Manifests[0].Annotations[annotationContainerdImage] != img.Name {
 		t.Errorf("import index %+v", idx)
 	}
 }
@@ -385,17 +383,20 @@ func TestStageArchiveShapes(t *testing.T) {
 		if n := len(slices.DeleteFunc(slices.Clone(order), func(f string) bool { return strings.Trim(f, "0123456789") != "" })); n != 4 {
 			t.Errorf("%s: %d blobs staged, want 4: %v", tc.name, n, order)
 		}
-		for _, want := range []string{layers[0], layers[1], config, other} {
+		for _, want := range []string{layers[0], layers[1]} {
 			if c := strings.Count(files["blobs"], " "+digest.FromString(want).String()+" "); c != 1 {
-				t.Errorf("%s: blob %q listed %d times:\n%s", tc.name, want, c, files["blobs"])
+				t.Errorf("%s: layer %q listed %d times:\n%s", tc.name, want, c, files["blobs"])
 			}
 		}
-		if files["images"] != "0 "+id+"\n1 "+otherID+"\n" {
+		if strings.Count(files["blobs"], "\n") != 2 {
+			t.Errorf("%s: blobs other than the layers listed:\n%s", tc.name, files["blobs"])
+		}
+		if files["images"] != "0 "+id+" docker.io/library/myapp:dev\n1 "+otherID+" docker.io/library/base:1\n" {
 			t.Errorf("%s: images %q", tc.name, files["images"])
 		}
 		idx, layout := layoutOf(t, files["import-1.tar"])
 		var m ocispec.Manifest
-		if len(idx.Manifests) != 1 || json.Unmarshal([]byte(layout["blobs/sha256/"+idx.Manifests[0].Digest.Encoded()]), &m) != nil || len(m.Layers) != 1 || m.Layers[0].Digest != digest.FromString(layers[0]) {
+		if len(idx.Manifests) != 1 || json.Unmarshal([]byte(layout["blobs/sha256/"+idx.Manifests[0].Digest.Encoded()]), &m) != nil || len(m.Layers) != 1 || m.Layers[0].Digest != digest.FromString(layers[0]) || layout["blobs/sha256/"+hexOf(other)] != other {
 			t.Errorf("%s: the second image's layout: %+v %v", tc.name, idx, layout)
 		}
 	}
@@ -470,16 +471,19 @@ func TestRegisterScript(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// A stage an earlier docker rke left, with the names it held.
+		if err := os.WriteFile(filepath.Join(stale, "held"), []byte("docker-rke-load-dead-0\n"), 0o444); err != nil {
+			t.Fatal(err)
+		}
 		old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 		if err := os.Chtimes(stale, old, old); err != nil {
 			t.Fatal(err)
 		}
 		files := map[string]string{
-			"0": "layer", "1": "config",
-			"blobs":        fmt.Sprintf("0 %s 5\n1 %s 6\n", digest.FromString("layer"), digest.FromString("config")),
-			"images":       "0 sha256:" + hexA + "\n1 sha256:" + hexB + "\n",
+			"0": "layer", "1": "layer2",
+			"blobs":        fmt.Sprintf("0 %s 5\n1 %s 6\n", digest.FromString("layer"), digest.FromString("layer2")),
+			"images":       "0 sha256:" + hexA + " docker.io/library/a:1 docker.io/library/a:2\n1 sha256:" + hexB + " docker.io/library/b:1\n",
 			"import-0.tar": "layout 0", "import-1.tar": "layout 1",
-			"hold.tar": "hold layout", "held": "docker-rke-load-abc-0\n",
 		}
 		for name, data := range files {
 			if err := os.WriteFile(filepath.Join(stage, name), []byte(data), 0o444); err != nil {
@@ -487,12 +491,12 @@ func TestRegisterScript(t *testing.T) {
 			}
 		}
 		log := filepath.Join(dir, "calls")
-		// Names held by the dead stage, a live one, and an image.
+		// The second import, or every ingest, fails on request.
 		fake := `#!/bin/sh
-{ echo "$* <$(cat)"; } >>` + log + `
-case "$*" in
-*"images ls -q"*) printf 'docker-rke-load-dead-0\ndocker-rke-load-other-1\ndocker.io/library/x:1\n' ;;
-*import*--label*) [ "$FAIL" = import ] && { echo 'ctr: injected' >&2; exit 3; } ;;
+in=$(cat)
+echo "$* <$in" >>` + log + `
+case "$*:$in" in
+*import*:"layout 1") [ "$FAIL" = import ] && { echo 'ctr: injected' >&2; exit 3; } ;;
 *"content ingest"*) [ "$FAIL" = ingest ] && { echo 'ctr: ingest injected' >&2; exit 5; } ;;
 esac
 exit 0
@@ -519,55 +523,62 @@ exit 0
 		if _, serr := os.Stat(live); serr != nil {
 			t.Errorf("fail %q: a live load's stage went: %v", fail, serr)
 		}
-		// The dead stage's held name goes, the live one's stays.
-		if !strings.Contains(calls, "-n k8s.io images rm docker-rke-load-dead-0 <") || strings.Contains(calls, "docker-rke-load-other-1 <") || strings.Contains(calls, "rm docker.io") {
-			t.Errorf("fail %q: held names of stages gone not removed alone:\n%s", fail, calls)
-		}
-		// Blobs linked into the content store under their digests.
-		for _, b := range []string{"layer", "config"} {
-			if got, _ := os.ReadFile(filepath.Join(content, "blobs", "sha256", digest.FromString(b).Encoded())); string(got) != b {
-				t.Errorf("fail %q: blob %s in the content store: %q", fail, b, got)
-			}
+		if !strings.Contains(calls, "-n k8s.io images rm docker-rke-load-dead-0 <") {
+			t.Errorf("fail %q: the names held for a dead stage stayed:\n%s", fail, calls)
 		}
 		lines := strings.Split(strings.TrimSpace(calls), "\n")
-		if i := slices.Index(lines, "-n k8s.io images import --local --all-platforms --no-unpack - <hold layout"); i < 0 || strings.Contains(strings.Join(lines[:i], "\n"), "content ingest") {
-			t.Errorf("fail %q: the manifests were not held before the blobs were registered:\n%s", fail, calls)
+		import0 := slices.Index(lines, "-n k8s.io images import --local --all-platforms --no-unpack --label io.docker-rke.image-id=sha256:"+hexA+" --label io.cri-containerd.pinned=pinned - <layout 0")
+		if import0 < 0 {
+			t.Fatalf("fail %q: the first image was not imported, unpacked nothing:\n%s", fail, calls)
 		}
-		if want := "-n k8s.io images rm docker-rke-load-abc-0 <"; lines[len(lines)-1] != want {
-			t.Errorf("fail %q: last call %q, want %q", fail, lines[len(lines)-1], want)
-		}
-		for _, want := range []string{
-			"-n k8s.io content ingest --expected-digest " + digest.FromString("layer").String() + " --expected-size 5 docker-rke-load-abc-0 <layer",
-			"-n k8s.io content ingest --expected-digest " + digest.FromString("config").String() + " --expected-size 6 docker-rke-load-abc-1 <config",
-		} {
-			if !strings.Contains(calls, want) {
-				t.Errorf("fail %q: calls lack %q:\n%s", fail, want, calls)
-			}
-		}
+		taken := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "images rm") && strings.Contains(l, "docker.io/library/a:1") })
 		var exit *exec.ExitError
 		switch fail {
-		case "ingest":
-			if !errors.As(err, &exit) || exit.ExitCode() == 0 || !strings.Contains(string(out), "ingest injected") || strings.Contains(calls, "<layout 0") {
-				t.Errorf("failing ingest: %v %q, calls %q", err, out, calls)
+		case "import":
+			// The second import fails: nothing is registered, and the
+			// names both imports gave or were giving are taken back.
+			if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(string(out), "ctr: injected") || strings.Contains(calls, "content ingest") {
+				t.Errorf("failing import: %v %q, calls %q", err, out, calls)
+			}
+			if want := "-n k8s.io images rm docker.io/library/a:1 docker.io/library/a:2 docker.io/library/b:1 <"; lines[len(lines)-1] != want {
+				t.Errorf("failing import: last call %q, want %q", lines[len(lines)-1], want)
 			}
 			continue
-		case "import":
-			if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(string(out), "ctr: injected") || strings.Contains(calls, "<layout 1") {
-				t.Errorf("failing import: %v %q, calls %q", err, out, calls)
+		case "ingest":
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 || !strings.Contains(string(out), "ingest injected") {
+				t.Errorf("failing ingest: %v %q, calls %q", err, out, calls)
+			}
+			if taken < 0 || taken != len(lines)-1 {
+				t.Errorf("failing ingest: the images named were not taken back last:\n%s", calls)
 			}
 		default:
 			if err != nil {
 				t.Fatalf("%v: %s", err, out)
 			}
+			if taken >= 0 {
+				t.Errorf("a load that worked took its images back:\n%s", calls)
+			}
 			if !strings.Contains(calls, "image-id=sha256:"+hexB+" --label io.cri-containerd.pinned=pinned - <layout 1") {
 				t.Errorf("the second image was not imported:\n%s", calls)
 			}
 		}
-		if strings.LastIndex(calls, "content ingest") > strings.Index(calls, "<layout 0") {
-			t.Errorf("fail %q: an image was imported before its blobs were registered:\n%s", fail, calls)
+		// Layers linked into the content store under their digests, and
+		// registered only once every image is named.
+		for _, b := range []string{"layer", "layer2"} {
+			if got, _ := os.ReadFile(filepath.Join(content, "blobs", "sha256", digest.FromString(b).Encoded())); string(got) != b {
+				t.Errorf("fail %q: blob %s in the content store: %q", fail, b, got)
+			}
 		}
-		if want := " --snapshotter "; !strings.Contains(calls, "-n k8s.io images import --local --all-platforms"+want) || !strings.Contains(calls, " --label io.docker-rke.image-id=sha256:"+hexA+" --label io.cri-containerd.pinned=pinned - <layout 0") {
-			t.Errorf("fail %q: the first image's import:\n%s", fail, calls)
+		for i, want := range []string{
+			"-n k8s.io content ingest --expected-digest " + digest.FromString("layer").String() + " --expected-size 5 docker-rke-load-abc-0 <layer",
+			"-n k8s.io content ingest --expected-digest " + digest.FromString("layer2").String() + " --expected-size 6 docker-rke-load-abc-1 <layer2",
+		} {
+			j := slices.Index(lines, want)
+			if j < 0 {
+				t.Errorf("fail %q: calls lack %q:\n%s", fail, want, calls)
+			} else if j < import0+2 {
+				t.Errorf("fail %q: layer %d registered before the images were named:\n%s", fail, i, calls)
+			}
 		}
 	}
 }

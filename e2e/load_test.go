@@ -283,14 +283,16 @@ func TestLoad(t *testing.T) {
 	})
 
 	t.Run("failing node", func(t *testing.T) {
-		// The worker's ctr fails to import; its other commands work.
-		const fake = "#!/bin/sh\ncase \"$*\" in *import*) cat >/dev/null; echo 'injected import failure' >&2; exit 1;; esac\nexec /usr/bin/ctr \"$@\"\n"
+		// The worker's ctr fails to register a layer (the images are
+		// named by then); its other commands go to the real one, put
+		// back afterwards.
+		const fake = "#!/bin/sh\ncase \"$*\" in *'content ingest'*) cat >/dev/null; echo 'injected ingest failure' >&2; exit 1;; esac\nexec /usr/local/bin/ctr.real \"$@\"\n"
 		worker := "rke-dind-loadtest-node2"
-		if _, err := dind.ExecInput(ctxT(t), engine(t), worker, []string{"sh", "-c", "cat >/usr/local/bin/ctr && chmod 755 /usr/local/bin/ctr"}, strings.NewReader(fake)); err != nil {
+		if _, err := dind.ExecInput(ctxT(t), engine(t), worker, []string{"sh", "-c", "mv /usr/local/bin/ctr /usr/local/bin/ctr.real && cat >/usr/local/bin/ctr && chmod 755 /usr/local/bin/ctr"}, strings.NewReader(fake)); err != nil {
 			t.Fatal(err)
 		}
 		defer func() {
-			if _, err := dind.Exec(context.Background(), engine(t), worker, []string{"rm", "-f", "/usr/local/bin/ctr"}); err != nil {
+			if _, err := dind.Exec(context.Background(), engine(t), worker, []string{"mv", "-f", "/usr/local/bin/ctr.real", "/usr/local/bin/ctr"}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -304,13 +306,22 @@ func TestLoad(t *testing.T) {
 		if table[[2]string{"loadtest-node1", other}] != "loaded" || table[[2]string{"loadtest-node2", other}] != "failed" {
 			t.Errorf("table:\n%s", r.stdout)
 		}
-		for _, want := range []string{"node loadtest-node2 (container " + worker + ")", "injected import failure"} {
+		for _, want := range []string{"node loadtest-node2 (container " + worker + ")", "injected ingest failure"} {
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("the error lacks %q:\n%s", want, r.stderr)
 			}
 		}
 		if strings.Contains(r.stderr, "node loadtest-node1 (") {
 			t.Errorf("the error blames the healthy node:\n%s", r.stderr)
+		}
+		// The failed node took back the name it gave: a later load must
+		// not take it for loaded.
+		full := "docker.io/" + other
+		if got := loadedLabels(t, worker, full); got != "" {
+			t.Errorf("node2 kept %s after its layers failed to register: %s", full, got)
+		}
+		if got := loadedLabels(t, "rke-dind-loadtest-node1", full); !strings.Contains(got, dind.LabelImageID+"=") {
+			t.Errorf("node1 lost %s: %q", full, got)
 		}
 	})
 
