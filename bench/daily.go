@@ -101,7 +101,7 @@ func dailyPhases(binary string, runs int) ([]Phase, []Metric, error) {
 	}
 	return []Phase{
 			summarize("docker save of a 100 MB image to /dev/null", saves, 0, "the engine's own export, the reference for load"),
-			summarize("load of it into cluster1's 3 nodes", loads, 0, "one save, its blobs checked once on the way and extracted by the engine into every node at once; each node links them into containerd and unpacks"),
+			summarize("load of it into cluster1's 3 nodes", loads, 0, "one save, its blobs checked once on the way and extracted by the engine once, into one node's /var volume through a courier container that copies them into the other nodes' volumes; each node names the images and links the layers into containerd (the CRI unpacks an image when a node first runs it)"),
 			summarize("stop cluster1", stops, 0, "every node stops its components in order, etcd last"),
 			summarize("start of a stopped cluster1 until every node is Ready and DNS answers", starts, 10000, "from the command's start: nodes, an API server, fresh Ready from every kubelet, a pod's DNS lookup"),
 			summarize("cluster1 Ready again after an engine restart", restarts, 30000, "from the engine answering again (scripts/restart-engine.sh) until every node posted Ready and a pod's DNS lookup succeeded, with no docker rke command"),

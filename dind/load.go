@@ -314,64 +314,165 @@ func groupNodes(images []LoadImage, need [][]LoadImage, failed []error, whole bo
 	return groups
 }
 
-// loadGroup streams the group's images once, staged (see stage.go) and
-// teed to the engine's extraction into each of its nodes, and then has
-// each node make images of them. A node's error goes into errs at its
-// index.
+// loadGroup streams the group's images once, staged (see stage.go), to
+// its nodes: through a courier (see courier.go) when there are several,
+// else to the engine's extraction into each node; then has each node
+// make images of them. A node's error goes into errs at its index.
 func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo, g loadGroup, src ImageSource, errs []error) {
 	names := make([]string, len(g.images))
 	for i, img := range g.images {
 		names[i] = img.describe()
 	}
 	what := strings.Join(names, ", ")
-	// fail gives each node still taking the stream the source's error
-	// (skip: nodes that had failed on their own keep their error).
-	fail := func(err error, skip func(j int) bool) {
-		for j, i := range g.nodes {
-			if skip == nil || !skip(j) {
-				errs[i] = fmt.Errorf("cluster %s node %s (container %s): reading %s from %s: %w", cluster, nodes[i].Name, nodes[i].Container, what, src.What, err)
-			}
-		}
-	}
 	dir, err := newStageDir()
 	if err != nil {
-		fail(err, nil)
+		e.loadFailed(cluster, nodes, g.nodes, errs, fmt.Errorf("reading %s from %s: %w", what, src.What, err))
 		return
 	}
+	// The courier starts while the source opens: a docker save sends its
+	// first byte only once the engine has exported the images.
+	courierStarted := e.courierFor(ctx, cluster, nodes, g.nodes, dir)
 	stream, err := src.Open(ctx, g.images)
+	c := courierStarted()
+	if c != nil {
+		// Removed after the nodes register: removing a container costs
+		// the engine CPU the registering would wait for.
+		defer e.removeCourier(ctx, c.name)
+	}
 	if err != nil {
-		fail(err, nil)
+		e.loadFailed(cluster, nodes, g.nodes, errs, fmt.Errorf("reading %s from %s: %w", what, src.What, err))
 		return
 	}
 	defer stream.Close()
-	pipes := make([]*io.PipeWriter, len(g.nodes))
-	writers := make([]io.Writer, len(g.nodes))
+	start := time.Now()
+	for _, i := range g.nodes {
+		e.log.Printf("[%s] node %s: loading %s", cluster, nodes[i].Name, what)
+	}
+	stage := func(w io.Writer) error { return stageArchive(ctxReader{ctx, stream}, w, dir, g.images) }
+	var sent []error
+	var srcErr error
+	if c != nil {
+		sent, srcErr = e.sendThroughCourier(ctx, c, len(g.nodes), dir, stage)
+	} else {
+		containers := make([]string, len(g.nodes))
+		for j, i := range g.nodes {
+			containers[j] = nodes[i].Container
+		}
+		sent, srcErr = e.extract(ctx, containers, dir, stage)
+	}
+	_ = fanout.Each(g.nodes, func(j, i int) error {
+		err := sent[j]
+		switch {
+		case err == nil && srcErr != nil:
+			err = fmt.Errorf("reading %s from %s: %w", what, src.What, srcErr)
+		case err == nil:
+			if _, err = Exec(ctx, e.api, nodes[i].Container, registerCommand(path.Join(stageRoot, dir))); err != nil {
+				err = fmt.Errorf("importing into containerd: %w", err)
+			}
+		}
+		errs[i] = e.loadEnded(cluster, nodes[i], start, err)
+		return nil
+	})
+}
+
+// loadFailed gives every node of a group that never got a stream the
+// same error.
+func (e *Engine) loadFailed(cluster string, nodes []NodeInfo, group []int, errs []error, err error) {
+	for _, i := range group {
+		errs[i] = fmt.Errorf("cluster %s node %s (container %s): %w", cluster, nodes[i].Name, nodes[i].Container, err)
+	}
+}
+
+// loadEnded reports how a node's load ended and returns its error, naming
+// it.
+func (e *Engine) loadEnded(cluster string, n NodeInfo, start time.Time, err error) error {
+	took := time.Since(start).Round(100 * time.Millisecond)
+	if err != nil {
+		e.log.Printf("[%s] node %s: loading failed after %s", cluster, n.Name, took)
+		return fmt.Errorf("cluster %s node %s (container %s): %w", cluster, n.Name, n.Container, err)
+	}
+	e.log.Printf("[%s] node %s: loaded in %s", cluster, n.Name, took)
+	return nil
+}
+
+// extract has the engine extract the stage the stage function writes
+// into each container at once, under stageRoot, and returns per container
+// why it did not take the stage whole (its own failure: it is removed
+// from the container) and the source's error, if the stage could not be
+// written whole.
+func (e *Engine) extract(ctx context.Context, containers []string, dir string, stage func(io.Writer) error) ([]error, error) {
+	own := make([]error, len(containers))
+	pipes := make([]*io.PipeWriter, len(containers))
+	writers := make([]io.Writer, len(containers))
 	var wg sync.WaitGroup
-	for j, i := range g.nodes {
+	for j, name := range containers {
 		pr, pw := io.Pipe()
 		pipes[j], writers[j] = pw, pw
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = e.loadInto(ctx, cluster, nodes[i], dir, what, pr)
+			err := e.api.CopyToContainer(ctx, name, stageRoot, pr, container.CopyToContainerOptions{})
+			// A container that failed must not hold up the others.
+			pr.CloseWithError(errImportDone)
+			if err != nil {
+				own[j] = fmt.Errorf("sending the images: %w", err)
+				e.removeStage(name, dir)
+			}
 		}()
 	}
 	fan := &fanOut{writers: writers, errs: make([]error, len(writers))}
-	stageErr := stageArchive(ctxReader{ctx, stream}, fan, dir, g.images)
-	if errors.Is(stageErr, errNoReader) {
-		stageErr = nil // every node's load ended: each says why
+	srcErr := stage(fan)
+	if errors.Is(srcErr, errNoReader) {
+		srcErr = nil // every container's extraction ended: each says why
 	}
 	for _, pw := range pipes {
-		// nil: the nodes' engines see the end of the stage, whole; an
-		// error leaves it unfinished, and the nodes register nothing.
-		pw.CloseWithError(stageErr)
+		// nil: the engine sees the end of the stage, whole; an error
+		// leaves it unfinished, and the nodes register nothing.
+		pw.CloseWithError(srcErr)
 	}
 	wg.Wait()
-	if stageErr != nil {
-		// The nodes still taking the stream failed for want of the rest
-		// of it.
-		fail(stageErr, func(j int) bool { return fan.errs[j] != nil && errs[g.nodes[j]] != nil })
+	if srcErr != nil {
+		// The containers still taking the stream failed for want of the
+		// rest of it: the source's failure, not theirs.
+		for j := range own {
+			if fan.errs[j] == nil {
+				own[j] = nil
+			}
+		}
 	}
+	return own, srcErr
+}
+
+// sendThroughCourier has the engine extract the stage once, into the
+// first node's volume through the courier, and the courier copy it into
+// the other nodes' (n in all). It returns per node why it did not get the
+// stage, and the source's error.
+func (e *Engine) sendThroughCourier(ctx context.Context, c *courier, n int, dir string, stage func(io.Writer) error) ([]error, error) {
+	sent := make([]error, n)
+	own, srcErr := e.extract(ctx, []string{c.name}, dir, stage)
+	if own[0] != nil || srcErr != nil {
+		for j := range sent {
+			sent[j] = own[0]
+		}
+		return sent, srcErr
+	}
+	copied, err := e.fanOutStage(ctx, c, dir)
+	for j := 1; j < n; j++ {
+		if sent[j] = err; err == nil {
+			sent[j] = copied[j-1]
+		}
+	}
+	return sent, nil
+}
+
+// removeStage removes what a failed transfer left of a stage in a
+// container (a node, or a courier: the first node's volume), even when
+// the load was interrupted; a node that cannot be reached keeps it until
+// a later load's register script removes stale stages.
+func (e *Engine) removeStage(name, dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = Exec(ctx, e.api, name, []string{"rm", "-rf", path.Join(stageRoot, dir)})
 }
 
 // newStageDir names a load's stage in a node, under stageRoot: its own,
@@ -382,38 +483,6 @@ func newStageDir() (string, error) {
 		return "", err
 	}
 	return path.Join(stageParent, hex.EncodeToString(b)), nil
-}
-
-// loadInto has one node's engine extract its share of the stage into the
-// node, then the node make images of it.
-func (e *Engine) loadInto(ctx context.Context, cluster string, n NodeInfo, dir, what string, in *io.PipeReader) error {
-	start := time.Now()
-	e.log.Printf("[%s] node %s: loading %s", cluster, n.Name, what)
-	err := e.api.CopyToContainer(ctx, n.Container, stageRoot, in, container.CopyToContainerOptions{})
-	// A node that failed must not hold up the others.
-	in.CloseWithError(errImportDone)
-	if err != nil {
-		err = fmt.Errorf("sending the images: %w", err)
-		e.removeStage(n, dir)
-	} else if _, err = Exec(ctx, e.api, n.Container, registerCommand(path.Join(stageRoot, dir))); err != nil {
-		err = fmt.Errorf("importing into containerd: %w", err)
-	}
-	took := time.Since(start).Round(100 * time.Millisecond)
-	if err != nil {
-		e.log.Printf("[%s] node %s: loading failed after %s", cluster, n.Name, took)
-		return fmt.Errorf("cluster %s node %s (container %s): %w", cluster, n.Name, n.Container, err)
-	}
-	e.log.Printf("[%s] node %s: loaded in %s", cluster, n.Name, took)
-	return nil
-}
-
-// removeStage removes what a failed transfer left of a stage in a node,
-// even when the load was interrupted; a node that cannot be reached
-// keeps it until a later load's register script removes stale stages.
-func (e *Engine) removeStage(n NodeInfo, dir string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, _ = Exec(ctx, e.api, n.Container, []string{"rm", "-rf", path.Join(stageRoot, dir)})
 }
 
 // ctxReader stops a stream when the context ends: reading a file does

@@ -531,7 +531,9 @@ exit 0
 		if import0 < 0 {
 			t.Fatalf("fail %q: the first image was not imported, unpacked nothing:\n%s", fail, calls)
 		}
-		taken := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "images rm") && strings.Contains(l, "docker.io/library/a:1") })
+		taken := slices.IndexFunc(lines, func(l string) bool {
+			return strings.Contains(l, "images rm") && strings.Contains(l, "docker.io/library/a:1")
+		})
 		var exit *exec.ExitError
 		switch fail {
 		case "import":

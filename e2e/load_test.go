@@ -122,9 +122,17 @@ func TestLoad(t *testing.T) {
 	webID := buildImage(t, web, "FROM "+tools+"\nCMD [\"serve\", \"--listen=:8080\"]\n", map[string][]byte{})
 
 	t.Run("load and run", func(t *testing.T) {
-		r := docker(t, "rke", "load", web, "--cluster", cluster)
+		r := docker(t, "-D", "rke", "load", web, "--cluster", cluster)
 		if r.code != 0 {
 			t.Fatalf("load: exit %d\n%s", r.code, r.stderr)
+		}
+		// Two nodes: the engine extracted the stage once, through a
+		// courier, which is gone.
+		if !strings.Contains(r.stderr, "CopyToContainer rke-loadtest-load-") || strings.Contains(r.stderr, "CopyToContainer rke-dind-loadtest-node") {
+			t.Errorf("the stage did not go through a courier alone:\n%s", r.stderr)
+		}
+		if out := run(t, "docker", "ps", "-aq", "--filter", "label="+dind.LabelProbe+"=load"); strings.TrimSpace(out.stdout) != "" {
+			t.Errorf("the courier stayed: %s", out.stdout)
 		}
 		table := loadTable(r.stdout)
 		for _, n := range plan.Nodes {

@@ -1,0 +1,160 @@
+package dind
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"path"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+)
+
+// A load into several nodes sends its stage through a courier: a
+// short-lived container of the cluster's node image that mounts every
+// node's /var volume, the first node's at /var and the others' at /n/1,
+// /n/2, ... The engine then extracts the stage once, into the first
+// node's volume, and the courier copies it into the others' with cp,
+// which copies in the kernel, where the engine would otherwise take and
+// untar the same bytes once per node. Measured on a 2-core machine with a
+// 111 MB stage into three nodes: the three extractions 0.85-1.1 s, one
+// extraction and the courier's two copies 0.45-0.5 s. The courier runs
+// no network, no privilege and no daemon; it sleeps until it is removed,
+// and a courier its load left behind (the tool was killed) stops within
+// ten minutes and goes with the next load into the cluster, or with rm.
+
+// courierScript copies a stage from the first node's volume into the
+// others' (see the file).
+//
+//go:embed courier.sh
+var courierScript string
+
+// courierCommand copies the stage at dir (under from/lib) into every to.
+func courierCommand(from, dir string, to []string) []string {
+	return append([]string{"sh", "-c", courierScript, "courier", from, dir}, to...)
+}
+
+// courierLife bounds how long a courier its load left behind runs.
+const courierLife = "600"
+
+// courier is a running courier container.
+type courier struct {
+	name string
+	// to is, per node after the first, where its /var volume is mounted.
+	to []string
+}
+
+// courierFor starts a courier for a group of nodes in the background and
+// returns what waits for it: nil when the group has one node, or when the
+// courier could not start (each node's engine then extracts the stage, as
+// it would without one).
+func (e *Engine) courierFor(ctx context.Context, cluster string, nodes []NodeInfo, group []int, stage string) func() *courier {
+	if len(group) < 2 {
+		return func() *courier { return nil }
+	}
+	started := make(chan *courier, 1)
+	go func() {
+		c, err := e.startCourier(ctx, cluster, nodes, group, stage)
+		if err != nil && e.debug != nil {
+			e.debug.Printf("[%s] no courier for the load, each node's engine extracts it: %v", cluster, err)
+		}
+		started <- c
+	}()
+	return func() *courier { return <-started }
+}
+
+// startCourier creates and starts the courier for a group's nodes
+// (indexes into nodes), named after the stage. It fails, leaving nothing,
+// when a node's /var is not a volume or the engine refuses: the load then
+// sends the stage to every node itself.
+func (e *Engine) startCourier(ctx context.Context, cluster string, nodes []NodeInfo, group []int, stage string) (*courier, error) {
+	e.sweepCouriers(ctx, cluster)
+	c := &courier{name: fmt.Sprintf("rke-%s-load-%s", cluster, path.Base(stage))}
+	mounts := make([]mount.Mount, len(group))
+	var image string
+	for j, i := range group {
+		inspect, err := e.api.ContainerInspect(ctx, nodes[i].Container)
+		if err != nil {
+			return nil, err
+		}
+		vol := varSource(inspect)
+		if vol == "" {
+			return nil, fmt.Errorf("node %s: its /var is not a volume", nodes[i].Name)
+		}
+		target := "/var"
+		if j == 0 {
+			// The node's own image has sh and cp; by ID, since its tag
+			// may be gone.
+			image = inspect.Image
+		} else {
+			target = fmt.Sprintf("/n/%d", j)
+			c.to = append(c.to, target)
+		}
+		mounts[j] = mount.Mount{Type: mount.TypeVolume, Source: vol, Target: target, VolumeOptions: &mount.VolumeOptions{NoCopy: true}}
+	}
+	_, err := e.api.ContainerCreate(ctx, &container.Config{
+		Image:      image,
+		Entrypoint: []string{"sleep", courierLife},
+		Labels:     map[string]string{LabelCluster: cluster, LabelProbe: "load"},
+	}, &container.HostConfig{NetworkMode: "none", Mounts: mounts}, nil, nil, c.name)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.api.ContainerStart(ctx, c.name, container.StartOptions{}); err != nil {
+		e.removeCourier(ctx, c.name)
+		return nil, err
+	}
+	return c, nil
+}
+
+// sweepCouriers removes the couriers of a cluster that are no longer
+// running: left by a load that was killed.
+func (e *Engine) sweepCouriers(ctx context.Context, cluster string) {
+	list, err := e.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", LabelCluster+"="+cluster),
+		filters.Arg("label", LabelProbe+"=load"),
+		filters.Arg("status", "exited"),
+		filters.Arg("status", "created"),
+	)})
+	if err != nil {
+		return
+	}
+	for _, c := range list {
+		e.removeCourier(ctx, c.ID)
+	}
+}
+
+// fanOutStage copies the stage at dir (under stageRoot) from the first
+// node's volume into the others', and returns per node after the first
+// why it did not get it (nil: it did). An error means no copy could be
+// made.
+func (e *Engine) fanOutStage(ctx context.Context, c *courier, dir string) ([]error, error) {
+	out, err := Exec(ctx, e.api, c.name, courierCommand("/var", dir, c.to))
+	if err != nil {
+		return nil, fmt.Errorf("copying the images between nodes: %w", err)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != len(c.to) {
+		return nil, fmt.Errorf("copying the images between nodes: the courier said %q", out)
+	}
+	errs := make([]error, len(c.to))
+	for j, l := range lines {
+		if l != "ok" {
+			errs[j] = fmt.Errorf("copying the images into the node's /var: %s", l)
+		}
+	}
+	return errs, nil
+}
+
+// removeCourier removes a courier, even when the load was interrupted.
+// Its volumes are the nodes' and stay: none is its own (the image's
+// /var is the first node's volume), and none is removed with it.
+func (e *Engine) removeCourier(ctx context.Context, name string) {
+	err := e.api.ContainerRemove(context.WithoutCancel(ctx), name, container.RemoveOptions{Force: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		e.log.Printf("removing the load's courier container %s: %v", name, err)
+	}
+}
