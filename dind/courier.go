@@ -24,7 +24,7 @@ import (
 // extraction and the courier's two copies 0.45-0.5 s. The courier runs
 // no network, no privilege and no daemon; it sleeps until it is removed,
 // and a courier its load left behind (the tool was killed) stops within
-// ten minutes and goes with the next load into the cluster, or with rm.
+// the hour and goes with the next load into the cluster, or with rm.
 
 // courierScript copies a stage from the first node's volume into the
 // others' (see the file).
@@ -37,8 +37,10 @@ func courierCommand(from, dir string, to []string) []string {
 	return append([]string{"sh", "-c", courierScript, "courier", from, dir}, to...)
 }
 
-// courierLife bounds how long a courier its load left behind runs.
-const courierLife = "600"
+// courierLife bounds how long a courier its load left behind runs, in
+// seconds; a load that takes longer (tens of GB on a slow disk) loses its
+// courier, and the nodes after the first fail, saying so.
+const courierLife = "3600"
 
 // courier is a running courier container.
 type courier struct {
