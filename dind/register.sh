@@ -35,8 +35,12 @@
 stage=$1 content=$2 id_label=$3 pinned_label=$4
 named=
 release() {
-  # shellcheck disable=SC2086 # image names have no blanks or patterns
-  [ -n "$named" ] && ctr -n k8s.io images rm $named >/dev/null 2>&1
+  # The import replaced what these names held before: say they are gone.
+  if [ -n "$named" ]; then
+    # shellcheck disable=SC2086 # image names have no blanks or patterns
+    ctr -n k8s.io images rm $named >/dev/null 2>&1
+    echo "the node no longer holds$named (their layers could not all be registered): load them again" >&2
+  fi
   rm -rf "$stage"
 }
 trap release EXIT

@@ -547,7 +547,7 @@ exit 0
 			}
 			continue
 		case "ingest":
-			if !errors.As(err, &exit) || exit.ExitCode() == 0 || !strings.Contains(string(out), "ingest injected") {
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 || !strings.Contains(string(out), "ingest injected") || !strings.Contains(string(out), "no longer holds docker.io/library/a:1") {
 				t.Errorf("failing ingest: %v %q, calls %q", err, out, calls)
 			}
 			if taken < 0 || taken != len(lines)-1 {

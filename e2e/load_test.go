@@ -314,7 +314,7 @@ func TestLoad(t *testing.T) {
 		if table[[2]string{"loadtest-node1", other}] != "loaded" || table[[2]string{"loadtest-node2", other}] != "failed" {
 			t.Errorf("table:\n%s", r.stdout)
 		}
-		for _, want := range []string{"node loadtest-node2 (container " + worker + ")", "injected ingest failure"} {
+		for _, want := range []string{"node loadtest-node2 (container " + worker + ")", "injected ingest failure", "no longer holds docker.io/" + other} {
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("the error lacks %q:\n%s", want, r.stderr)
 			}
