@@ -335,9 +335,9 @@ func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo
 	stream, err := src.Open(ctx, g.images)
 	c := courierStarted()
 	if c != nil {
-		// Removed after the nodes register: removing a container costs
+		// Ended after the nodes register: removing a container costs
 		// the engine CPU the registering would wait for.
-		defer e.removeCourier(ctx, c.name)
+		defer e.endCourier(ctx, c.name)
 	}
 	if err != nil {
 		e.loadFailed(cluster, nodes, g.nodes, errs, fmt.Errorf("reading %s from %s: %w", what, src.What, err))

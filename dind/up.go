@@ -564,15 +564,41 @@ func firstName(names []string) string {
 }
 
 // removeContainer removes a container with its anonymous volumes (a
-// node's named /var volume stays).
+// node's named /var volume stays). One the engine is removing already (a
+// load's courier, AutoRemove) is waited for: its mounts hold the nodes'
+// volumes until it is gone.
 func (e *Engine) removeContainer(ctx context.Context, name string) error {
 	e.forget(name)
 	err := e.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
-		return err
+	switch {
+	case err == nil, cerrdefs.IsNotFound(err):
+		return nil
+	case cerrdefs.IsConflict(err):
+		return e.waitRemoved(ctx, name, err)
 	}
-	return nil
+	return err
 }
+
+// waitRemoved waits, a while, for the engine to finish removing a
+// container, and returns why it could not remove it (err) if it does not.
+func (e *Engine) waitRemoved(ctx context.Context, name string, err error) error {
+	ctx, cancel := context.WithTimeout(ctx, removalWait)
+	defer cancel()
+	waitC, errC := e.api.ContainerWait(ctx, name, container.WaitConditionRemoved)
+	select {
+	case <-waitC:
+		return nil
+	case werr := <-errC:
+		if cerrdefs.IsNotFound(werr) {
+			return nil
+		}
+	}
+	return err
+}
+
+// removalWait bounds how long a removal the engine has under way is
+// waited for: it takes a fraction of a second.
+const removalWait = 30 * time.Second
 
 // RemoveNodes removes node containers in parallel: what a failed run
 // created. Their /var volumes stay (RemoveVolumes).

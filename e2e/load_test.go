@@ -127,12 +127,18 @@ func TestLoad(t *testing.T) {
 			t.Fatalf("load: exit %d\n%s", r.code, r.stderr)
 		}
 		// Two nodes: the engine extracted the stage once, through a
-		// courier, which is gone.
+		// courier, which was ended and which the engine removes (its
+		// removal is not waited for).
 		if !strings.Contains(r.stderr, "CopyToContainer rke-loadtest-load-") || strings.Contains(r.stderr, "CopyToContainer rke-dind-loadtest-node") {
 			t.Errorf("the stage did not go through a courier alone:\n%s", r.stderr)
 		}
-		if out := run(t, "docker", "ps", "-aq", "--filter", "label="+dind.LabelProbe+"=load"); strings.TrimSpace(out.stdout) != "" {
-			t.Errorf("the courier stayed: %s", out.stdout)
+		var left string
+		err := wait.PollUntilContextTimeout(ctxT(t), 100*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+			left = strings.TrimSpace(run(t, "docker", "ps", "-aq", "--filter", "label="+dind.LabelProbe+"=load").stdout)
+			return left == "", nil
+		})
+		if err != nil {
+			t.Errorf("the courier stayed: %s", left)
 		}
 		table := loadTable(r.stdout)
 		for _, n := range plan.Nodes {
