@@ -27,7 +27,7 @@ import (
 // it), stop it, start it until every node is Ready and DNS answers, and
 // after a restart of the engine, how long until it is Ready again by
 // itself.
-func dailyPhases(binary string, runs int) ([]Phase, []Metric, error) {
+func dailyPhases(binary string, loadRuns, runs int) ([]Phase, []Metric, error) {
 	if out, _ := exec.Command(binary, "ls", "-q").Output(); strings.Contains(string(out), "cluster1\n") {
 		return nil, nil, fmt.Errorf("cluster1 exists; the benchmark creates and removes it: remove it first")
 	}
@@ -48,7 +48,7 @@ func dailyPhases(binary string, runs int) ([]Phase, []Metric, error) {
 	defer func() { _ = exec.Command("docker", "rmi", img).Run() }()
 	var saves, loads []time.Duration
 	var ratios []float64
-	for i := 0; i < runs; i++ {
+	for i := 0; i < loadRuns; i++ {
 		// Each timed command starts from a quiet disk: written data
 		// flushed (sync), so that neither pays for what ran before it.
 		if err := exec.Command("sync").Run(); err != nil {

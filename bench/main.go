@@ -52,7 +52,8 @@ func main() {
 	binary := flag.String("binary", "bin/docker-rke", "the docker-rke binary, for phases on a real engine")
 	engine := flag.Bool("engine", true, "also measure phases that need a Docker engine")
 	cpRuns := flag.Int("cluster-runs", 3, "runs of a whole up, per cluster")
-	dailyRuns := flag.Int("daily-runs", 3, "runs of load, stop, start and an engine restart")
+	dailyRuns := flag.Int("daily-runs", 3, "runs of stop, start and an engine restart")
+	loadRuns := flag.Int("load-runs", 7, "runs of a docker save and a load into cluster1 (cheap, and noisy on a busy machine)")
 	upgradeRuns := flag.Int("upgrade-runs", 2, "runs of an upgrade of cluster2 to the newest release")
 	out := flag.String("out", "", "also write the report to this file")
 	flag.Parse()
@@ -111,7 +112,7 @@ func main() {
 			r.Phases = append(r.Phases, phases...)
 			r.Metrics = append(r.Metrics, metrics...)
 		}
-		phases, metrics, err := dailyPhases(*binary, *dailyRuns)
+		phases, metrics, err := dailyPhases(*binary, *loadRuns, *dailyRuns)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
