@@ -12,11 +12,7 @@ import (
 // volume, says per node whether it did, and leaves no part of a copy
 // that failed.
 func TestCourierScript(t *testing.T) {
-	for _, tool := range []string{"sh", "cp", "mktemp"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skip("no " + tool)
-		}
-	}
+	requireTools(t, "sh", "cp", "mktemp")
 	dir := t.TempDir()
 	from, good, bad := filepath.Join(dir, "var"), filepath.Join(dir, "n1"), filepath.Join(dir, "n2")
 	stage := "docker-rke/load/abc"
@@ -40,7 +36,7 @@ func TestCourierScript(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bad, "lib"), []byte("not a folder"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := courierCommand(from, stage, []string{good, bad})
+	args := courierCommand(copyCommand(from, stage, []string{good, bad}))
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -64,5 +60,46 @@ func TestCourierScript(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(from, "lib", stage, "0")); err != nil {
 		t.Errorf("the source stage went: %v", err)
+	}
+}
+
+// TestCourierServe: the courier's main process does the copy commands on
+// its input, answering each, and ends when its input ends.
+func TestCourierServe(t *testing.T) {
+	requireTools(t, "sh", "cp", "mktemp")
+	dir := t.TempDir()
+	from, to1, to2 := filepath.Join(dir, "var"), filepath.Join(dir, "n1"), filepath.Join(dir, "n2")
+	stage := "docker-rke/load/abc"
+	if err := os.MkdirAll(filepath.Join(from, "lib", stage), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(from, "lib", stage, "0"), []byte("a layer"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	args := courierEntrypoint()
+	cmd := exec.Command(args[0], args[1:]...)
+	copyLine := strings.Join(copyCommand(from, stage, []string{to1, to2}), " ")
+	cmd.Stdin = strings.NewReader(copyLine + "\nunknown thing\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the courier did not end well when its input ended: %v: %s", err, out)
+	}
+	if got := string(out); got != "ok\nok\ncourier: unknown command unknown\n" {
+		t.Errorf("the courier said %q", got)
+	}
+	for _, to := range []string{to1, to2} {
+		if got, err := os.ReadFile(filepath.Join(to, "lib", stage, "0")); err != nil || string(got) != "a layer" {
+			t.Errorf("%s: %q %v", to, got, err)
+		}
+	}
+}
+
+// requireTools skips a test of a script where a tool it runs is missing.
+func requireTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("no " + tool)
+		}
 	}
 }

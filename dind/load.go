@@ -337,7 +337,7 @@ func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo
 	if c != nil {
 		// Ended after the nodes register: removing a container costs
 		// the engine CPU the registering would wait for.
-		defer e.endCourier(ctx, c.name)
+		defer e.endCourier(ctx, c)
 	}
 	if err != nil {
 		e.loadFailed(cluster, nodes, g.nodes, errs, fmt.Errorf("reading %s from %s: %w", what, src.What, err))

@@ -454,11 +454,7 @@ func TestIsBlobPath(t *testing.T) {
 // that records its calls and what it read, as it succeeds and as its
 // import or its ingest fails.
 func TestRegisterScript(t *testing.T) {
-	for _, tool := range []string{"sh", "xargs", "find", "ln"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skip("no " + tool)
-		}
-	}
+	requireTools(t, "sh", "xargs", "find", "ln")
 	for _, fail := range []string{"", "import", "ingest"} {
 		dir := t.TempDir()
 		parent := filepath.Join(dir, "load")

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -200,6 +202,54 @@ func TestLoad(t *testing.T) {
 		}
 		if strings.Contains(r.stderr, "loading") {
 			t.Errorf("a second load streamed images:\n%s", r.stderr)
+		}
+	})
+
+	t.Run("killed load", func(t *testing.T) {
+		// A load killed while its courier is up leaves no courier: the
+		// engine closes the courier's input with the tool's connection.
+		// The plugin's own process is killed (killing the docker CLI
+		// would leave its plugin running).
+		const big = "docker-rke-e2e/web:big"
+		data := make([]byte, 128<<20)
+		_, _ = rand.Read(data)
+		buildImage(t, big, "FROM "+tools+"\nCOPY data /data\n", map[string][]byte{"data": data})
+		cmd := exec.Command(shared.binary, "load", big, "--cluster", cluster)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ended := make(chan error, 1)
+		go func() { ended <- cmd.Wait() }()
+		var seen string
+		err := wait.PollUntilContextTimeout(ctxT(t), 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			select {
+			case err := <-ended:
+				return false, fmt.Errorf("the load ended (%v) before a courier was seen:\n%s", err, stderr.String())
+			default:
+			}
+			seen = strings.TrimSpace(run(t, "docker", "ps", "-q", "--filter", "label="+dind.LabelProbe+"=load").stdout)
+			return seen != "", nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-ended
+		var left string
+		err = wait.PollUntilContextTimeout(ctxT(t), 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+			left = strings.TrimSpace(run(t, "docker", "ps", "-aq", "--filter", "label="+dind.LabelProbe+"=load").stdout)
+			return left == "", nil
+		})
+		if err != nil {
+			t.Errorf("the killed load's courier %s stayed: %s", seen, left)
+		}
+		// The next load of it works, through a courier of its own.
+		if r := docker(t, "rke", "load", big, "--cluster", cluster); r.code != 0 {
+			t.Errorf("load after a killed one: exit %d\n%s", r.code, r.stderr)
 		}
 	})
 
