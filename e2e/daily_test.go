@@ -355,7 +355,8 @@ func TestStopStart(t *testing.T) {
 	}
 	checkLsState(t, cluster, "running", len(plan.Nodes))
 	for _, n := range plan.Nodes {
-		r := run(t, "docker", "exec", n.ContainerName, "grep", "-c", "failed to exit within", "/var/log/dockerd.log")
+		// The engine's log names the container it killed by ID.
+		r := run(t, "docker", "exec", n.ContainerName, "sh", "-c", `grep "failed to exit within" /var/log/dockerd.log && docker ps -a --no-trunc --format '{{.ID}} {{.Names}}'`)
 		if r.code == 0 {
 			t.Errorf("%s: a component had to be killed at stop:\n%s", n.ContainerName, r.stdout)
 		}
