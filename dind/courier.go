@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -222,11 +221,11 @@ func (e *Engine) endCourier(ctx context.Context, c *courier) {
 }
 
 // removeCourier removes a courier, even when the load was interrupted.
-// Its volumes are the nodes' and stay: none is its own (the image's
-// /var is the first node's volume), and none is removed with it.
+// Its volumes are the nodes' and stay: they are named, and only a
+// container's anonymous volumes go with it (the image's /var is the first
+// node's volume).
 func (e *Engine) removeCourier(ctx context.Context, name string) {
-	err := e.api.ContainerRemove(context.WithoutCancel(ctx), name, container.RemoveOptions{Force: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
+	if err := e.removeContainer(context.WithoutCancel(ctx), name); err != nil {
 		e.log.Printf("removing the load's courier container %s: %v", name, err)
 	}
 }

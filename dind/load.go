@@ -335,8 +335,8 @@ func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo
 	stream, err := src.Open(ctx, g.images)
 	c := courierStarted()
 	if c != nil {
-		// Ended after the nodes register: removing a container costs
-		// the engine CPU the registering would wait for.
+		// Ended after the nodes register: the engine then removes it,
+		// which costs CPU the registering would wait for.
 		defer e.endCourier(ctx, c)
 	}
 	if err != nil {

@@ -29,9 +29,9 @@
 # Whatever happens, the stage goes (a signal ends the script through its
 # EXIT trap), and so do the names it gave or was giving if the images'
 # layers could not all be registered: a later load would otherwise take
-# them for loaded. So do
-# stages older than an hour, left by a load that died, with the names an
-# earlier docker rke held for them in a file `held`.
+# them for loaded. So do stages older than an hour, left by a load that
+# died, with the names an earlier docker rke held for them in a file
+# `held`.
 stage=$1 content=$2 id_label=$3 pinned_label=$4
 named=
 release() {

@@ -220,6 +220,8 @@ func TestLoad(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// Should the test stop before its kill, the load goes too.
+		defer func() { _ = cmd.Process.Kill() }()
 		ended := make(chan error, 1)
 		go func() { ended <- cmd.Wait() }()
 		var seen string
