@@ -250,7 +250,12 @@ func crashMessage(stderr string, at model.Position) string {
 		where = "; it was being compiled"
 	}
 	switch {
-	case strings.Contains(stderr, "out of memory"), strings.Contains(stderr, "cannot allocate memory"):
+	case strings.Contains(stderr, "out of memory"), strings.Contains(stderr, "cannot allocate memory"),
+		// The only limit on the process is its memory (RLIMIT_DATA, which
+		// counts thread stacks): a thread it cannot create (EAGAIN, with
+		// cgo or without) is memory it did not get.
+		strings.Contains(stderr, "pthread_create failed: Resource temporarily unavailable"),
+		strings.Contains(stderr, "failed to create new OS thread"):
 		return fmt.Sprintf("the script used more than %d MiB of memory%s", MemoryLimit>>20, where)
 	case strings.Contains(stderr, "stack exceeds"):
 		return fmt.Sprintf("the script's calls nested too deep (its stack grew past %d MiB)%s", StackLimit>>20, where)
