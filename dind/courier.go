@@ -14,7 +14,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // A load into several nodes sends its stage through a courier: a
@@ -135,12 +134,7 @@ func (e *Engine) startCourier(ctx context.Context, cluster string, nodes []NodeI
 		e.removeCourier(ctx, c.name)
 		return nil, err
 	}
-	out, w := io.Pipe()
-	go func() {
-		_, err := stdcopy.StdCopy(w, w, c.conn.Reader)
-		w.CloseWithError(err)
-	}()
-	c.lines = bufio.NewScanner(out)
+	c.lines = attachedLines(c.conn.Reader)
 	if err := e.api.ContainerStart(ctx, c.name, container.StartOptions{}); err != nil {
 		c.conn.Close()
 		e.removeCourier(ctx, c.name)

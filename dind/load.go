@@ -131,10 +131,17 @@ func (e *Engine) Load(ctx context.Context, opts LoadOptions) ([]LoadResult, erro
 	if err != nil {
 		return nil, err
 	}
-	need, errs := e.whatNodesNeed(ctx, opts.Cluster, nodes, opts.Source.Images)
+	sessions, need, errs := e.whatNodesNeed(ctx, opts.Cluster, nodes, opts.Source.Images)
+	defer func() {
+		for _, s := range sessions {
+			if s != nil {
+				s.close()
+			}
+		}
+	}()
 	// Each group reports into errs, per node.
 	_ = fanout.Each(groupNodes(opts.Source.Images, need, errs, opts.Source.Whole), func(_ int, g loadGroup) error {
-		e.loadGroup(ctx, opts.Cluster, nodes, g, opts.Source, errs)
+		e.loadGroup(ctx, opts.Cluster, nodes, sessions, g, opts.Source, errs)
 		return nil
 	})
 	return loadResults(opts.Cluster, nodes, opts.Source.Images, need, errs), errors.Join(errs...)
@@ -154,16 +161,23 @@ func (e *Engine) RunningNodes(ctx context.Context, cluster string, names []strin
 	return selectNodes(clusters[i], names)
 }
 
-// whatNodesNeed asks every node at once, one exec each, which images it
-// holds, and returns per node the images it lacks, or why it could not
-// say.
-func (e *Engine) whatNodesNeed(ctx context.Context, cluster string, nodes []NodeInfo, images []LoadImage) ([][]LoadImage, []error) {
+// whatNodesNeed starts every node's part of the load at once (see
+// session.go), and returns per node its session, kept where the node
+// needs images, the images it lacks, or why it could not say.
+func (e *Engine) whatNodesNeed(ctx context.Context, cluster string, nodes []NodeInfo, images []LoadImage) ([]*nodeSession, [][]LoadImage, []error) {
+	sessions := make([]*nodeSession, len(nodes))
 	need := make([][]LoadImage, len(nodes))
 	errs := make([]error, len(nodes))
 	_ = fanout.Each(nodes, func(i int, n NodeInfo) error {
-		have, err := e.loadedImages(ctx, n.Container)
+		s, err := e.openSession(ctx, n.Container)
+		var have map[string]string
+		if err == nil {
+			if have, err = s.held(ctx); err != nil {
+				s.close()
+			}
+		}
 		if err != nil {
-			errs[i] = fmt.Errorf("cluster %s node %s (container %s): listing its images: %w", cluster, n.Name, n.Container, err)
+			errs[i] = fmt.Errorf("cluster %s node %s (container %s): %w", cluster, n.Name, n.Container, err)
 			e.log.Printf("[%s] node %s: cannot list its images: failed", cluster, n.Name)
 			return nil
 		}
@@ -172,9 +186,14 @@ func (e *Engine) whatNodesNeed(ctx context.Context, cluster string, nodes []Node
 		for _, img := range skip {
 			e.log.Printf("[%s] node %s: already has %s: skipped", cluster, n.Name, img.Short())
 		}
+		if len(need[i]) == 0 {
+			s.close()
+		} else {
+			sessions[i] = s
+		}
 		return nil
 	})
-	return need, errs
+	return sessions, need, errs
 }
 
 // loadResults says what became of every image on every node: failed
@@ -230,16 +249,6 @@ func selectNodes(c ClusterInfo, names []string) ([]NodeInfo, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-// loadedImages returns the images Load put into a node's containerd
-// before, by name, with the ID each was loaded as.
-func (e *Engine) loadedImages(ctx context.Context, container string) (map[string]string, error) {
-	out, err := Exec(ctx, e.api, container, []string{"ctr", "-n", "k8s.io", "images", "ls", `labels."` + LabelImageID + `"`})
-	if err != nil {
-		return nil, err
-	}
-	return parseImageList(out), nil
 }
 
 // parseImageList reads `ctr images ls` output: the image name is the first
@@ -318,7 +327,7 @@ func groupNodes(images []LoadImage, need [][]LoadImage, failed []error, whole bo
 // its nodes: through a courier (see courier.go) when there are several,
 // else to the engine's extraction into each node; then has each node
 // make images of them. A node's error goes into errs at its index.
-func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo, g loadGroup, src ImageSource, errs []error) {
+func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo, sessions []*nodeSession, g loadGroup, src ImageSource, errs []error) {
 	names := make([]string, len(g.images))
 	for i, img := range g.images {
 		names[i] = img.describe()
@@ -366,9 +375,7 @@ func (e *Engine) loadGroup(ctx context.Context, cluster string, nodes []NodeInfo
 		case err == nil && srcErr != nil:
 			err = fmt.Errorf("reading %s from %s: %w", what, src.What, srcErr)
 		case err == nil:
-			if _, err = Exec(ctx, e.api, nodes[i].Container, registerCommand(path.Join(stageRoot, dir))); err != nil {
-				err = fmt.Errorf("importing into containerd: %w", err)
-			}
+			err = sessions[i].register(ctx, dir)
 		}
 		errs[i] = e.loadEnded(cluster, nodes[i], start, err)
 		return nil
@@ -532,17 +539,6 @@ func (f *fanOut) Write(p []byte) (int, error) {
 		return 0, errNoReader
 	}
 	return len(p), nil
-}
-
-// registerScript makes images of a stage in a node's containerd (see the
-// file).
-//
-//go:embed register.sh
-var registerScript string
-
-// registerCommand is the exec that makes images of the stage at dir.
-func registerCommand(dir string) []string {
-	return []string{"sh", "-c", registerScript, "load", dir, contentStore, LabelImageID, labelPinned}
 }
 
 // NormalizeImageName is the name containerd and the CRI know an image by:

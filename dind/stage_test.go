@@ -450,10 +450,12 @@ func TestIsBlobPath(t *testing.T) {
 	}
 }
 
-// TestRegisterScript runs the register script on a stage with a fake ctr
-// that records its calls and what it read, as it succeeds and as its
-// import or its ingest fails.
-func TestRegisterScript(t *testing.T) {
+// TestRegisterSession runs a node's part of a load (register.sh) with a
+// fake ctr that records its calls and what it read: it lists the images
+// the node holds, sweeps stages left by dead loads, and registers the
+// stage its input names, as ctr succeeds and as its import or its ingest
+// fails; it answers an unknown command and ends with its input.
+func TestRegisterSession(t *testing.T) {
 	requireTools(t, "sh", "xargs", "find", "ln")
 	for _, fail := range []string{"", "import", "ingest"} {
 		dir := t.TempDir()
@@ -487,11 +489,13 @@ func TestRegisterScript(t *testing.T) {
 			}
 		}
 		log := filepath.Join(dir, "calls")
-		// The second import, or every ingest, fails on request.
+		// The listing holds an image loaded before; the second import, or
+		// every ingest, fails on request.
 		fake := `#!/bin/sh
 in=$(cat)
 echo "$* <$in" >>` + log + `
 case "$*:$in" in
+*"images ls"*) printf 'REF TYPE DIGEST SIZE PLATFORMS LABELS\ndocker.io/library/old:1 x sha256:1 2.1 MiB linux/amd64 io.docker-rke.image-id=sha256:` + hexB + `,io.cri-containerd.pinned=pinned\n' ;;
 *import*:"layout 1") [ "$FAIL" = import ] && { echo 'ctr: injected' >&2; exit 3; } ;;
 *"content ingest"*) [ "$FAIL" = ingest ] && { echo 'ctr: ingest injected' >&2; exit 5; } ;;
 esac
@@ -504,11 +508,28 @@ exit 0
 		if err := os.WriteFile(filepath.Join(bin, "ctr"), []byte(fake), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		args := registerCommand(stage)
-		args[len(args)-3] = content
+		args := sessionCommand()
+		args[len(args)-4], args[len(args)-3] = parent, content
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAIL="+fail)
+		cmd.Stdin = strings.NewReader("register " + stage + "\nbogus\n")
 		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("fail %q: the session did not end well with its input: %v: %s", fail, err, out)
+		}
+		said := strings.Split(strings.TrimSpace(string(out)), "\n")
+		listed := slices.Index(said, "docker-rke: listed 0")
+		if listed < 0 {
+			t.Fatalf("fail %q: no listing:\n%s", fail, out)
+		}
+		if have := parseImageList(strings.Join(said[:listed], "\n")); have["docker.io/library/old:1"] != "sha256:"+hexB || len(have) != 1 {
+			t.Errorf("fail %q: the listing says %v", fail, have)
+		}
+		if last := said[len(said)-1]; last != "docker-rke: unknown command bogus" {
+			t.Errorf("fail %q: the unknown command got %q", fail, last)
+		}
+		registered := said[len(said)-2]
+		messages := strings.Join(said[listed+1:len(said)-2], "\n")
 		raw, _ := os.ReadFile(log)
 		calls := string(raw)
 		for _, gone := range []string{stage, stale} {
@@ -530,28 +551,27 @@ exit 0
 		taken := slices.IndexFunc(lines, func(l string) bool {
 			return strings.Contains(l, "images rm") && strings.Contains(l, "docker.io/library/a:1")
 		})
-		var exit *exec.ExitError
 		switch fail {
 		case "import":
 			// The second import fails: nothing is registered, and the
 			// names both imports gave or were giving are taken back.
-			if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(string(out), "ctr: injected") || strings.Contains(calls, "content ingest") {
-				t.Errorf("failing import: %v %q, calls %q", err, out, calls)
+			if registered != "docker-rke: registered 3" || !strings.Contains(messages, "ctr: injected") || strings.Contains(calls, "content ingest") {
+				t.Errorf("failing import: %q %q, calls %q", registered, messages, calls)
 			}
 			if want := "-n k8s.io images rm docker.io/library/a:1 docker.io/library/a:2 docker.io/library/b:1 <"; lines[len(lines)-1] != want {
 				t.Errorf("failing import: last call %q, want %q", lines[len(lines)-1], want)
 			}
 			continue
 		case "ingest":
-			if !errors.As(err, &exit) || exit.ExitCode() == 0 || !strings.Contains(string(out), "ingest injected") || !strings.Contains(string(out), "no longer holds docker.io/library/a:1") {
-				t.Errorf("failing ingest: %v %q, calls %q", err, out, calls)
+			if registered == "docker-rke: registered 0" || !strings.HasPrefix(registered, "docker-rke: registered ") || !strings.Contains(messages, "ingest injected") || !strings.Contains(messages, "no longer holds docker.io/library/a:1") {
+				t.Errorf("failing ingest: %q %q, calls %q", registered, messages, calls)
 			}
 			if taken < 0 || taken != len(lines)-1 {
 				t.Errorf("failing ingest: the images named were not taken back last:\n%s", calls)
 			}
 		default:
-			if err != nil {
-				t.Fatalf("%v: %s", err, out)
+			if registered != "docker-rke: registered 0" || messages != "" {
+				t.Fatalf("registering said %q, %q", registered, messages)
 			}
 			if taken >= 0 {
 				t.Errorf("a load that worked took its images back:\n%s", calls)

@@ -206,8 +206,9 @@ func TestLoad(t *testing.T) {
 	})
 
 	t.Run("killed load", func(t *testing.T) {
-		// A load killed while its courier is up leaves no courier: the
-		// engine closes the courier's input with the tool's connection.
+		// A load killed while its courier is up leaves no courier and no
+		// part of it in a node: the engine closes their input with the
+		// tool's connection.
 		// The plugin's own process is killed (killing the docker CLI
 		// would leave its plugin running).
 		const big = "docker-rke-e2e/web:big"
@@ -248,6 +249,19 @@ func TestLoad(t *testing.T) {
 		})
 		if err != nil {
 			t.Errorf("the killed load's courier %s stayed: %s", seen, left)
+		}
+		// Nor its part in each node (register.sh), waiting on an input
+		// the engine closed with the tool's connection. "[r]" keeps the
+		// search from finding itself.
+		for _, node := range []string{"rke-dind-loadtest-node1", "rke-dind-loadtest-node2"} {
+			var procs string
+			err = wait.PollUntilContextTimeout(ctxT(t), 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+				procs = strings.TrimSpace(run(t, "docker", "exec", node, "sh", "-c", `grep -l "[r]egister.sh is a node's part" /proc/[0-9]*/cmdline 2>/dev/null; true`).stdout)
+				return procs == "", nil
+			})
+			if err != nil {
+				t.Errorf("node %s: the killed load's part stayed: %s", node, procs)
+			}
 		}
 		// The next load of it works, through a courier of its own.
 		if r := docker(t, "rke", "load", big, "--cluster", cluster); r.code != 0 {
