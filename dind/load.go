@@ -257,9 +257,9 @@ func selectNodes(c ClusterInfo, names []string) ([]NodeInfo, error) {
 // LabelImageID of each image that has one.
 func parseImageList(out string) map[string]string {
 	have := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
+	// Lines of any length: an image's labels are all on its line.
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
 		if len(f) < 2 || f[0] == "REF" {
 			continue
 		}

@@ -132,6 +132,11 @@ func (s *nodeSession) close() {
 	s.conn.Close()
 }
 
+// maxLine bounds a line read from an attached container or exec: a
+// node's image listing puts every label of an image on one line, which
+// may pass bufio's default 64 KiB.
+const maxLine = 4 << 20
+
 // attachedLines reads the output of an attached container or exec
 // without a terminal (stdout and stderr multiplexed) line by line.
 func attachedLines(r io.Reader) *bufio.Scanner {
@@ -140,5 +145,7 @@ func attachedLines(r io.Reader) *bufio.Scanner {
 		_, err := stdcopy.StdCopy(w, w, r)
 		w.CloseWithError(err)
 	}()
-	return bufio.NewScanner(out)
+	sc := bufio.NewScanner(out)
+	sc.Buffer(nil, maxLine)
+	return sc
 }
