@@ -1,16 +1,13 @@
 package dind
 
 import (
-	"bufio"
 	"context"
 	_ "embed"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
@@ -61,10 +58,8 @@ func courierEntrypoint() []string {
 type courier struct {
 	name string
 	// to is, per node after the first, where its /var volume is mounted.
-	to   []string
-	conn types.HijackedResponse
-	// lines is what the courier prints, line by line.
-	lines *bufio.Scanner
+	to []string
+	attached
 }
 
 // courierFor starts a courier for a group of nodes in the background and
@@ -129,12 +124,12 @@ func (e *Engine) startCourier(ctx context.Context, cluster string, nodes []NodeI
 		return nil, err
 	}
 	// Attached before it starts, so that nothing it says is missed.
-	c.conn, err = e.api.ContainerAttach(ctx, c.name, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	conn, err := e.api.ContainerAttach(ctx, c.name, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
 		e.removeCourier(ctx, c.name)
 		return nil, err
 	}
-	c.lines = attachedLines(c.conn.Reader)
+	c.attached = newAttached(conn)
 	if err := e.api.ContainerStart(ctx, c.name, container.StartOptions{}); err != nil {
 		c.conn.Close()
 		e.removeCourier(ctx, c.name)
@@ -172,26 +167,16 @@ func (e *Engine) fanOutStage(ctx context.Context, c *courier, dir string) ([]err
 			e.debug.Printf("debug: engine: courier %s: %s (%s)", c.name, command, time.Since(start).Round(time.Millisecond))
 		}(time.Now())
 	}
-	if _, err := io.WriteString(c.conn.Conn, command+"\n"); err != nil {
+	if err := c.say(command); err != nil {
 		return nil, fmt.Errorf("copying the images between nodes: the courier: %w", err)
 	}
-	// The copy is the courier's whole work: it answers when it is done,
-	// or the load's context ends.
-	said := make(chan []string, 1)
-	go func() {
-		var lines []string
-		for len(lines) < len(c.to) && c.lines.Scan() {
-			lines = append(lines, c.lines.Text())
-		}
-		said <- lines
-	}()
-	var lines []string
-	select {
-	case lines = <-said:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("copying the images between nodes: %w", ctx.Err())
+	// The copy is the courier's whole work: it answers, a line per node,
+	// when it is done, or the load's context ends.
+	lines, whole, err := c.hear(ctx, func(_ string, n int) bool { return n == len(c.to) })
+	if err != nil {
+		return nil, fmt.Errorf("copying the images between nodes: %w", err)
 	}
-	if len(lines) != len(c.to) {
+	if !whole {
 		return nil, fmt.Errorf("copying the images between nodes: the courier said %q and ended (%v)", strings.Join(lines, "; "), c.lines.Err())
 	}
 	errs := make([]error, len(c.to))
@@ -207,9 +192,7 @@ func (e *Engine) fanOutStage(ctx context.Context, c *courier, dir string) ([]err
 // removal to the engine (AutoRemove) without waiting for it. A courier
 // whose input cannot be closed is removed.
 func (e *Engine) endCourier(ctx context.Context, c *courier) {
-	err := c.conn.CloseWrite()
-	c.conn.Close()
-	if err != nil {
+	if err := c.close(); err != nil {
 		e.removeCourier(ctx, c.name)
 	}
 }

@@ -1,17 +1,13 @@
 package dind
 
 import (
-	"bufio"
 	"context"
 	_ "embed"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // A load talks to each node through one exec that lasts the whole load
@@ -36,15 +32,13 @@ func sessionCommand() []string {
 // registerLine asks a session to register the stage at dir (under
 // stageRoot).
 func registerLine(dir string) string {
-	return "register " + path.Join(stageRoot, dir) + "\n"
+	return "register " + path.Join(stageRoot, dir)
 }
 
 // nodeSession is a load's exec in one node, its input and output
 // attached.
 type nodeSession struct {
-	container string
-	conn      types.HijackedResponse
-	lines     *bufio.Scanner
+	attached
 }
 
 // openSession starts a load's exec in a node container.
@@ -57,7 +51,7 @@ func (e *Engine) openSession(ctx context.Context, name string) (*nodeSession, er
 	if err != nil {
 		return nil, fmt.Errorf("starting its part of the load: %w", err)
 	}
-	return &nodeSession{container: name, conn: conn, lines: attachedLines(conn.Reader)}, nil
+	return &nodeSession{newAttached(conn)}, nil
 }
 
 // held returns the images Load put into the node before, by name, with
@@ -76,7 +70,7 @@ func (s *nodeSession) held(ctx context.Context) (map[string]string, error) {
 // register has the node make images of the stage at dir, which it holds
 // whole.
 func (s *nodeSession) register(ctx context.Context, dir string) error {
-	if _, err := io.WriteString(s.conn.Conn, registerLine(dir)); err != nil {
+	if err := s.say(registerLine(dir)); err != nil {
 		return fmt.Errorf("importing into containerd: %w", err)
 	}
 	lines, status, err := s.answer(ctx)
@@ -93,59 +87,18 @@ func (s *nodeSession) register(ctx context.Context, dir string) error {
 // returns them and what that line says ("listed 0"). A session that ends
 // first, or a context that ends, is an error.
 func (s *nodeSession) answer(ctx context.Context) ([]string, string, error) {
-	type said struct {
-		lines  []string
-		status string
-		ended  bool
+	lines, whole, err := s.hear(ctx, func(line string, _ int) bool { return strings.HasPrefix(line, sessionMark) })
+	switch {
+	case err != nil:
+		return nil, "", err
+	case !whole:
+		return nil, "", fmt.Errorf("its part of the load ended early (%v): %s", s.lines.Err(), strings.Join(lines, "; "))
 	}
-	answered := make(chan said, 1)
-	go func() {
-		var a said
-		for s.lines.Scan() {
-			if status, ok := strings.CutPrefix(s.lines.Text(), sessionMark); ok {
-				a.status = status
-				answered <- a
-				return
-			}
-			a.lines = append(a.lines, s.lines.Text())
-		}
-		a.ended = true
-		answered <- a
-	}()
-	select {
-	case a := <-answered:
-		if a.ended {
-			return nil, "", fmt.Errorf("its part of the load ended early (%v): %s", s.lines.Err(), strings.Join(a.lines, "; "))
-		}
-		return a.lines, a.status, nil
-	case <-ctx.Done():
-		// Unblocks the reader; the session is of no further use.
-		s.conn.Close()
-		return nil, "", ctx.Err()
-	}
+	return lines[:len(lines)-1], strings.TrimPrefix(lines[len(lines)-1], sessionMark), nil
 }
 
 // close ends the session: its input ends, and so does the script, on its
 // own (nothing waits for it).
 func (s *nodeSession) close() {
-	_ = s.conn.CloseWrite()
-	s.conn.Close()
-}
-
-// maxLine bounds a line read from an attached container or exec: a
-// node's image listing puts every label of an image on one line, which
-// may pass bufio's default 64 KiB.
-const maxLine = 4 << 20
-
-// attachedLines reads the output of an attached container or exec
-// without a terminal (stdout and stderr multiplexed) line by line.
-func attachedLines(r io.Reader) *bufio.Scanner {
-	out, w := io.Pipe()
-	go func() {
-		_, err := stdcopy.StdCopy(w, w, r)
-		w.CloseWithError(err)
-	}()
-	sc := bufio.NewScanner(out)
-	sc.Buffer(nil, maxLine)
-	return sc
+	_ = s.attached.close()
 }
